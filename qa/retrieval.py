@@ -1,0 +1,174 @@
+"""Hybrid retrieval: lexical (BM25) and dense (FAISS) candidates fused by a convex
+combination of normalised scores.
+
+Both retrievers propose candidates; each candidate then gets *both* scores exactly (its
+cosine from its stored vector, its BM25 from FTS5), so fusion never has to guess a missing
+score. Scores are normalised per query (BM25 by the best BM25, whose floor is 0; cosine
+min-max over the candidates), which keeps the fusion independent of the archive's size and
+of any one raw score scale.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.config import SearchMode, Settings
+from qa.embedding import Embedder
+from qa.errors import InvalidQueryError
+from qa.index import IndexVersion
+from qa.store import SearchFilters
+from qa.text import detect_language, terms
+from qa.types import Hit
+
+QUERY_CACHE_SIZE = 256
+MODES = ("hybrid", "dense", "lexical")
+
+
+@dataclass
+class Candidate:
+    passage_id: int
+    dense: float = 0.0
+    lexical: float = 0.0
+    fused: float = 0.0
+
+
+def validate_query(query: str, settings: Settings, what: str = "query") -> str:
+    """The query stripped; InvalidQueryError if empty or longer than the settings allow."""
+    stripped = (query or "").strip()
+    if not stripped:
+        raise InvalidQueryError(f"The {what} is empty.")
+    if len(stripped) > settings.max_question_chars:
+        raise InvalidQueryError(
+            f"The {what} has {len(stripped)} characters; the limit is "
+            f"{settings.max_question_chars}."
+        )
+    return stripped
+
+
+class Retriever:
+    """Searches one index version with one embedder."""
+
+    def __init__(self, index: IndexVersion, embedder: Embedder, settings: Settings) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        languages = self.index.catalog.connection.execute(
+            "SELECT language, count(*) FROM documents GROUP BY language ORDER BY 2 DESC"
+        ).fetchall()
+        self.languages = [row[0] for row in languages] or ["en"]
+
+    def query_language(self, query: str) -> str:
+        """The query's language when the archive has documents in it, else the archive's main one."""
+        if len(self.languages) == 1:
+            return self.languages[0]
+        detected = detect_language(query, default=self.languages[0])
+        return detected if detected in self.languages else self.languages[0]
+
+    def query_terms(self, query: str) -> list[str]:
+        return terms(query, self.query_language(query))
+
+    def query_vector(self, query: str) -> np.ndarray:
+        vector = self._query_vectors.get(query)
+        if vector is None:
+            vector = self.embedder.encode([query])[0]
+            self._query_vectors[query] = vector
+            if len(self._query_vectors) > QUERY_CACHE_SIZE:
+                self._query_vectors.popitem(last=False)
+        else:
+            self._query_vectors.move_to_end(query)
+        return vector
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: SearchMode | None = None,
+        filters: SearchFilters | None = None,
+    ) -> list[Hit]:
+        """The best `k` passages for `query`, best first."""
+        query = validate_query(query, self.settings)
+        k = k or self.settings.search_k
+        if not 1 <= k <= 50:
+            raise InvalidQueryError(f"k must be between 1 and 50, not {k}.")
+        mode = mode or self.settings.search_mode
+        if mode not in MODES:
+            raise InvalidQueryError(f"mode must be one of {', '.join(MODES)}, not '{mode}'.")
+        candidates = self.candidates(query, mode, filters, max(k, self.settings.candidates))
+        return self.hits(candidates[:k])
+
+    def candidates(
+        self, query: str, mode: str, filters: SearchFilters | None, limit: int
+    ) -> list[Candidate]:
+        """Scored candidates, best first (all scored by both retrievers in hybrid mode)."""
+        catalog, vectors = self.index.catalog, self.index.vectors
+        allowed = None
+        if filters is not None and not filters.is_empty():
+            allowed = catalog.filtered_passage_ids(filters)
+        query_terms = self.query_terms(query)
+        found: dict[int, Candidate] = {}
+        if mode in ("dense", "hybrid"):
+            for passage_id, score in vectors.search(self.query_vector(query), limit, allowed):
+                found.setdefault(passage_id, Candidate(passage_id)).dense = score
+        if mode in ("lexical", "hybrid"):
+            for passage_id, score in catalog.lexical_search(query_terms, limit, filters):
+                found.setdefault(passage_id, Candidate(passage_id)).lexical = score
+        if not found:
+            return []
+        ranked = list(found.values())
+        if mode == "hybrid":
+            self._complete_scores(query, query_terms, ranked)
+            self._fuse(ranked)
+        else:
+            for candidate in ranked:
+                candidate.fused = candidate.dense if mode == "dense" else candidate.lexical
+        ranked.sort(key=lambda c: (-c.fused, c.passage_id))
+        return ranked
+
+    def _complete_scores(self, query: str, query_terms: list[str], ranked: list[Candidate]) -> None:
+        """Give every candidate the score of the retriever that did not propose it."""
+        ids = [c.passage_id for c in ranked]
+        cosines = self.index.vectors.vectors(ids) @ self.query_vector(query)
+        lexical = dict(self.index.catalog.lexical_search(query_terms, len(ids), only_ids=ids))
+        for candidate, cosine in zip(ranked, cosines, strict=True):
+            candidate.dense = float(cosine)
+            candidate.lexical = lexical.get(candidate.passage_id, 0.0)
+
+    def _fuse(self, ranked: list[Candidate]) -> None:
+        weight = self.settings.dense_weight
+        best_lexical = max(c.lexical for c in ranked)
+        dense_low = min(c.dense for c in ranked)
+        dense_span = max(c.dense for c in ranked) - dense_low
+        for candidate in ranked:
+            lexical = candidate.lexical / best_lexical if best_lexical > 0 else 0.0
+            dense = (candidate.dense - dense_low) / dense_span if dense_span > 0 else 1.0
+            candidate.fused = weight * dense + (1 - weight) * lexical
+
+    def hits(self, candidates: list[Candidate]) -> list[Hit]:
+        stored = self.index.catalog.passages(c.passage_id for c in candidates)
+        hits: list[Hit] = []
+        for candidate in candidates:
+            entry = stored.get(candidate.passage_id)
+            if entry is None:
+                continue
+            passage = entry.passage
+            hits.append(
+                Hit(
+                    passage_id=passage.id,
+                    document_id=passage.document_id,
+                    title=entry.title,
+                    text=passage.text,
+                    score=round(candidate.fused, 6),
+                    start=passage.start,
+                    end=passage.end,
+                    page=passage.page,
+                    rank=len(hits) + 1,
+                    dense_score=round(candidate.dense, 6),
+                    lexical_score=round(candidate.lexical, 6),
+                    metadata=entry.metadata,
+                )
+            )
+        return hits

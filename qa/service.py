@@ -1,0 +1,122 @@
+"""The assistant: one object that the CLI and the web app share.
+
+It owns the embedding model (loaded once), the index version in service and the
+retriever and answerer over it. When a build switches the index's CURRENT pointer (from
+this process or another), the next request opens the new version; requests already running
+finish on the version they started with.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.answer import Answerer
+from qa.config import SearchMode, Settings
+from qa.embedding import Embedder, load_embedder
+from qa.errors import DocumentNotFoundError
+from qa.index import IndexVersion, build_index, current_version, open_index
+from qa.retrieval import Retriever
+from qa.store import SearchFilters
+from qa.types import Answer, BuildReport, Document, Hit, Passage
+
+#: Seconds between checks of the index's CURRENT pointer.
+RELOAD_CHECK_SECONDS = 1.0
+
+
+@dataclass
+class Engine:
+    """An opened index version with its retriever and answerer."""
+
+    index: IndexVersion
+    retriever: Retriever
+    answerer: Answerer
+
+
+class Assistant:
+    """Search, answers, documents and rebuilds over the configured archive."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
+        self._checked_at = 0.0
+
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = load_embedder(self.settings.model, self.settings.device)
+            return self._embedder
+
+    def engine(self) -> Engine:
+        """The engine over the version in service, reopened when CURRENT has moved."""
+        now = time.monotonic()
+        engine = self._engine
+        if engine is not None and now - self._checked_at < RELOAD_CHECK_SECONDS:
+            return engine
+        self._checked_at = now
+        live = current_version(Path(self.settings.index))
+        if engine is not None and live == engine.index.folder:
+            return engine
+        embedder = self.embedder
+        with self._lock:
+            if self._engine is None or self._engine.index.folder != live:
+                index = open_index(self.settings)
+                retriever = Retriever(index, embedder, self.settings)
+                # The old engine is not closed: requests in flight may still be reading it.
+                self._engine = Engine(index, retriever, Answerer(retriever, self.settings))
+            return self._engine
+
+    def build(self, full: bool = False) -> BuildReport:
+        """Update the index from the corpus; serving switches to it when it is done."""
+        with self._build_lock:
+            report = build_index(self.settings, self.embedder, full=full)
+        self._checked_at = 0.0
+        return report
+
+    def ensure_index(self) -> BuildReport | None:
+        """Build the index if there is none yet (first start of `qa serve`)."""
+        if current_version(Path(self.settings.index)) is None:
+            return self.build()
+        return None
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: SearchMode | None = None,
+        filters: SearchFilters | None = None,
+    ) -> list[Hit]:
+        return self.engine().retriever.search(query, k=k, mode=mode, filters=filters)
+
+    def ask(
+        self,
+        question: str,
+        history: list[dict] | None = None,
+        filters: SearchFilters | None = None,
+    ) -> Answer:
+        return self.engine().answerer.ask(question, history=history, filters=filters)
+
+    def document(self, document_id: str) -> tuple[Document, list[Passage]]:
+        catalog = self.engine().index.catalog
+        document = catalog.document(document_id)
+        if document is None:
+            raise DocumentNotFoundError(f"No document has the id '{document_id}'.")
+        return document, catalog.document_passages(document_id)
+
+    def health(self) -> dict:
+        engine = self.engine()
+        documents, passages = engine.index.catalog.counts()
+        return {
+            "status": "ok",
+            "index_version": engine.index.version,
+            "documents": documents,
+            "passages": passages,
+            "model": engine.index.manifest.model,
+            "dimension": engine.index.manifest.dimension,
+        }

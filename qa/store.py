@@ -1,0 +1,357 @@
+"""The two stores of an index version: SQLite for text and metadata (with an FTS5 lexical
+index), FAISS for the vectors. Both are keyed by the stable 63-bit passage id.
+
+The lexical index holds each passage's terms as `qa.text.terms` made them (accent-folded,
+stemmed for the document's language) and FTS5 ranks them with its built-in BM25. It is
+updated row by row, so incremental builds touch only what changed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.types import Document, Passage, Sentence
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    title TEXT NOT NULL,
+    language TEXT NOT NULL,
+    source TEXT,
+    date TEXT,
+    date_start TEXT,
+    date_end TEXT,
+    metadata TEXT NOT NULL,
+    text TEXT NOT NULL,
+    page_starts TEXT NOT NULL,
+    content_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY,
+    document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    page INTEGER,
+    text TEXT NOT NULL,
+    sentences TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_by_document ON passages(document_id, ordinal);
+CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5(terms, tokenize='unicode61');
+CREATE VIRTUAL TABLE IF NOT EXISTS passage_vocabulary USING fts5vocab(passage_terms, 'row');
+"""
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrictions on document metadata; None means no restriction."""
+
+    source: str | None = None
+    language: str | None = None
+    date_from: str | None = None  # ISO date prefix, inclusive
+    date_to: str | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.source or self.language or self.date_from or self.date_to)
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    """A passage with the document fields that retrieval and answers show."""
+
+    passage: Passage
+    title: str
+    language: str
+    metadata: dict
+
+
+def date_bounds(date: str | None) -> tuple[str | None, str | None]:
+    """First and last day covered by an ISO date prefix: "2022-12" -> 2022-12-01..2022-12-31."""
+    if not date:
+        return None, None
+    parts = date.split("-")
+    start = "-".join(parts + ["01"] * (3 - len(parts)))
+    end = "-".join(parts + (["12", "31"] if len(parts) == 1 else ["31"] if len(parts) == 2 else []))
+    return start, end
+
+
+class Catalog:
+    """SQLite database of documents, passages, sentences and the lexical index."""
+
+    def __init__(self, path: Path, readonly: bool = True) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._local = threading.local()
+        if not readonly:
+            self.connection.executescript(SCHEMA)
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """One connection per thread (web requests run in a thread pool)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            if self.readonly:
+                uri = f"file:{self.path}?mode=ro"
+                connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            else:
+                connection = sqlite3.connect(self.path, check_same_thread=False)
+                connection.execute("PRAGMA journal_mode=DELETE")
+                connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            self._local.connection = connection
+        return connection
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+    # --- Writing ---
+    def add_document(
+        self, document: Document, passages: list[Passage], passage_terms: list[list[str]]
+    ) -> None:
+        date_start, date_end = date_bounds(document.date)
+        db = self.connection
+        db.execute(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                document.id,
+                document.path,
+                document.title,
+                document.language,
+                document.source,
+                document.date,
+                date_start,
+                date_end,
+                json.dumps(document.metadata, ensure_ascii=False),
+                document.text,
+                json.dumps(list(document.page_starts)),
+                document.content_hash,
+            ),
+        )
+        db.executemany(
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (
+                    p.id,
+                    p.document_id,
+                    p.ordinal,
+                    p.start,
+                    p.end,
+                    p.page,
+                    p.text,
+                    json.dumps([[s.start, s.end] for s in p.sentences]),
+                )
+                for p in passages
+            ],
+        )
+        db.executemany(
+            "INSERT INTO passage_terms(rowid, terms) VALUES (?, ?)",
+            [(p.id, " ".join(t)) for p, t in zip(passages, passage_terms, strict=True)],
+        )
+
+    def remove_document(self, document_id: str) -> list[int]:
+        """Delete a document with its passages; returns the removed passage ids."""
+        db = self.connection
+        ids = [row[0] for row in db.execute("SELECT id FROM passages WHERE document_id=?", (document_id,))]
+        db.executemany("DELETE FROM passage_terms WHERE rowid=?", [(i,) for i in ids])
+        db.execute("DELETE FROM passages WHERE document_id=?", (document_id,))
+        db.execute("DELETE FROM documents WHERE id=?", (document_id,))
+        return ids
+
+    def commit(self) -> None:
+        self.connection.commit()
+
+    # --- Reading ---
+    def document_hashes(self) -> dict[str, str]:
+        return dict(self.connection.execute("SELECT id, content_hash FROM documents"))
+
+    def counts(self) -> tuple[int, int]:
+        db = self.connection
+        documents = db.execute("SELECT count(*) FROM documents").fetchone()[0]
+        passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
+        return documents, passages
+
+    def document(self, document_id: str) -> Document | None:
+        row = self.connection.execute(
+            "SELECT id, path, title, text, language, metadata, page_starts, content_hash "
+            "FROM documents WHERE id=?",
+            (document_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Document(
+            id=row[0],
+            path=row[1],
+            title=row[2],
+            text=row[3],
+            language=row[4],
+            metadata=json.loads(row[5]),
+            page_starts=tuple(json.loads(row[6])),
+            content_hash=row[7],
+        )
+
+    def document_passages(self, document_id: str) -> list[Passage]:
+        rows = self.connection.execute(
+            "SELECT id, document_id, ordinal, start, end, page, text, sentences FROM passages "
+            "WHERE document_id=? ORDER BY ordinal",
+            (document_id,),
+        )
+        return [_passage(row) for row in rows]
+
+    def passages(self, ids: Iterable[int]) -> dict[int, StoredPassage]:
+        """The passages with these ids (unknown ids are left out)."""
+        ids = [int(i) for i in ids]
+        found: dict[int, StoredPassage] = {}
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start : chunk_start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.connection.execute(
+                "SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, p.text, "
+                "p.sentences, d.title, d.language, d.metadata FROM passages p "
+                f"JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})",
+                chunk,
+            )
+            for row in rows:
+                found[row[0]] = StoredPassage(_passage(row[:8]), row[8], row[9], json.loads(row[10]))
+        return found
+
+    def lexical_search(
+        self, query_terms: list[str], limit: int, filters: SearchFilters | None = None,
+        only_ids: list[int] | None = None,
+    ) -> list[tuple[int, float]]:
+        """(passage id, BM25 score) best first; higher is better."""
+        match = _match_expression(query_terms)
+        if not match:
+            return []
+        sql = "SELECT t.rowid, -bm25(passage_terms) AS score FROM passage_terms t"
+        where = ["passage_terms MATCH ?"]
+        params: list = [match]
+        if filters is not None and not filters.is_empty():
+            sql += " JOIN passages p ON p.id = t.rowid JOIN documents d ON d.id = p.document_id"
+            clause, values = _filter_clause(filters)
+            where.append(clause)
+            params.extend(values)
+        if only_ids is not None:
+            if not only_ids:
+                return []
+            where.append(f"t.rowid IN ({','.join('?' * len(only_ids))})")
+            params.extend(int(i) for i in only_ids)
+        sql += " WHERE " + " AND ".join(where) + " ORDER BY score DESC LIMIT ?"
+        params.append(limit)
+        return [(int(row[0]), float(row[1])) for row in self.connection.execute(sql, params)]
+
+    def filtered_passage_ids(self, filters: SearchFilters) -> np.ndarray:
+        clause, values = _filter_clause(filters)
+        rows = self.connection.execute(
+            f"SELECT p.id FROM passages p JOIN documents d ON d.id = p.document_id WHERE {clause}",
+            values,
+        )
+        return np.fromiter((row[0] for row in rows), dtype=np.int64)
+
+    def document_frequencies(self, query_terms: Iterable[str]) -> dict[str, int]:
+        """How many passages hold each term (for rarity weights)."""
+        unique = sorted(set(query_terms))
+        if not unique:
+            return {}
+        marks = ",".join("?" * len(unique))
+        rows = self.connection.execute(
+            f"SELECT term, doc FROM passage_vocabulary WHERE term IN ({marks})", unique
+        )
+        found = dict(rows)
+        return {term: int(found.get(term, 0)) for term in unique}
+
+
+def _passage(row) -> Passage:
+    passage_id, document_id, ordinal, start, end, page, text, sentence_spans = row
+    sentences = tuple(
+        Sentence(s, e, text[s - start : e - start]) for s, e in json.loads(sentence_spans)
+    )
+    return Passage(passage_id, document_id, ordinal, start, end, text, sentences, page)
+
+
+def _match_expression(query_terms: list[str]) -> str:
+    # Terms are \w+ tokens, so quoting them is enough to keep FTS5 syntax out.
+    unique = list(dict.fromkeys(term for term in query_terms if term))
+    return " OR ".join(f'"{term}"' for term in unique)
+
+
+def _filter_clause(filters: SearchFilters) -> tuple[str, list]:
+    clauses, values = ["1=1"], []
+    if filters.source:
+        clauses.append("d.source = ?")
+        values.append(filters.source)
+    if filters.language:
+        clauses.append("d.language = ?")
+        values.append(filters.language)
+    if filters.date_from:
+        clauses.append("d.date_end >= ?")
+        values.append(date_bounds(filters.date_from)[0])
+    if filters.date_to:
+        clauses.append("d.date_start <= ?")
+        values.append(date_bounds(filters.date_to)[1])
+    return " AND ".join(clauses), values
+
+
+class VectorStore:
+    """FAISS vectors keyed by passage id; inner product on unit vectors is cosine similarity."""
+
+    def __init__(self, index) -> None:
+        self._index = index
+
+    @classmethod
+    def create(cls, dimension: int, factory: str = "Flat") -> VectorStore:
+        import faiss
+
+        inner = faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT)
+        return cls(faiss.IndexIDMap2(inner))
+
+    @classmethod
+    def load(cls, path: Path) -> VectorStore:
+        import faiss
+
+        return cls(faiss.read_index(str(path)))
+
+    def save(self, path: Path) -> None:
+        import faiss
+
+        faiss.write_index(self._index, str(path))
+
+    @property
+    def size(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids):
+            self._index.add_with_ids(vectors.astype(np.float32), ids.astype(np.int64))
+
+    def remove(self, ids: list[int]) -> None:
+        if ids:
+            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+
+    def vectors(self, ids: list[int]) -> np.ndarray:
+        return self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        import faiss
+
+        if self.size == 0 or k <= 0:
+            return []
+        params = None
+        if allowed is not None:
+            if len(allowed) == 0:
+                return []
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
+        scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), k, params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
