@@ -52,6 +52,11 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        # Passages are sized by the chunker; the tokenizer's length warning is noise here.
+        transformers_logging.set_verbosity_error()
+        transformers_logging.disable_progress_bar()
 
         self._model = SentenceTransformer(resolve_model_path(name), device=device)
         self._tokenizer = self._model.tokenizer

@@ -8,7 +8,9 @@ updated row by row, so incremental builds touch only what changed.
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.errors import InvalidQueryError
 from qa.types import Document, Passage, Sentence
 
 SCHEMA = """
@@ -59,8 +62,31 @@ class SearchFilters:
     date_from: str | None = None  # ISO date prefix, inclusive
     date_to: str | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("date_from", "date_to"):
+            value = getattr(self, name)
+            if value is not None and not _valid_date(value):
+                raise InvalidQueryError(
+                    f"{name} must be a date as YYYY, YYYY-MM or YYYY-MM-DD, not '{value}'."
+                )
+        if self.date_from and self.date_to:
+            if date_bounds(self.date_from)[0] > date_bounds(self.date_to)[1]:
+                raise InvalidQueryError("date_from is after date_to.")
+
     def is_empty(self) -> bool:
         return not (self.source or self.language or self.date_from or self.date_to)
+
+
+def _valid_date(value: str) -> bool:
+    match = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", value)
+    if not match:
+        return False
+    year, month, day = match.groups()
+    try:
+        datetime.date(int(year), int(month or 1), int(day or 1))
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
