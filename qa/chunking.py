@@ -61,19 +61,27 @@ def chunk_document(
     if not sentences:
         return []
     sentences, sizes = _fit_sentences(sentences, embedder, max_tokens)
+    pages = [document.page_at(sentence.start) for sentence in sentences]
     groups: list[tuple[int, int]] = []  # [first, last) sentence indexes of each passage
     first = 0
     while first < len(sentences):
         last, total = first, 0
-        while last < len(sentences) and total + sizes[last] <= max_tokens:
+        # A passage never crosses a page break, so that its citation names one page.
+        while (
+            last < len(sentences)
+            and total + sizes[last] <= max_tokens
+            and pages[last] == pages[first]
+        ):
             total += sizes[last]
             last += 1
         last = max(last, first + 1)
         groups.append((first, last))
         if last >= len(sentences):
             break
-        # Step back `overlap` sentences, but always move forward.
+        # Step back `overlap` sentences (within the page), but always move forward.
         first = max(first + 1, last - overlap)
+        while pages[first] != pages[last]:
+            first += 1
 
     passages: list[Passage] = []
     seen: dict[str, int] = {}

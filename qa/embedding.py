@@ -8,6 +8,7 @@ normalised vectors.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -90,6 +91,7 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+@lru_cache(maxsize=4)
 def load_embedder(model: str, device: str = "cpu") -> Embedder:
-    """The embedder for a configured model name or path."""
+    """The embedder for a configured model name or path, loaded once per process."""
     return SentenceTransformerEmbedder(model, device=device)

@@ -1,0 +1,204 @@
+"""Incremental builds, atomic switching, interrupted builds and refusing a mismatched index."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from pdfs import write_pdf
+
+from qa.errors import BuildInProgressError, IndexMismatchError, IndexMissingError
+from qa.index import _build_lock, build_index, current_version, open_index
+from qa.service import Assistant
+
+TESTS = Path(__file__).resolve().parent
+
+
+def write(corpus: Path, name: str, text: str) -> None:
+    path = corpus / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_second_build_embeds_nothing_and_changes_are_incremental(make_settings, fake_embedder):
+    settings = make_settings()
+    corpus = settings.corpus
+    write(corpus, "strike.txt", "The national strike was on 15 December. Unions joined it.")
+    write(corpus, "assembly.txt", "The assembly met on 10 December in Lima.")
+    write(corpus, "old.txt", "An old note about roads.")
+    first = build_index(settings, fake_embedder)
+    assert (first.added, first.documents) == (3, 3)
+    assert first.embedded_passages == first.passages > 0
+
+    again = build_index(settings, fake_embedder)
+    assert (again.added, again.changed, again.removed, again.unchanged) == (0, 0, 0, 3)
+    assert again.embedded_passages == 0
+
+    write(corpus, "assembly.txt", "The assembly met on 10 December in Lima with 200 delegates.")
+    write(corpus, "new.txt", "Students called a strike.")
+    (corpus / "old.txt").unlink()
+    fake_embedder.encoded.clear()
+    update = build_index(settings, fake_embedder)
+    assert (update.added, update.changed, update.removed, update.unchanged) == (1, 1, 1, 1)
+    assert all("national strike" not in text for text in fake_embedder.encoded)
+    assert update.embedded_passages == len(fake_embedder.encoded) == 2
+
+    index = open_index(settings)
+    assert set(index.manifest.documents) == {"strike.txt", "assembly.txt", "new.txt"}
+    assert index.vectors.size == update.passages
+    hits = Assistant(settings, fake_embedder).search("delegates assembly", k=3)
+    assert hits[0].document_id == "assembly.txt"
+    assert all(hit.document_id != "old.txt" for hit in hits)
+
+
+def test_full_rebuild_reembeds_everything(make_settings, fake_embedder):
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "Alpha text here.")
+    build_index(settings, fake_embedder)
+    report = build_index(settings, fake_embedder, full=True)
+    assert report.embedded_passages == report.passages == 1
+
+
+def test_manifest_describes_the_index(make_settings, fake_embedder):
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "Alpha text here.")
+    build_index(settings, fake_embedder)
+    folder = current_version(settings.index)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["model"] == "fake"
+    assert manifest["dimension"] == 64 and manifest["normalised"] is True
+    assert manifest["chunking"]["max_tokens"] <= 64
+    assert set(manifest["documents"]) == {"a.txt"}
+    assert len(manifest["documents"]["a.txt"]) == 64  # sha256 hex
+
+
+def test_corrupt_pdf_is_named_and_skipped_and_the_rest_indexed(make_settings, fake_embedder):
+    settings = make_settings()
+    write(settings.corpus, "good.txt", "The strike was on 15 December.")
+    (settings.corpus / "bad.pdf").write_bytes(b"%PDF-1.7 this is not really a pdf")
+    write_pdf(settings.corpus / "ok.pdf", ["Page one text.", "Page two text."])
+    report = build_index(settings, fake_embedder)
+    assert report.documents == 2
+    assert [(s.path, "PDF" in s.reason) for s in report.skipped] == [("bad.pdf", True)]
+
+
+def test_a_changed_document_that_becomes_unreadable_keeps_its_old_version(make_settings, fake_embedder):
+    settings = make_settings()
+    write(settings.corpus, "a.md", "---\ntitle: A\n---\nThe assembly met in Lima.")
+    build_index(settings, fake_embedder)
+    write(settings.corpus, "a.md", "---\ntitle: [broken\n---\nThe assembly met in Lima.")
+    report = build_index(settings, fake_embedder)
+    assert report.documents == 1
+    assert "kept" in report.skipped[0].reason
+
+
+def test_model_mismatch_is_refused_with_the_command_to_run(make_settings, fake_embedder):
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "Alpha text here.")
+    build_index(settings, fake_embedder)
+    other = make_settings(model="another-model")
+    with pytest.raises(IndexMismatchError, match=r"qa index --full"):
+        open_index(other)
+    with pytest.raises(IndexMismatchError, match="another-model"):
+        build_index(other, fake_embedder)
+    changed_chunks = make_settings(chunk_tokens=40)
+    with pytest.raises(IndexMismatchError, match="chunking"):
+        open_index(changed_chunks)
+
+
+def test_format_mismatch_is_refused(make_settings, fake_embedder):
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "Alpha text here.")
+    build_index(settings, fake_embedder)
+    manifest_path = current_version(settings.index) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = 999
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="format 999"):
+        open_index(settings)
+
+
+def test_missing_index_names_the_build_command(make_settings):
+    with pytest.raises(IndexMissingError, match="qa index"):
+        open_index(make_settings())
+
+
+def test_only_one_build_at_a_time(make_settings, fake_embedder):
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "Alpha text here.")
+    with _build_lock(settings.index):
+        with pytest.raises(BuildInProgressError):
+            build_index(settings, fake_embedder)
+
+
+def test_serving_switches_to_a_new_build_and_old_readers_keep_working(make_settings, fake_embedder):
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "The assembly met in Lima.")
+    assistant = Assistant(settings, fake_embedder)
+    assistant.build()
+    old_engine = assistant.engine()
+    write(settings.corpus, "b.txt", "Students called a strike in Cusco.")
+    assistant.build()
+    assert assistant.health()["documents"] == 2
+    # A request that started on the old version can still finish on it.
+    assert old_engine.retriever.search("assembly Lima", k=1)[0].document_id == "a.txt"
+
+
+KILLED_BUILD = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from conftest import FakeEmbedder
+    from qa.config import Settings
+    from qa.index import build_index
+
+    class SlowEmbedder(FakeEmbedder):
+        def encode(self, texts, batch_size=32, progress=False):
+            open({flag!r}, "w").close()
+            time.sleep(60)
+            return super().encode(texts)
+
+    settings = Settings(corpus={corpus!r}, index={index!r}, model="fake", progress=False)
+    build_index(settings, SlowEmbedder(), full={full})
+    """
+)
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("full", [False, True])
+def test_a_killed_build_leaves_the_old_index_serving(make_settings, fake_embedder, tmp_path, how, full):
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "The assembly met in Lima on 10 December.")
+    build_index(settings, fake_embedder)
+    before = current_version(settings.index)
+    write(settings.corpus, "b.txt", "Students called a strike in Cusco.")
+
+    flag = tmp_path / "embedding-started"
+    script = KILLED_BUILD.format(
+        tests=str(TESTS), flag=str(flag), corpus=str(settings.corpus),
+        index=str(settings.index), full=full,
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not flag.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert flag.exists(), "the build never reached the embedding step"
+    os.kill(process.pid, how)
+    process.wait(timeout=30)
+
+    assert current_version(settings.index) == before
+    assistant = Assistant(settings, fake_embedder)
+    assert assistant.health()["documents"] == 1
+    assert assistant.search("assembly Lima", k=1)[0].document_id == "a.txt"
+
+    report = build_index(settings, fake_embedder)
+    assert report.documents == 2 and report.added == 1
+    leftovers = sorted(p.name for p in (settings.index / "versions").iterdir())
+    assert current_version(settings.index).name in leftovers and len(leftovers) <= 2
