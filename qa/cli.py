@@ -18,7 +18,8 @@ from qa.errors import QAError
 
 
 def _settings(ctx: click.Context, **overrides) -> Settings:
-    values = {key: value for key, value in {**ctx.obj, **overrides}.items() if value is not None}
+    given = {**ctx.obj, **{key: value for key, value in overrides.items() if value is not None}}
+    values = {key: value for key, value in given.items() if value is not None}
     return Settings(**values)
 
 

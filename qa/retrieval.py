@@ -25,6 +25,8 @@ from qa.types import Hit
 
 QUERY_CACHE_SIZE = 256
 MODES = ("hybrid", "dense", "lexical")
+#: Archive languages whose stemming a query is matched with.
+MATCH_LANGUAGES = 3
 
 
 @dataclass
@@ -69,7 +71,14 @@ class Retriever:
         return detected if detected in self.languages else self.languages[0]
 
     def query_terms(self, query: str) -> list[str]:
-        return terms(query, self.query_language(query))
+        """The query's terms stemmed as each of the archive's main languages stems them: a
+        short query's language is often unclear, and a stem that no document has costs nothing."""
+        first = self.query_language(query)
+        found = terms(query, first)
+        for language in self.languages[:MATCH_LANGUAGES]:
+            if language != first:
+                found += [t for t in terms(query, language) if t not in found]
+        return found
 
     def query_vector(self, query: str) -> np.ndarray:
         vector = self._query_vectors.get(query)
@@ -91,7 +100,7 @@ class Retriever:
     ) -> list[Hit]:
         """The best `k` passages for `query`, best first."""
         query = validate_query(query, self.settings)
-        k = k or self.settings.search_k
+        k = self.settings.search_k if k is None else k
         if not 1 <= k <= 50:
             raise InvalidQueryError(f"k must be between 1 and 50, not {k}.")
         mode = mode or self.settings.search_mode
