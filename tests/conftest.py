@@ -85,3 +85,9 @@ def real_embedder():
     from qa.embedding import load_embedder
 
     return load_embedder("bundled:all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="module")
+def module_fake_embedder() -> FakeEmbedder:
+    """The fake embedder for archives that a test module builds once and shares."""
+    return FakeEmbedder()

@@ -1,0 +1,265 @@
+"""HTTP benchmark of `qa serve` on the bundled archive (127.0.0.1 only).
+
+Starts `qa serve` on a free port over a temporary index (the first start builds it), then:
+1. latency of /api/search and /api/ask with one client: the first sight of each question
+   (query embedding not cached yet) and 200 requests cycling over them (p50/p95);
+2. throughput and errors with 8 concurrent clients for 30 s, half searches and half
+   questions, with `wrk` when it is installed (Debian package), else a Python thread loop.
+
+Usage: python scripts/bench_http.py [--duration 30] [--clients 8] [--requests 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+QUESTIONS = [
+    "When was the national strike scheduled?",
+    "Who convened the Extraordinary National Assembly?",
+    "What did the protesters demand?",
+    "Which regions declared a state of insurgency?",
+    "What happened in Andahuaylas?",
+    "Which unions supported the strike?",
+    "What was the role of the oligarchy?",
+    "Why was a Constituent Assembly demanded?",
+    "How many delegates attended the assembly?",
+    "What is the capital of France?",
+    "Who was the former president of Peru?",
+    "What did the teachers' union do?",
+]
+SEARCHES = [
+    "national strike",
+    "Constituent Assembly",
+    "Pedro Castillo",
+    "police repression",
+    "students and teachers",
+    "Apurímac insurgency",
+    "dissolution of Congress",
+    "rural agrarian front",
+    "new elections",
+    "oligarchy",
+    "citations",
+    "documents formats",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def start_server(index: Path, port: int) -> subprocess.Popen:
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    command = [
+        sys.executable, "-c", "from qa.cli import main; main()", "serve",
+        "--corpus", str(REPOSITORY / "corpus"), "--index", str(index),
+        "--host", HOST, "--port", str(port),
+    ]  # fmt: skip
+    return subprocess.Popen(command, cwd=REPOSITORY, env=environment)
+
+
+def wait_until_up(base: str, server: subprocess.Popen, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"qa serve exited with {server.returncode}")
+        try:
+            response = httpx.get(base + "/api/health", timeout=2)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise SystemExit("qa serve did not answer in time")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def timed(client: httpx.Client, kind: str, text: str) -> float:
+    started = time.perf_counter()
+    if kind == "search":
+        response = client.get("/api/search", params={"q": text, "k": 10})
+    else:
+        response = client.post("/api/ask", json={"question": text})
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise SystemExit(f"{kind} {text!r} answered {response.status_code}: {response.text}")
+    return elapsed
+
+
+def single_client(base: str, requests: int) -> dict[str, dict[str, float]]:
+    results = {}
+    with httpx.Client(base_url=base, timeout=30) as client:
+        timed(client, "ask", "warm up the model")  # its first inference is much slower
+        for kind, texts in (("search", SEARCHES), ("ask", QUESTIONS)):
+            cold = [timed(client, kind, text) for text in texts]
+            warm = [timed(client, kind, texts[i % len(texts)]) for i in range(requests)]
+            results[kind] = {
+                "cold_p50": statistics.median(cold),
+                "cold_max": max(cold),
+                "p50": percentile(warm, 0.50),
+                "p95": percentile(warm, 0.95),
+            }
+    return results
+
+
+def wrk_load(base: str, clients: int, duration: int, folder: Path) -> dict:
+    searches = [f"/api/search?q={quote(text)}&k=10" for text in SEARCHES]
+    bodies = [json.dumps({"question": text}) for text in QUESTIONS]
+    script = folder / "mix.lua"
+    script.write_text(
+        "local searches = {" + ",".join(json.dumps(s) for s in searches) + "}\n"
+        "local bodies = {" + ",".join(json.dumps(b) for b in bodies) + "}\n"
+        "local counter = 0\n"
+        "request = function()\n"
+        "  counter = counter + 1\n"
+        "  if counter % 2 == 0 then\n"
+        "    return wrk.format('GET', searches[(counter / 2) % #searches + 1])\n"
+        "  end\n"
+        "  return wrk.format('POST', '/api/ask', {['Content-Type'] = 'application/json'},\n"
+        "                    bodies[((counter - 1) / 2) % #bodies + 1])\n"
+        "end\n",
+        encoding="utf-8",
+    )
+    command = [
+        "wrk", "-t", "2", "-c", str(clients), "-d", f"{duration}s", "--timeout", "10s",
+        "--latency", "-s", str(script), base,
+    ]  # fmt: skip
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    print(output)
+    total = int(re.search(r"(\d+) requests in", output).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    if socket_errors:
+        errors += sum(int(value) for value in socket_errors.groups())
+    return {
+        "tool": "wrk",
+        "requests": total,
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "errors": errors,
+    }
+
+
+def python_load(base: str, clients: int, duration: int) -> dict:
+    counts = [0] * clients
+    errors = [0] * clients
+    stop_at = time.monotonic() + duration
+
+    def run(worker: int) -> None:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            turn = worker
+            while time.monotonic() < stop_at:
+                try:
+                    if turn % 2:
+                        response = client.get(
+                            "/api/search", params={"q": SEARCHES[turn % len(SEARCHES)]}
+                        )
+                    else:
+                        response = client.post(
+                            "/api/ask", json={"question": QUESTIONS[turn % len(QUESTIONS)]}
+                        )
+                    if response.status_code != 200:
+                        errors[worker] += 1
+                except httpx.HTTPError:
+                    errors[worker] += 1
+                counts[worker] += 1
+                turn += 1
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    return {
+        "tool": "python threads",
+        "requests": sum(counts),
+        "rps": sum(counts) / elapsed,
+        "errors": sum(errors),
+    }
+
+
+def verdict(value: float, target: float, higher_is_better: bool = False) -> str:
+    met = value >= target if higher_is_better else value <= target
+    return "met" if met else "NOT met"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=30, help="Seconds of the load test.")
+    parser.add_argument("--clients", type=int, default=8, help="Concurrent clients.")
+    parser.add_argument("--requests", type=int, default=200, help="Requests per endpoint.")
+    arguments = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="qa-bench-") as folder:
+        port = free_port()
+        base = f"http://{HOST}:{port}"
+        server = start_server(Path(folder) / "index", port)
+        try:
+            started = time.monotonic()
+            health = wait_until_up(base, server)
+            print(
+                f"qa serve up in {time.monotonic() - started:.1f}s: {health['documents']} "
+                f"documents, {health['passages']} passages, model {health['model']}"
+            )
+            latency = single_client(base, arguments.requests)
+            if shutil.which("wrk"):
+                load = wrk_load(base, arguments.clients, arguments.duration, Path(folder))
+            else:
+                load = python_load(base, arguments.clients, arguments.duration)
+        finally:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+    print(f"One client, {arguments.requests} requests each (ms):")
+    for kind in ("search", "ask"):
+        numbers = latency[kind]
+        print(
+            f"  /api/{kind:6}  p50 {numbers['p50']:6.1f}  p95 {numbers['p95']:6.1f}   "
+            f"(first sight of each text: p50 {numbers['cold_p50']:.1f}, "
+            f"max {numbers['cold_max']:.1f})"
+        )
+    print(
+        f"{arguments.clients} clients for {arguments.duration}s ({load['tool']}, half search, "
+        f"half ask): {load['requests']} requests, {load['rps']:.1f} requests/s, "
+        f"{load['errors']} errors"
+    )
+    print("Targets:")
+    ask_p50, search_p50 = latency["ask"]["p50"], latency["search"]["p50"]
+    print(f"  ask p50 <= 30 ms: {ask_p50:.1f} ms, {verdict(ask_p50, 30)}")
+    print(f"  search p50 <= 20 ms: {search_p50:.1f} ms, {verdict(search_p50, 20)}")
+    print(f"  >= 100 requests/s: {load['rps']:.1f}, {verdict(load['rps'], 100, True)}")
+    print(f"  0 errors: {load['errors']}, {'met' if load['errors'] == 0 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,535 @@
+"""The web layer through FastAPI's test client: every endpoint, every error, the escaping."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qa.app import create_app
+from qa.config import Settings
+from qa.service import Assistant
+
+EVIL_TITLE = "<script>window.__pwned = 1</script> Evil memo"
+EVIL_TEXT = (
+    "The lighthouse keeper logged a storm on the island. "
+    'Attached image: <img src=x onerror="window.__pwned = 2"> and nothing more.'
+)
+LONG_QUESTION = "why " * 300
+
+
+def write_archive(corpus) -> None:
+    """A small archive: sidecar metadata, front matter, a sub-folder, JSON Lines, a hostile file."""
+    (corpus / "strike.txt").write_text(
+        "The national strike was called for December 15 by the assembly of unions.\n"
+        "Teachers and students joined the strike in the capital.\n",
+        encoding="utf-8",
+    )
+    (corpus / "strike.txt.meta.json").write_text(
+        json.dumps(
+            {
+                "title": "Strike bulletin",
+                "date": "2022-12",
+                "source": "Union press",
+                "language": "en",
+            }
+        ),
+        encoding="utf-8",
+    )
+    reports = corpus / "reports"
+    reports.mkdir()
+    (reports / "harvest.md").write_text(
+        "---\ntitle: Harvest report\ndate: 2019-05-02\nsource: Farm office\n---\n"
+        "The potato harvest in the highlands doubled after the new irrigation canals opened.\n",
+        encoding="utf-8",
+    )
+    records = [
+        {
+            "text": "The river flooded the lower town in March.",
+            "title": "Flood note",
+            "date": "2021",
+        },
+        {"text": "El puerto cerró durante la huelga de los estibadores.", "title": "Puerto"},
+    ]
+    (corpus / "news.jsonl").write_text(
+        "\n".join(json.dumps(record, ensure_ascii=False) for record in records) + "\n",
+        encoding="utf-8",
+    )
+    (reports / "field notes #3.txt").write_text(
+        "The glacier retreated forty metres over the summer.\n", encoding="utf-8"
+    )
+    (corpus / "evil.txt").write_text(EVIL_TEXT + "\n", encoding="utf-8")
+    (corpus / "evil.txt.meta.json").write_text(
+        json.dumps({"title": EVIL_TITLE, "source": "<b>bold</b> source"}), encoding="utf-8"
+    )
+
+
+@pytest.fixture
+def archive(make_settings, fake_embedder):
+    """Settings and an assistant over a freshly built small archive, for tests that change it."""
+    settings = make_settings(admin_token="s3cret-token")
+    write_archive(settings.corpus)
+    assistant = Assistant(settings, fake_embedder)
+    assistant.build()
+    return settings, assistant
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory, module_fake_embedder):
+    """A client of the app over one archive that the read-only tests of this module share."""
+    folder = tmp_path_factory.mktemp("shared")
+    settings = Settings(
+        corpus=folder / "corpus",
+        index=folder / "index",
+        model="fake",
+        progress=False,
+        admin_token="s3cret-token",
+    )
+    settings.corpus.mkdir()
+    write_archive(settings.corpus)
+    assistant = Assistant(settings, module_fake_embedder)
+    assistant.build()
+    with TestClient(create_app(settings, assistant)) as test_client:
+        yield test_client
+
+
+def error_of(response, status: int, kind: str) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"]["type"] == kind
+    assert body["error"]["message"]
+    return body["error"]["message"]
+
+
+# --- /api/health and /api/search ------------------------------------------------------------
+
+
+def test_health_reports_index_counts_and_model(client):
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok"
+    assert body["documents"] == 6
+    assert body["passages"] >= 5
+    assert body["model"] == "fake"
+    assert body["index_version"]
+
+
+def test_search_returns_the_hits_of_the_cli(client):
+    response = client.get("/api/search", params={"q": "potato harvest", "k": 3})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["query"] == "potato harvest"
+    top = body["hits"][0]
+    assert top["document_id"] == "reports/harvest.md"
+    assert "potato harvest" in top["text"]
+    for key in ("passage_id", "document_id", "title", "text", "score", "start", "end", "page"):
+        assert key in top
+    assert top["url"] == f"/documents/reports/harvest.md#p{top['passage_id']}"
+    assert len(body["hits"]) <= 3
+
+
+def test_search_filters_by_source_language_and_dates(client):
+    def ids(**params):
+        hits = client.get("/api/search", params={"q": "strike harvest flooded", **params})
+        assert hits.status_code == 200, hits.text
+        return {hit["document_id"] for hit in hits.json()["hits"]}
+
+    assert ids(source="Farm office") == {"reports/harvest.md"}
+    assert ids(language="es") == {"news.jsonl:2"}
+    assert ids(date_from="2021", date_to="2021-12-31") == {"news.jsonl:1"}
+    assert "strike.txt" in ids(date_from="2022-12-01")
+    assert "reports/harvest.md" not in ids(date_from="2022-12-01")
+
+
+@pytest.mark.parametrize(
+    ("params", "kind", "fragment"),
+    [
+        ({"q": ""}, "invalid_query", "empty"),
+        ({"q": "   "}, "invalid_query", "empty"),
+        ({"q": LONG_QUESTION}, "invalid_query", "limit is 1000"),
+        ({"q": "strike", "k": 0}, "invalid_request", "k"),
+        ({"q": "strike", "k": 51}, "invalid_request", "k"),
+        ({"q": "strike", "k": "many"}, "invalid_request", "k"),
+        ({"q": "strike", "mode": "psychic"}, "invalid_request", "mode"),
+        ({"q": "strike", "date_from": "2022-13"}, "invalid_query", "date_from"),
+        ({"q": "strike", "date_to": "yesterday"}, "invalid_query", "date_to"),
+        ({"q": "strike", "date_from": "2023", "date_to": "2022"}, "invalid_query", "after"),
+        ({}, "invalid_request", "q"),
+    ],
+)
+def test_search_rejects_bad_input_with_a_reason(client, params, kind, fragment):
+    message = error_of(client.get("/api/search", params=params), 422, kind)
+    assert fragment in message
+
+
+# --- /api/ask -------------------------------------------------------------------------------
+
+
+def test_ask_answers_with_cited_sentences(client):
+    response = client.post("/api/ask", json={"question": "When was the national strike called?"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["abstained"] is False
+    assert "hits" not in body
+    assert "December 15" in body["answer"]
+    sentence = body["sentences"][0]
+    citation = next(c for c in body["citations"] if c["n"] == sentence["citation"])
+    assert citation["document_id"] == "strike.txt"
+    assert sentence["text"] in citation["text"]
+    start, end = citation["highlights"][0]
+    assert citation["text"][start:end] == sentence["text"]
+    assert citation["url"] == f"/documents/strike.txt#p{citation['passage_id']}"
+    for key in ("n", "title", "passage_id", "text", "start", "end", "page", "metadata"):
+        assert key in citation
+
+
+def test_ask_abstains_plainly_with_the_closest_passages(client):
+    response = client.post("/api/ask", json={"question": "Quantum chromodynamics lattice gauge?"})
+    body = response.json()
+    assert body["abstained"] is True
+    assert body["sentences"] == []
+    assert body["answer"].startswith("The archive does not say")
+
+
+def test_ask_passes_the_conversation_to_the_core(archive):
+    settings, assistant = archive
+    seen = []
+    original = assistant.ask
+
+    def spying_ask(question, history=None, filters=None):
+        seen.append(history)
+        return original(question, history=history, filters=filters)
+
+    assistant.ask = spying_ask
+    history = [{"question": "When was the strike called?", "answer": "December 15. [1]"}]
+    with TestClient(create_app(settings, assistant)) as client:
+        response = client.post("/api/ask", json={"question": "Who joined it?", "history": history})
+        assert response.status_code == 200
+        client.post("/api/ask", json={"question": "Who joined it?"})
+    assert seen == [history, None]
+
+
+@pytest.mark.parametrize(
+    ("payload", "kind", "fragment"),
+    [
+        ({"question": ""}, "invalid_query", "empty"),
+        ({"question": " \n "}, "invalid_query", "empty"),
+        ({"question": LONG_QUESTION}, "invalid_query", "limit is 1000"),
+        ({}, "invalid_request", "question"),
+        ({"question": 42}, "invalid_request", "question"),
+        ({"question": "strike", "history": "yesterday"}, "invalid_request", "history"),
+        ({"question": "strike", "history": [{"question": "a"}]}, "invalid_request", "answer"),
+        ({"question": "strike", "date_from": "2022-02-30"}, "invalid_query", "date_from"),
+    ],
+)
+def test_ask_rejects_bad_input_with_a_reason(client, payload, kind, fragment):
+    message = error_of(client.post("/api/ask", json=payload), 422, kind)
+    assert fragment in message
+
+
+def test_ask_rejects_text_that_is_not_unicode_and_bodies_that_are_not_json(client):
+    raw = '{"question": "strike \\ud800"}'
+    response = client.post("/api/ask", content=raw, headers={"Content-Type": "application/json"})
+    assert "Unicode" in error_of(response, 422, "invalid_request")
+    response = client.post(
+        "/api/ask", content="{not json", headers={"Content-Type": "application/json"}
+    )
+    error_of(response, 422, "invalid_request")
+
+
+# --- /api/documents ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("document_id", ["reports/harvest.md", "news.jsonl:2", "strike.txt"])
+def test_document_by_id_with_its_metadata_and_passages(client, document_id):
+    body = client.get(f"/api/documents/{document_id}").json()
+    assert body["id"] == document_id
+    assert body["passages"]
+    assert all(body["text"][p["start"] : p["end"]] == p["text"] for p in body["passages"])
+    assert body["passages"][0]["url"].endswith(f"#p{body['passages'][0]['id']}")
+
+
+def test_document_links_are_url_encoded(client):
+    hit = client.get("/api/search", params={"q": "glacier retreated", "k": 1}).json()["hits"][0]
+    assert hit["document_id"] == "reports/field notes #3.txt"
+    assert hit["url"] == f"/documents/reports/field%20notes%20%233.txt#p{hit['passage_id']}"
+    page = client.get(hit["url"].split("#")[0])
+    assert page.status_code == 200
+    assert f'id="p{hit["passage_id"]}"' in page.text
+    assert client.get("/api/documents/reports/field%20notes%20%233.txt").status_code == 200
+
+
+def test_document_metadata(client):
+    body = client.get("/api/documents/strike.txt").json()
+    assert (body["title"], body["date"], body["source"]) == (
+        "Strike bulletin",
+        "2022-12",
+        "Union press",
+    )
+
+
+@pytest.mark.parametrize(
+    "document_id", ["nope.txt", "../strike.txt", "..%2F..%2Fetc%2Fpasswd", "/etc/passwd", ""]
+)
+def test_unknown_documents_are_404_and_never_reach_the_file_system(client, document_id):
+    response = client.get(f"/api/documents/{document_id}")
+    assert response.status_code == 404
+    # "../" may be resolved by the client before it is sent: then no route matches at all.
+    assert response.json()["error"]["type"] in {"document_not_found", "not_found"}
+
+
+# --- Errors outside the core ---------------------------------------------------------------
+
+
+def test_missing_index_is_503_in_json_and_html(make_settings, fake_embedder):
+    settings = make_settings()
+    with TestClient(create_app(settings, Assistant(settings, fake_embedder))) as client:
+        message = error_of(client.get("/api/health"), 503, "index_missing")
+        assert "qa index" in message
+        page = client.get("/")
+        assert page.status_code == 503
+        assert "text/html" in page.headers["content-type"]
+        assert "qa index" in page.text
+
+
+def test_unknown_routes_and_methods(client):
+    error_of(client.get("/api/nothing"), 404, "not_found")
+    error_of(client.delete("/api/health"), 405, "method_not_allowed")
+    page = client.get("/nothing-here")
+    assert page.status_code == 404
+    assert "text/html" in page.headers["content-type"]
+
+
+def test_openapi_documents_every_endpoint_with_examples(client):
+    schema = client.get("/openapi.json").json()
+    paths = schema["paths"]
+    for path in ("/api/search", "/api/ask", "/api/documents/{document_id}", "/api/health"):
+        assert path in paths
+    assert "/" not in paths and "/search" not in paths
+    components = schema["components"]["schemas"]
+    for name in ("AskRequest", "AnswerResponse", "SearchResponse", "ErrorResponse"):
+        assert components[name]["examples"]
+    assert paths["/api/ask"]["post"]["responses"]["422"]["content"]["application/json"]
+
+
+def test_api_docs_page_works_offline(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "/docs-assets/swagger-ui-bundle.js" in page.text
+    assert "cdn." not in page.text
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+
+
+# --- Rebuilds --------------------------------------------------------------------------------
+
+
+def test_rebuild_exists_only_with_an_admin_token(make_settings, fake_embedder):
+    settings = make_settings()
+    with TestClient(create_app(settings, Assistant(settings, fake_embedder))) as client:
+        assert client.post("/api/index/rebuild").status_code in (404, 405)
+        assert "/api/index/rebuild" not in client.get("/openapi.json").json()["paths"]
+
+
+def test_rebuild_requires_the_right_token(client):
+    response = client.post("/api/index/rebuild")
+    error_of(response, 401, "unauthorized")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    error_of(
+        client.post("/api/index/rebuild", headers={"Authorization": "Bearer nope"}),
+        403,
+        "forbidden",
+    )
+    wrong_scheme = {"Authorization": "Basic czNjcmV0LXRva2Vu"}
+    error_of(client.post("/api/index/rebuild", headers=wrong_scheme), 401, "unauthorized")
+    error_of(client.get("/api/index/status"), 401, "unauthorized")
+
+
+def wait_for_rebuild(client, headers) -> dict:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status = client.get("/api/index/status", headers=headers).json()
+        if not status["running"]:
+            return status
+        time.sleep(0.02)
+    raise AssertionError("the rebuild did not finish in 30 s")
+
+
+def test_rebuild_swaps_the_index_without_failing_requests(archive):
+    settings, assistant = archive
+    headers = {"Authorization": "Bearer s3cret-token"}
+    with TestClient(create_app(settings, assistant)) as client:
+        before = client.get("/api/health").json()["index_version"]
+        (settings.corpus / "late.txt").write_text(
+            "The volcano erupted at dawn.\n", encoding="utf-8"
+        )
+        statuses: list[int] = []
+        stop = threading.Event()
+
+        def keep_asking():
+            while not stop.is_set():
+                statuses.append(client.get("/api/search", params={"q": "strike"}).status_code)
+                statuses.append(
+                    client.post("/api/ask", json={"question": "When was the strike?"}).status_code
+                )
+
+        worker = threading.Thread(target=keep_asking)
+        worker.start()
+        try:
+            started = client.post("/api/index/rebuild", params={"full": True}, headers=headers)
+            assert started.status_code == 202
+            assert started.json()["running"] is True
+            status = wait_for_rebuild(client, headers)
+            time.sleep(1.2)  # the assistant looks for a new version once a second
+        finally:
+            stop.set()
+            worker.join()
+        assert status["error"] is None and status["version"]
+        health = client.get("/api/health").json()
+        assert health["index_version"] == status["version"] != before
+        assert health["documents"] == 7
+        assert statuses and set(statuses) == {200}
+
+
+def test_a_second_rebuild_while_one_runs_is_409(archive, monkeypatch):
+    settings, assistant = archive
+    release = threading.Event()
+    original = assistant.build
+
+    def slow_build(full=False):
+        release.wait(10)
+        return original(full=full)
+
+    monkeypatch.setattr(assistant, "build", slow_build)
+    headers = {"Authorization": "Bearer s3cret-token"}
+    with TestClient(create_app(settings, assistant)) as client:
+        assert client.post("/api/index/rebuild", headers=headers).status_code == 202
+        error_of(client.post("/api/index/rebuild", headers=headers), 409, "build_in_progress")
+        release.set()
+        assert wait_for_rebuild(client, headers)["error"] is None
+        assert client.post("/api/index/rebuild", headers=headers).status_code == 202
+        wait_for_rebuild(client, headers)
+
+
+# --- The pages -----------------------------------------------------------------------------
+
+
+def test_chat_page_is_served_with_its_assets_and_strict_headers(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    assert '<form class="composer" id="ask-form" method="post" action="/">' in page.text
+    assert "6 documents" in page.text
+    assert "script-src" not in page.headers["Content-Security-Policy"]  # default-src 'self'
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    assert "http://" not in page.text and "https://" not in page.text
+    for asset in ("/static/app.css", "/static/chat.js", "/static/document.js"):
+        response = client.get(asset)
+        assert response.status_code == 200
+        assert "http://" not in response.text and "https://" not in response.text
+
+
+def test_chat_form_without_javascript_renders_the_answer(client):
+    page = client.post("/", data={"question": "When was the national strike called?"})
+    assert page.status_code == 200
+    assert "From the archive" in page.text
+    assert "<mark>The national strike was called for December 15" in page.text
+    assert 'class="cite" href="#t1-c1"' in page.text
+    assert "Open in document" in page.text
+    assert "/documents/strike.txt#p" in page.text
+    # The turn travels on in hidden fields, for the follow-up.
+    assert 'name="history_question" value="When was the national strike called?"' in page.text
+
+
+def test_chat_form_carries_the_conversation(archive):
+    settings, assistant = archive
+    seen = []
+    original = assistant.ask
+    assistant.ask = lambda question, history=None, filters=None: (
+        seen.append(history) or original(question, history=history, filters=filters)
+    )
+    with TestClient(create_app(settings, assistant)) as client:
+        page = client.post(
+            "/",
+            data={
+                "question": "Who joined the strike?",
+                "history_question": ["When was the strike?"],
+                "history_answer": ["December 15. [1]"],
+            },
+        )
+    assert page.status_code == 200
+    assert seen == [[{"question": "When was the strike?", "answer": "December 15. [1]"}]]
+    assert "When was the strike?" in page.text and "December 15. [1]" in page.text
+    assert 'id="t2"' in page.text
+
+
+def test_chat_form_says_what_is_wrong_with_a_bad_question(client):
+    page = client.post("/", data={"question": "   "})
+    assert page.status_code == 422
+    assert "The question is empty." in page.text
+    page = client.post("/", data={"question": LONG_QUESTION})
+    assert page.status_code == 422
+    assert "limit is 1000" in page.text
+
+
+def test_chat_form_abstains_plainly(client):
+    page = client.post("/", data={"question": "Quantum chromodynamics lattice gauge?"})
+    assert "The archive does not say." in page.text
+    assert "Not an answer" in page.text
+
+
+def test_document_page_anchors_every_passage(client):
+    passages = client.get("/api/documents/reports/harvest.md").json()["passages"]
+    page = client.get("/documents/reports/harvest.md")
+    assert page.status_code == 200
+    assert "Harvest report" in page.text and "Farm office" in page.text
+    assert "2 May 2019" in page.text
+    for passage in passages:
+        assert f'id="p{passage["id"]}"' in page.text
+        assert f'data-p="{passage["id"]}"' in page.text
+
+
+def test_document_page_for_an_unknown_id_is_a_404_page(client):
+    page = client.get("/documents/missing/report.pdf")
+    assert page.status_code == 404
+    assert "text/html" in page.headers["content-type"]
+    assert "No document has the id" in page.text
+
+
+def test_search_page_highlights_and_filters(client):
+    page = client.get("/search", params={"q": "harvest", "source": "Farm office"})
+    assert page.status_code == 200
+    assert "<mark>harvest</mark>" in page.text
+    assert "/documents/reports/harvest.md#p" in page.text
+    assert "Strike bulletin" not in page.text
+    empty = client.get("/search", params={"q": "harvest", "source": "Nobody"})
+    assert "No passage matches" in empty.text
+
+
+def test_search_page_reports_bad_filters_and_bad_k(client):
+    page = client.get("/search", params={"q": "strike", "date_from": "2022-02-30"})
+    assert page.status_code == 422
+    assert "date_from must be a date" in page.text
+    page = client.get("/search", params={"q": "strike", "k": 0})
+    assert page.status_code == 422
+    assert "text/html" in page.headers["content-type"]
+
+
+def test_archive_and_user_text_is_escaped_everywhere(client):
+    evil_markup = ("<script>", "<img src=x", "<b>bold</b>")
+    pages = [
+        client.get("/documents/evil.txt"),
+        client.get("/search", params={"q": "lighthouse keeper storm"}),
+        client.post(
+            "/", data={"question": "What did the lighthouse keeper log? <script>x()</script>"}
+        ),
+        client.post("/", data={"question": '<img src=x onerror="alert(1)">'}),
+    ]
+    for page in pages:
+        assert page.status_code == 200
+        assert "lighthouse" in page.text or "&lt;img" in page.text
+        for markup in evil_markup:
+            assert markup not in page.text
+    assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt; Evil memo" in pages[0].text
+    assert "&lt;img src=x onerror=" in pages[0].text
+    assert "&lt;script&gt;x()&lt;/script&gt;" in pages[2].text

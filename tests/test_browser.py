@@ -1,0 +1,220 @@
+"""The chat in a real headless Chromium against a real server on the real model.
+
+A session fixture builds the bundled archive (plus one hostile document) with the bundled
+all-MiniLM-L6-v2 and serves it with uvicorn on 127.0.0.1 and a free port.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Page, expect
+
+from qa.app import create_app
+from qa.config import BUNDLED_MODEL, Settings
+from qa.service import Assistant
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+QUESTION = "When was the national strike scheduled?"
+EVIL_TITLE = "<script>document.body.dataset.pwned='title';alert('title')</script> Lighthouse log"
+EVIL_TEXT = (
+    "The lighthouse keeper on Isla Zafiro logged a violent storm on 3 March 1998. "
+    "<img src=x onerror=\"document.body.dataset.pwned='img';alert('img')\"> "
+    "<script>document.body.dataset.pwned='script';alert('script')</script>\n"
+)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": CHROMIUM_ARGS,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory, real_embedder):
+    folder = tmp_path_factory.mktemp("live")
+    corpus = folder / "corpus"
+    shutil.copytree(BUNDLED_CORPUS, corpus)
+    (corpus / "lighthouse.txt").write_text(EVIL_TEXT, encoding="utf-8")
+    (corpus / "lighthouse.txt.meta.json").write_text(
+        json.dumps({"title": EVIL_TITLE, "date": "1998-03-04", "source": "<b>Harbour</b> office"}),
+        encoding="utf-8",
+    )
+    settings = Settings(corpus=corpus, index=folder / "index", model=BUNDLED_MODEL, progress=False)
+    assistant = Assistant(settings, real_embedder)
+    assistant.build()
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(settings, assistant), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def ask(page: Page, question: str, turn: int) -> None:
+    page.fill("#question", question)
+    page.press("#question", "Enter")
+    expect(page.locator(f"#t{turn} .answer:not(.loading)")).to_be_visible(timeout=20_000)
+
+
+def test_ask_see_the_citation_and_open_the_passage(page: Page, server_url):
+    page.goto(server_url + "/")
+    box = page.locator("#question")
+    expect(box).to_be_focused()
+
+    # Shift+Enter is a new line, not a send.
+    box.fill("first line")
+    box.press("Shift+Enter")
+    assert box.input_value() == "first line\n"
+    expect(page.locator(".turn")).to_have_count(0)
+
+    # Hold the answer back to see the loading state.
+    held = []
+    page.route("**/api/ask", lambda route: held.append(route))
+    box.fill(QUESTION)
+    box.press("Enter")
+    expect(page.locator("#t1 .answer.loading")).to_be_visible()
+    expect(page.locator("#send")).to_be_disabled()
+    expect(box).to_be_focused()
+    page.wait_for_timeout(100)
+    assert len(held) == 1
+    held[0].continue_()
+
+    answer = page.locator("#t1 .answer")
+    expect(answer).not_to_have_class(re.compile("loading"), timeout=20_000)
+    expect(answer).not_to_have_class(re.compile("abstained"))
+    expect(page.locator("#t1 .question-text")).to_have_text(QUESTION)
+    expect(answer.locator(".answer-text")).to_contain_text("December 15")
+    expect(answer.locator(".cite").first).to_have_text("[1]")
+    card = answer.locator(".card").first
+    expect(card.locator(".card-title")).to_contain_text("Peru")
+    expect(card.locator(".card-meta")).to_contain_text("Dec 2022")
+    expect(card.locator("mark").first).to_contain_text("December 15")
+    expect(box).to_be_focused()
+    expect(page.locator("#send")).to_be_enabled()
+
+    # The marker leads to its card; the card's link opens the document at the passage.
+    answer.locator(".cite").first.click()
+    assert page.url.endswith("#t1-c1")
+    highlighted = card.locator("mark").first.inner_text()
+    card.locator(".open").click()
+    page.wait_for_url(re.compile(r"/documents/.+#p\d+$"))
+    passage = page.locator(".seg.hl")
+    expect(passage.first).to_be_visible()
+    expect(passage.first).to_be_in_viewport()
+    assert highlighted in " ".join(passage.all_inner_texts()).replace("\n", " ")
+    expect(page.locator("h1")).to_contain_text("Peru")
+
+
+def test_a_follow_up_is_sent_with_the_conversation(page: Page, server_url):
+    page.goto(server_url + "/")
+    ask(page, QUESTION, 1)
+    first_answer = page.locator("#t1 .answer-text").inner_text()
+    with page.expect_request("**/api/ask") as request:
+        ask(page, "Which unions supported the strike?", 2)
+    sent = request.value.post_data_json
+    assert sent["question"] == "Which unions supported the strike?"
+    assert [turn["question"] for turn in sent["history"]] == [QUESTION]
+    assert "December 15" in sent["history"][0]["answer"]
+    assert "December 15" in first_answer
+    expect(page.locator(".turn")).to_have_count(2)
+    expect(page.locator("#t1 .card").first).to_be_visible()
+    expect(page.locator("#t2 .card").first).to_be_visible()
+    expect(page.locator("#question")).to_have_attribute("placeholder", "Ask a follow-up…")
+
+
+def test_the_archive_says_plainly_when_it_does_not_answer(page: Page, server_url):
+    page.goto(server_url + "/")
+    ask(page, "What is the capital of France?", 1)
+    answer = page.locator("#t1 .answer")
+    expect(answer).to_have_class(re.compile("abstained"))
+    expect(answer.locator(".answer-text")).to_contain_text("The archive does not say.")
+    expect(answer.locator(".badge").first).to_have_text("Not an answer")
+
+
+def test_injected_scripts_never_run(page: Page, server_url):
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(server_url + "/")
+    question = (
+        "What did the lighthouse keeper on Isla Zafiro log? "
+        "<img src=x onerror=\"document.body.dataset.pwned='q';alert('q')\">"
+        "<script>alert('q2')</script>"
+    )
+    ask(page, question, 1)
+    expect(page.locator("#t1 .question-text")).to_have_text(question)
+    titles = page.locator("#t1 .card-title").all_inner_texts()
+    assert EVIL_TITLE in titles
+    evil_card = page.locator("#t1 .card", has_text="Lighthouse log")
+    expect(evil_card.locator(".card-text")).to_contain_text("<img src=x onerror=")
+    expect(evil_card.locator(".card-meta")).to_contain_text("<b>Harbour</b> office")
+
+    evil_card.locator(".open").click()
+    page.wait_for_url(re.compile(r"/documents/lighthouse\.txt#p\d+$"))
+    expect(page.locator("h1")).to_have_text(EVIL_TITLE)
+    expect(page.locator(".document-text")).to_contain_text("<script>document.body")
+
+    page.goto(server_url + "/search?q=lighthouse+keeper")
+    expect(page.locator(".card-title").first).to_have_text(EVIL_TITLE)
+    page.wait_for_timeout(300)  # time for any image error handler to fire
+    assert dialogs == []
+    assert page.evaluate("document.body.dataset.pwned") is None
+    assert page.locator(".card img, .document-text img, .card script").count() == 0
+
+
+def test_the_chat_works_without_javascript(browser, server_url):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(server_url + "/")
+        page.fill("#question", QUESTION)
+        page.click("#send")
+        page.wait_for_load_state()
+        expect(page.locator("#t1 .answer-text")).to_contain_text("December 15")
+        expect(page.locator("#t1 .card mark").first).to_be_visible()
+        page.fill("#question", "Which unions supported the strike?")
+        page.click("#send")
+        page.wait_for_load_state()
+        expect(page.locator(".turn")).to_have_count(2)
+        expect(page.locator("#t1 .question-text")).to_have_text(QUESTION)
+        expect(page.locator("#t2 .card").first).to_be_visible()
+    finally:
+        context.close()
