@@ -326,18 +326,8 @@ def _mount_docs(app: FastAPI) -> None:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="archive-qa API", **local)
 
 
-def _one_thread_per_search() -> None:
-    """Requests already run in parallel threads: FAISS's own OpenMP threads on top of them
-    only contend (a search of 20 vectors took 16 ms with 2 OpenMP threads on a busy 2-core
-    machine, 5 µs with one)."""
-    import faiss
-
-    faiss.omp_set_num_threads(1)
-
-
 def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
     """The web app over `assistant` (one is made from `settings` when none is given)."""
-    _one_thread_per_search()
     app = FastAPI(
         title="archive-qa",
         summary="Cited question answering over a document archive, offline.",

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from qa.chunking import (
     ChunkingParameters,
@@ -45,7 +46,7 @@ from qa.store import Catalog, VectorStore
 from qa.text import terms
 from qa.types import BuildReport, Passage, SkippedFile
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 3
 CATALOG_FILE = "catalog.sqlite"
 VECTORS_FILE = "vectors.faiss"
 MANIFEST_FILE = "manifest.json"
@@ -264,7 +265,10 @@ def _apply_changes(
 
     params = chunking_parameters(settings, embedder)
     pending: list[tuple[Passage, str]] = []  # passages waiting for their vectors
-    for entry in todo:
+    progress = tqdm(
+        todo, desc="Indexing", unit="doc", disable=not settings.progress or len(todo) < 50
+    )
+    for entry in progress:
         try:
             document = load_document(entry)
         except UnreadableDocument as error:
@@ -283,7 +287,10 @@ def _apply_changes(
         title = truncate_title(embedder, document.title) if params.title_in_passage else ""
         texts = [embedding_text(title, p.text, params.title_in_passage) for p in passages]
         catalog.add_document(
-            document, passages, [terms(text, document.language) for text in texts]
+            document,
+            passages,
+            [terms(text, document.language) for text in texts],
+            terms(f"{document.title}\n{document.text}", document.language),
         )
         pending.extend(zip(passages, texts, strict=True))
         if len(pending) >= EMBED_GROUP:
@@ -297,11 +304,7 @@ def _embed(pending, embedder: Embedder, vectors: VectorStore, settings: Settings
     if not pending:
         return 0
     ids = np.fromiter((passage.id for passage, _ in pending), dtype=np.int64)
-    matrix = embedder.encode(
-        [text for _, text in pending],
-        batch_size=settings.batch_size,
-        progress=settings.progress and len(pending) >= EMBED_GROUP,
-    )
+    matrix = embedder.encode([text for _, text in pending], batch_size=settings.batch_size)
     vectors.add(ids, matrix)
     return len(pending)
 

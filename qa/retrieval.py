@@ -27,6 +27,8 @@ QUERY_CACHE_SIZE = 256
 MODES = ("hybrid", "dense", "lexical")
 #: Archive languages whose stemming a query is matched with.
 MATCH_LANGUAGES = 3
+#: Lexical scores kept per query, as a multiple of the candidates (see `candidates`).
+LEXICAL_DEPTH = 10
 
 
 @dataclass
@@ -122,29 +124,39 @@ class Retriever:
         if mode in ("dense", "hybrid"):
             for passage_id, score in vectors.search(self.query_vector(query), limit, allowed):
                 found.setdefault(passage_id, Candidate(passage_id)).dense = score
+        lexical: dict[int, float] = {}
         if mode in ("lexical", "hybrid"):
-            for passage_id, score in catalog.lexical_search(query_terms, limit, filters):
-                found.setdefault(passage_id, Candidate(passage_id)).lexical = score
+            # One FTS5 query scores every matching passage anyway; keeping many more than
+            # the candidates gives the dense candidates their BM25 at no extra cost (a
+            # passage below them all gets 0, as one matching no query term does).
+            lexical = dict(
+                catalog.lexical_search(query_terms, limit * LEXICAL_DEPTH, filters)
+            )
+            for passage_id in list(lexical)[:limit]:
+                found.setdefault(passage_id, Candidate(passage_id))
         if not found:
             return []
         ranked = list(found.values())
         if mode == "hybrid":
-            self._complete_scores(query, query_terms, ranked)
+            self._complete_dense_scores(query, ranked)
+        for candidate in ranked:
+            candidate.lexical = lexical.get(candidate.passage_id, 0.0)
+        if mode == "hybrid":
             self._fuse(ranked)
+            if self.settings.document_weight > 0:
+                self._add_document_evidence(query_terms, ranked)
         else:
             for candidate in ranked:
                 candidate.fused = candidate.dense if mode == "dense" else candidate.lexical
         ranked.sort(key=lambda c: (-c.fused, c.passage_id))
         return ranked
 
-    def _complete_scores(self, query: str, query_terms: list[str], ranked: list[Candidate]) -> None:
-        """Give every candidate the score of the retriever that did not propose it."""
+    def _complete_dense_scores(self, query: str, ranked: list[Candidate]) -> None:
+        """Give every candidate its exact cosine, from its stored vector."""
         ids = [c.passage_id for c in ranked]
         cosines = self.index.vectors.vectors(ids) @ self.query_vector(query)
-        lexical = dict(self.index.catalog.lexical_search(query_terms, len(ids), only_ids=ids))
         for candidate, cosine in zip(ranked, cosines, strict=True):
             candidate.dense = float(cosine)
-            candidate.lexical = lexical.get(candidate.passage_id, 0.0)
 
     def _fuse(self, ranked: list[Candidate]) -> None:
         weight = self.settings.dense_weight
@@ -155,6 +167,28 @@ class Retriever:
             lexical = candidate.lexical / best_lexical if best_lexical > 0 else 0.0
             dense = (candidate.dense - dense_low) / dense_span if dense_span > 0 else 1.0
             candidate.fused = weight * dense + (1 - weight) * lexical
+
+    def _add_document_evidence(self, query_terms: list[str], ranked: list[Candidate]) -> None:
+        """Blend each passage's score with its document's: a passage that never names its
+        subject is found through the document that does (whole-document BM25, and the best
+        dense score among the document's candidate passages)."""
+        catalog = self.index.catalog
+        documents = catalog.passage_documents(c.passage_id for c in ranked)
+        lexical = catalog.document_lexical_scores(query_terms, limit=len(ranked) * LEXICAL_DEPTH)
+        best_lexical = max(lexical.values(), default=0.0)
+        dense_low = min(c.dense for c in ranked)
+        dense_span = max(c.dense for c in ranked) - dense_low
+        best_dense: dict[str, float] = {}
+        for candidate in ranked:
+            document_id = documents.get(candidate.passage_id)
+            dense = (candidate.dense - dense_low) / dense_span if dense_span > 0 else 1.0
+            best_dense[document_id] = max(best_dense.get(document_id, 0.0), dense)
+        weight, share = self.settings.dense_weight, self.settings.document_weight
+        for candidate in ranked:
+            document_id = documents.get(candidate.passage_id)
+            lexical_part = lexical.get(document_id, 0.0) / best_lexical if best_lexical else 0.0
+            document_score = weight * best_dense.get(document_id, 0.0) + (1 - weight) * lexical_part
+            candidate.fused = (1 - share) * candidate.fused + share * document_score
 
     def hits(self, candidates: list[Candidate]) -> list[Hit]:
         stored = self.index.catalog.passages(c.passage_id for c in candidates)

@@ -19,7 +19,7 @@ from qa.embedding import Embedder, load_embedder
 from qa.errors import DocumentNotFoundError
 from qa.index import IndexVersion, build_index, current_version, open_index
 from qa.retrieval import Retriever
-from qa.store import SearchFilters
+from qa.store import SearchFilters, set_search_threads
 from qa.types import Answer, BuildReport, Document, Hit, Passage
 
 #: Seconds between checks of the index's CURRENT pointer.
@@ -45,6 +45,7 @@ class Assistant:
         self._lock = threading.Lock()
         self._build_lock = threading.Lock()
         self._checked_at = 0.0
+        set_search_threads(settings.search_threads)
 
     @property
     def embedder(self) -> Embedder:

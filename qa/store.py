@@ -9,6 +9,7 @@ updated row by row, so incremental builds touch only what changed.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import re
 import sqlite3
@@ -25,6 +26,7 @@ from qa.types import Document, Passage, Sentence
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY,
+    key INTEGER NOT NULL UNIQUE,
     path TEXT NOT NULL,
     title TEXT NOT NULL,
     language TEXT NOT NULL,
@@ -50,6 +52,7 @@ CREATE TABLE IF NOT EXISTS passages (
 CREATE INDEX IF NOT EXISTS passages_by_document ON passages(document_id, ordinal);
 CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5(terms, tokenize='unicode61');
 CREATE VIRTUAL TABLE IF NOT EXISTS passage_vocabulary USING fts5vocab(passage_terms, 'row');
+CREATE VIRTUAL TABLE IF NOT EXISTS document_terms USING fts5(terms, tokenize='unicode61');
 """
 
 
@@ -143,14 +146,19 @@ class Catalog:
 
     # --- Writing ---
     def add_document(
-        self, document: Document, passages: list[Passage], passage_terms: list[list[str]]
+        self,
+        document: Document,
+        passages: list[Passage],
+        passage_terms: list[list[str]],
+        document_terms: list[str],
     ) -> None:
         date_start, date_end = date_bounds(document.date)
         db = self.connection
         db.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 document.id,
+                document_key(document.id),
                 document.path,
                 document.title,
                 document.language,
@@ -180,6 +188,10 @@ class Catalog:
                 for p in passages
             ],
         )
+        db.execute(
+            "INSERT INTO document_terms(rowid, terms) VALUES (?, ?)",
+            (document_key(document.id), " ".join(document_terms)),
+        )
         db.executemany(
             "INSERT INTO passage_terms(rowid, terms) VALUES (?, ?)",
             [(p.id, " ".join(t)) for p, t in zip(passages, passage_terms, strict=True)],
@@ -190,6 +202,7 @@ class Catalog:
         db = self.connection
         ids = [row[0] for row in db.execute("SELECT id FROM passages WHERE document_id=?", (document_id,))]
         db.executemany("DELETE FROM passage_terms WHERE rowid=?", [(i,) for i in ids])
+        db.execute("DELETE FROM document_terms WHERE rowid=?", (document_key(document_id),))
         db.execute("DELETE FROM passages WHERE document_id=?", (document_id,))
         db.execute("DELETE FROM documents WHERE id=?", (document_id,))
         return ids
@@ -252,8 +265,7 @@ class Catalog:
         return found
 
     def lexical_search(
-        self, query_terms: list[str], limit: int, filters: SearchFilters | None = None,
-        only_ids: list[int] | None = None,
+        self, query_terms: list[str], limit: int, filters: SearchFilters | None = None
     ) -> list[tuple[int, float]]:
         """(passage id, BM25 score) best first; higher is better."""
         match = _match_expression(query_terms)
@@ -267,14 +279,35 @@ class Catalog:
             clause, values = _filter_clause(filters)
             where.append(clause)
             params.extend(values)
-        if only_ids is not None:
-            if not only_ids:
-                return []
-            where.append(f"t.rowid IN ({','.join('?' * len(only_ids))})")
-            params.extend(int(i) for i in only_ids)
         sql += " WHERE " + " AND ".join(where) + " ORDER BY score DESC LIMIT ?"
         params.append(limit)
         return [(int(row[0]), float(row[1])) for row in self.connection.execute(sql, params)]
+
+    def passage_documents(self, ids: Iterable[int]) -> dict[int, str]:
+        """The document id of each of these passages."""
+        ids = [int(i) for i in ids]
+        found: dict[int, str] = {}
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start : chunk_start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.connection.execute(
+                f"SELECT id, document_id FROM passages WHERE id IN ({marks})", chunk
+            )
+            found.update(rows)
+        return found
+
+    def document_lexical_scores(self, query_terms: list[str], limit: int) -> dict[str, float]:
+        """BM25 of whole documents (title and all text) for the query: the best `limit`."""
+        match = _match_expression(query_terms)
+        if not match:
+            return {}
+        rows = self.connection.execute(
+            "SELECT d.id, -bm25(document_terms) AS score FROM document_terms t "
+            "JOIN documents d ON d.key = t.rowid WHERE document_terms MATCH ? "
+            "ORDER BY score DESC LIMIT ?",
+            (match, limit),
+        )
+        return {row[0]: float(row[1]) for row in rows}
 
     def filtered_passage_ids(self, filters: SearchFilters) -> np.ndarray:
         clause, values = _filter_clause(filters)
@@ -295,6 +328,12 @@ class Catalog:
         )
         found = dict(rows)
         return {term: int(found.get(term, 0)) for term in unique}
+
+
+def document_key(document_id: str) -> int:
+    """A 63-bit integer key for a document id (FTS5 rows are keyed by integers)."""
+    digest = hashlib.blake2b(document_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
 
 
 def _passage(row) -> Passage:
@@ -326,6 +365,13 @@ def _filter_clause(filters: SearchFilters) -> tuple[str, list]:
         clauses.append("d.date_start <= ?")
         values.append(date_bounds(filters.date_to)[1])
     return " AND ".join(clauses), values
+
+
+def set_search_threads(count: int) -> None:
+    """OpenMP threads FAISS may use (a process-wide setting of the FAISS library)."""
+    import faiss
+
+    faiss.omp_set_num_threads(count)
 
 
 class VectorStore:
