@@ -4,30 +4,42 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qa.config import Settings
+from qa.features import (
+    QuestionProfile,
+    SentenceFeatures,
+    question_profile,
+    sentence_features,
+)
+from qa.followup import ResolvedQuestion, resolve
 from qa.retrieval import Retriever, validate_query
 from qa.store import SearchFilters
-from qa.text import stop_words, terms, words
-from qa.types import Answer, AnswerSentence, Citation, Hit, Sentence
+from qa.types import Answer, AnswerSentence, Citation, Hit
 
 NO_ANSWER = (
     "The archive does not say. None of its passages answers this question; "
     "the closest ones are listed below, marked as not answering."
 )
 CLOSEST_SHOWN = 3
-#: Passages retrieved for a question (the answer reads the best `answer_passages`).
+#: Passages retrieved for a question; the answer reads the best `answer_passages` of them
+#: after re-ranking all of them by the evidence of their sentences.
 RETRIEVED = 10
 
 
 @dataclass
 class ScoredSentence:
-    sentence: Sentence
-    hit: Hit
+    features: SentenceFeatures
     score: float
-    coverage: float
+
+    @property
+    def sentence(self):
+        return self.features.sentence
+
+    @property
+    def hit(self) -> Hit:
+        return self.features.hit
 
 
 class Answerer:
@@ -44,65 +56,73 @@ class Answerer:
         filters: SearchFilters | None = None,
     ) -> Answer:
         question = validate_query(question, self.settings, what="question")
-        hits = self.retriever.search(question, k=RETRIEVED, filters=filters)
-        answer = self._answer(question, hits)
+        language = self.retriever.query_language(question)
+        resolved = resolve(question, history, language, self.settings.max_history_turns)
+        hits = self.retriever.search(resolved.query, k=RETRIEVED, filters=filters)
+        answer = self._answer(resolved, language, hits)
+        answer.resolved_query = resolved.query
+        return answer
+
+    def _answer(self, resolved: ResolvedQuestion, language: str, hits: list[Hit]) -> Answer:
+        question = resolved.question
+        if not hits:
+            return self._abstain(question, hits, 0.0)
+        catalog = self.retriever.index.catalog
+        profile = question_profile(
+            question,
+            language,
+            catalog.document_frequencies,
+            catalog.counts()[1],
+            resolved.borrowed,
+            self.settings.followup_weight,
+        )
+        passages = catalog.passages(hit.passage_id for hit in hits)
+        scored = [
+            ScoredSentence(f, self._score(f)) for f in sentence_features(profile, hits, passages)
+        ]
+        hits = _rerank(hits, scored)
+        readable = {hit.passage_id for hit in hits[: self.settings.answer_passages]}
+        ranked = _distinct(
+            sorted((s for s in scored if s.hit.passage_id in readable), key=lambda s: -s.score)
+        )
+        best = ranked[0] if ranked else None
+        confidence = self._confidence(profile, best, hits)
+        if best is None or confidence < self.settings.abstain_threshold:
+            answer = self._abstain(question, hits, confidence)
+        else:
+            chosen = [best] + [
+                s
+                for s in ranked[1 : self.settings.answer_sentences]
+                if s.score >= self.settings.answer_extra_ratio * best.score
+            ]
+            answer = self._compose(question, chosen, confidence)
         answer.hits = hits
         return answer
 
-    def _answer(self, question: str, hits: list[Hit]) -> Answer:
-        if not hits:
-            return self._abstain(question, hits, 0.0)
-        scored = self._score_sentences(question, hits[: self.settings.answer_passages])
-        best = scored[0] if scored else None
-        confidence = self._confidence(best, hits)
-        if best is None or confidence < self.settings.abstain_threshold:
-            return self._abstain(question, hits, confidence)
-        chosen = [best] + [
-            s for s in scored[1 : self.settings.answer_sentences] if s.score >= 0.8 * best.score
-        ]
-        return self._compose(question, chosen, confidence)
+    def _score(self, features: SentenceFeatures) -> float:
+        """How well a sentence answers: the question's terms it holds, first of all."""
+        settings = self.settings
+        return (
+            features.coverage
+            + settings.answer_context_weight * features.context
+            + settings.answer_passage_weight * features.passage
+            + settings.answer_rank_weight * features.rank
+            + settings.answer_kind_weight * features.kind
+        )
 
-    def _question_weights(self, question: str) -> dict[str, float]:
-        """Rarity (BM25 idf) of each content term of the question, stop words left out."""
-        language = self.retriever.query_language(question)
-        stops = stop_words(language)
-        content = [w for w in words(question) if w not in stops]
-        question_terms = terms(" ".join(content), language)
-        catalog = self.retriever.index.catalog
-        total = max(1, catalog.counts()[1])
-        frequencies = catalog.document_frequencies(question_terms)
-        return {
-            term: math.log(1 + (total - df + 0.5) / (df + 0.5))
-            for term, df in frequencies.items()
-        }
-
-    def _score_sentences(self, question: str, hits: list[Hit]) -> list[ScoredSentence]:
-        weights = self._question_weights(question)
-        total_weight = sum(weights.values()) or 1.0
-        passages = self.retriever.index.catalog.passages(hit.passage_id for hit in hits)
-        best_passage = max(hit.score for hit in hits) or 1.0
-        seen: set[tuple[str, int]] = set()
-        scored: list[ScoredSentence] = []
-        for hit in hits:
-            stored = passages.get(hit.passage_id)
-            if stored is None:
-                continue
-            for sentence in stored.passage.sentences:
-                key = (hit.document_id, sentence.start)
-                if key in seen:
-                    continue
-                seen.add(key)
-                sentence_terms = set(terms(sentence.text, stored.language))
-                coverage = sum(w for t, w in weights.items() if t in sentence_terms) / total_weight
-                score = 0.7 * coverage + 0.3 * (hit.score / best_passage)
-                scored.append(ScoredSentence(sentence, hit, score, coverage))
-        scored.sort(key=lambda s: -s.score)
-        return scored
-
-    def _confidence(self, best: ScoredSentence | None, hits: list[Hit]) -> float:
+    def _confidence(
+        self, profile: QuestionProfile, best: ScoredSentence | None, hits: list[Hit]
+    ) -> float:
+        """Share of the question the best sentence covers, blended with the best cosine."""
         if best is None:
             return 0.0
-        return 0.5 * best.coverage + 0.5 * max(hit.dense_score for hit in hits)
+        dense = max(hit.dense_score for hit in hits)
+        weight = self.settings.abstain_dense_weight
+        confidence = (1 - weight) * best.features.coverage + weight * dense
+        if profile.kind is not None and not best.features.kind:
+            # "How many ...?" answered by a sentence without a number is likely no answer.
+            confidence -= self.settings.abstain_kind_penalty
+        return confidence
 
     def _compose(self, question: str, chosen: list[ScoredSentence], confidence: float) -> Answer:
         citations: dict[int, Citation] = {}
@@ -125,7 +145,6 @@ class Answerer:
             sentences=sentences,
             citations=list(citations.values()),
             confidence=round(confidence, 4),
-            resolved_query=question,
         )
 
     def _abstain(self, question: str, hits: list[Hit], confidence: float) -> Answer:
@@ -137,8 +156,29 @@ class Answerer:
             sentences=[],
             citations=closest,
             confidence=round(confidence, 4),
-            resolved_query=question,
         )
+
+
+def _rerank(hits: list[Hit], scored: list[ScoredSentence]) -> list[Hit]:
+    """Hits re-ordered by their best sentence's score (retrieval order breaks ties)."""
+    best: dict[int, float] = {}
+    for item in scored:
+        passage_id = item.hit.passage_id
+        best[passage_id] = max(best.get(passage_id, item.score), item.score)
+    ordered = sorted(hits, key=lambda hit: -best.get(hit.passage_id, 0.0))
+    return [replace(hit, rank=rank) for rank, hit in enumerate(ordered, start=1)]
+
+
+def _distinct(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
+    """The first occurrence of each sentence (overlapping passages share sentences)."""
+    seen: set[tuple[str, int]] = set()
+    kept = []
+    for item in ranked:
+        key = (item.hit.document_id, item.sentence.start)
+        if key not in seen:
+            seen.add(key)
+            kept.append(item)
+    return kept
 
 
 def _citation(n: int, hit: Hit) -> Citation:

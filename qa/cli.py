@@ -149,16 +149,18 @@ def _read_history(path: Path) -> list[dict]:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--unanswerable", type=click.Path(path_type=Path), default=None,
               help="Questions (one a line) the archive cannot answer: they must be refused.")
+@click.option("--followups", type=click.Path(path_type=Path), default=None,
+              help="Conversations (JSON) whose later turns are scored as `followup_acc1`.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.pass_context
-def evaluate(ctx, file, unanswerable, as_json):
+def evaluate(ctx, file, unanswerable, followups, as_json):
     """Score retrieval and answers on a SQuAD v1.1 file."""
     from qa.embedding import load_embedder
     from qa.evaluation import evaluate as run
 
     settings = _settings(ctx, progress=False)
     embedder = load_embedder(settings.model, settings.device)
-    result = run(settings, embedder, file, unanswerable)
+    result = run(settings, embedder, file, unanswerable, followups)
     if as_json:
         _print_json(result)
         return

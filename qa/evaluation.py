@@ -18,6 +18,7 @@ from qa.config import Settings
 from qa.embedding import Embedder
 from qa.errors import EvalFileError
 from qa.service import Assistant
+from qa.types import BuildReport
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,50 @@ def load_unanswerable(path: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
+def load_followups(path: Path, archive: str) -> list[list[Question]]:
+    """The conversations of a follow-ups file asked of the archive built from `archive`."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EvalFileError(f"No follow-ups file at {path}.") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise EvalFileError(f"{path} is not JSON: {error}") from None
+    conversations: list[list[Question]] = []
+    try:
+        for conversation in data["conversations"]:
+            if conversation["archive"] != archive:
+                continue
+            turns = [
+                Question(turn["question"], tuple(turn["answers"])) for turn in conversation["turns"]
+            ]
+            conversations.append(turns)
+    except (KeyError, TypeError) as error:
+        raise EvalFileError(f"{path} is not a follow-ups file: missing {error}.") from None
+    if not conversations:
+        raise EvalFileError(f"{path} has no conversation about the archive of {archive}.")
+    return conversations
+
+
+def score_followups(assistant: Assistant, conversations: list[list[Question]]) -> dict:
+    """Share of later turns whose first sentence answers them, asked with the conversation
+    so far (the assistant's own earlier answers included)."""
+    right = total = 0
+    for turns in conversations:
+        history: list[dict] = []
+        for number, turn in enumerate(turns):
+            answer = assistant.ask(turn.question, history=history or None)
+            if number > 0:
+                total += 1
+                first = answer.sentences[0].text if answer.sentences else ""
+                right += (not answer.abstained) and _contains(first, turn.answers)
+            history.append({"question": turn.question, "answer": answer.answer})
+    return {
+        "followup_conversations": len(conversations),
+        "followup_turns": total,
+        "followup_acc1": round(right / max(1, total), 4),
+    }
+
+
 def _contains(text: str, answers: tuple[str, ...]) -> bool:
     lowered = text.lower()
     return any(answer.lower() in lowered for answer in answers)
@@ -77,7 +122,9 @@ def score_questions(assistant: Assistant, questions: list[Question]) -> dict:
     abstained = 0
     for question in questions:
         answer = assistant.ask(question.question)
-        ranks = [n for n, hit in enumerate(answer.hits[:10], 1) if _contains(hit.text, question.answers)]
+        ranks = [
+            n for n, hit in enumerate(answer.hits[:10], 1) if _contains(hit.text, question.answers)
+        ]
         first = ranks[0] if ranks else None
         for k in top:
             top[k] += bool(first and first <= k)
@@ -119,24 +166,33 @@ def passage_tokens_max(assistant: Assistant) -> int:
     return longest + SPECIAL_TOKENS
 
 
+def build_archive(
+    settings: Settings, embedder: Embedder, articles: list[dict], folder: Path
+) -> tuple[Assistant, BuildReport]:
+    """An assistant over a fresh archive in `folder` holding `articles` (JSON Lines records)."""
+    corpus = folder / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    with open(corpus / "articles.jsonl", "w", encoding="utf-8") as handle:
+        for record in articles:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    local = settings.model_copy(update={"corpus": corpus, "index": folder / "index"})
+    assistant = Assistant(local, embedder)
+    return assistant, assistant.build(full=True)
+
+
 def evaluate(
     settings: Settings,
     embedder: Embedder,
     squad_file: Path,
     unanswerable_file: Path | None = None,
+    followups_file: Path | None = None,
 ) -> dict:
     """Build a temporary archive of the file's articles and score every question on it."""
     articles, questions = load_squad(squad_file)
     unanswerable = load_unanswerable(unanswerable_file) if unanswerable_file else None
+    followups = load_followups(followups_file, Path(squad_file).name) if followups_file else None
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as folder:
-        corpus = Path(folder) / "corpus"
-        corpus.mkdir()
-        with open(corpus / "articles.jsonl", "w", encoding="utf-8") as handle:
-            for record in articles:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        local = settings.model_copy(update={"corpus": corpus, "index": Path(folder) / "index"})
-        assistant = Assistant(local, embedder)
-        build = assistant.build(full=True)
+        assistant, build = build_archive(settings, embedder, articles, Path(folder))
         result = score_questions(assistant, questions)
         result["passage_tokens_max"] = passage_tokens_max(assistant)
         result["documents"] = build.documents
@@ -147,4 +203,6 @@ def evaluate(
             result["abstain_unanswerable"] = round(refused / max(1, len(unanswerable)), 4)
         else:
             result.pop("abstain_answerable")
+        if followups is not None:
+            result.update(score_followups(assistant, followups))
     return result

@@ -1,0 +1,164 @@
+"""What the answer step knows about a question and each candidate sentence.
+
+Every signal is a fraction or a cosine, never a raw BM25 score, so weights and the
+abstention threshold mean the same thing in an archive of one document or of a million.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from qa.store import StoredPassage
+from qa.text import fold_accents, stop_words, terms, words
+from qa.types import Hit, Sentence
+
+#: Opening words of a question -> the kind of fact it asks for (accent-folded, en and es).
+ANSWER_KINDS: tuple[tuple[str, str], ...] = (
+    (
+        r"\b(how many|how much|how old|how long|how far|how large|how big|how tall|how high|"
+        r"what percentage|what proportion|what age|cuantos|cuantas|cuanto|cuanta|que porcentaje|"
+        r"que edad)\b",
+        "number",
+    ),
+    (
+        r"\b(when|what year|which year|what century|what decade|what date|in what year|"
+        r"cuando|que ano|en que ano|que siglo|que fecha|en que fecha)\b",
+        "time",
+    ),
+    (r"\b(who|whom|whose|quien|quienes)\b", "name"),
+    (r"\b(where|donde|adonde)\b", "place"),
+)
+_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
+_DIGIT = re.compile(r"\d")
+_CAPITALISED = re.compile(r"\b[A-ZÁÉÍÓÚÑÜ][\w'’-]+")
+MONTHS = frozenset(
+    "january february march april may june july august september october november december "
+    "enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre "
+    "diciembre century centuries siglo siglos decade decada".split()
+)
+NUMBER_WORDS = frozenset(
+    "one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty "
+    "hundred hundreds thousand thousands million millions billion dozen dozens half "
+    "uno una dos tres cuatro cinco seis siete ocho nueve diez once doce veinte treinta cien "
+    "ciento cientos mil miles millon millones docena media".split()
+)
+
+
+@dataclass(frozen=True)
+class QuestionProfile:
+    """A question's content terms with their rarity, and the kind of fact it asks for."""
+
+    language: str
+    weights: dict[str, float]
+    kind: str | None
+    words: frozenset[str]
+
+    @property
+    def total_weight(self) -> float:
+        return sum(self.weights.values()) or 1.0
+
+
+@dataclass
+class SentenceFeatures:
+    """One candidate sentence and the signals that rank it (each in [0, 1])."""
+
+    sentence: Sentence
+    hit: Hit
+    coverage: float  # rarity-weighted share of the question's terms in the sentence
+    context: float  # share the neighbouring sentences add to it
+    passage: float  # the passage's retrieval score over the best passage's
+    rank: float  # 1 / the passage's rank
+    kind: float  # 1 when the sentence holds the kind of fact the question asks for
+    dense: float = 0.0  # cosine of question and sentence vectors, when the index has them
+
+
+def answer_kind(question: str) -> str | None:
+    folded = " ".join(words(question))
+    for pattern, kind in ANSWER_KINDS:
+        if re.search(pattern, folded):
+            return kind
+    return None
+
+
+def question_profile(
+    question: str,
+    language: str,
+    document_frequencies,
+    passages_total: int,
+    borrowed: tuple[str, ...] = (),
+    borrowed_weight: float = 0.5,
+) -> QuestionProfile:
+    """Weights are BM25 idf over passages (`document_frequencies(terms)` gives each df);
+    words borrowed from earlier turns of a conversation count `borrowed_weight` as much."""
+    stops = stop_words(language)
+    folded = words(question)
+    own = terms(" ".join(w for w in folded if w not in stops), language)
+    earlier = [t for t in terms(" ".join(borrowed), language) if t not in own]
+    total = max(1, passages_total)
+    frequencies = document_frequencies(own + earlier)
+    weights = {
+        term: math.log(1 + (total - df + 0.5) / (df + 0.5)) for term, df in frequencies.items()
+    }
+    for term in earlier:
+        weights[term] *= borrowed_weight
+    return QuestionProfile(language, weights, answer_kind(question), frozenset(folded))
+
+
+def holds_kind(text: str, kind: str | None, question_words: frozenset[str]) -> bool:
+    """Whether `text` holds a fact of `kind` that the question itself does not already name."""
+    if kind is None:
+        return False
+    if kind == "time":
+        return bool(_YEAR.search(text)) or any(
+            w in MONTHS and w not in question_words for w in words(text)
+        )
+    if kind == "number":
+        return bool(_DIGIT.search(text)) or any(
+            w in NUMBER_WORDS and w not in question_words for w in words(text)
+        )
+    # A name or a place: a capitalised word past the first that the question lacks.
+    for match in _CAPITALISED.finditer(text):
+        if match.start() == 0:
+            continue
+        if fold_accents(match.group()) not in question_words:
+            return True
+    return False
+
+
+def sentence_features(
+    profile: QuestionProfile, hits: list[Hit], passages: dict[int, StoredPassage]
+) -> list[SentenceFeatures]:
+    """Signals of every sentence of `hits`' passages, in hit order (a sentence two
+    overlapping passages share appears once for each)."""
+    best_passage = max((hit.score for hit in hits), default=0.0) or 1.0
+    total = profile.total_weight
+    found: list[SentenceFeatures] = []
+    for hit in hits:
+        stored = passages.get(hit.passage_id)
+        if stored is None:
+            continue
+        sentences = stored.passage.sentences
+        term_sets = [set(terms(s.text, stored.language)) for s in sentences]
+        for position, sentence in enumerate(sentences):
+            own = term_sets[position]
+            around = set(own)
+            if position > 0:
+                around |= term_sets[position - 1]
+            if position + 1 < len(sentences):
+                around |= term_sets[position + 1]
+            covered = sum(w for t, w in profile.weights.items() if t in own)
+            covered_around = sum(w for t, w in profile.weights.items() if t in around)
+            found.append(
+                SentenceFeatures(
+                    sentence=sentence,
+                    hit=hit,
+                    coverage=covered / total,
+                    context=(covered_around - covered) / total,
+                    passage=max(0.0, hit.score) / best_passage,
+                    rank=1.0 / max(1, hit.rank),
+                    kind=float(holds_kind(sentence.text, profile.kind, profile.words)),
+                )
+            )
+    return found
