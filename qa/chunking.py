@@ -62,15 +62,22 @@ def chunk_document(
         return []
     sentences, sizes = _fit_sentences(sentences, embedder, max_tokens)
     pages = [document.page_at(sentence.start) for sentence in sentences]
+    # paragraph_starts[i]: a blank line separates sentence i from the one before it.
+    paragraph_starts = [False] + [
+        "\n\n" in document.text[before.end : after.start]
+        for before, after in zip(sentences, sentences[1:])
+    ]
     groups: list[tuple[int, int]] = []  # [first, last) sentence indexes of each passage
     first = 0
     while first < len(sentences):
         last, total = first, 0
-        # A passage never crosses a page break, so that its citation names one page.
+        # A passage never crosses a page break, so that its citation names one page, and
+        # ends at a paragraph's end once it is half full: paragraphs are units of meaning.
         while (
             last < len(sentences)
             and total + sizes[last] <= max_tokens
             and pages[last] == pages[first]
+            and not (last > first and paragraph_starts[last] and 2 * total >= max_tokens)
         ):
             total += sizes[last]
             last += 1
@@ -78,6 +85,9 @@ def chunk_document(
         groups.append((first, last))
         if last >= len(sentences):
             break
+        if paragraph_starts[last]:
+            first = last  # a new paragraph starts afresh, without overlap
+            continue
         # Step back `overlap` sentences (within the page), but always move forward.
         first = max(first + 1, last - overlap)
         while pages[first] != pages[last]:

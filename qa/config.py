@@ -35,7 +35,7 @@ class Settings(BaseSettings):
 
     # --- Chunking ---
     chunk_tokens: int = Field(
-        128,
+        200,
         ge=16,
         description="Largest passage, in the embedding model's wordpieces (capped at the model's "
         "own limit).",
@@ -77,6 +77,13 @@ class Settings(BaseSettings):
         description="Weight of the dense score in the convex fusion (lexical gets the rest).",
     )
 
+    lexical_max_postings: int = Field(
+        2000,
+        ge=1,
+        description="Query terms found in more passages than this do not propose lexical "
+        "candidates (FTS5 scores every posting, so a common term costs time in proportion "
+        "to the archive and says little); they still count in every candidate's BM25.",
+    )
     document_weight: float = Field(
         0.3,
         ge=0.0,

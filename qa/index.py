@@ -46,7 +46,7 @@ from qa.store import Catalog, VectorStore
 from qa.text import terms
 from qa.types import BuildReport, Passage, SkippedFile
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 CATALOG_FILE = "catalog.sqlite"
 VECTORS_FILE = "vectors.faiss"
 MANIFEST_FILE = "manifest.json"

@@ -10,7 +10,8 @@ of any one raw score scale.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import math
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,8 +28,8 @@ QUERY_CACHE_SIZE = 256
 MODES = ("hybrid", "dense", "lexical")
 #: Archive languages whose stemming a query is matched with.
 MATCH_LANGUAGES = 3
-#: Lexical scores kept per query, as a multiple of the candidates (see `candidates`).
-LEXICAL_DEPTH = 10
+BM25_K1 = 1.2
+BM25_B = 0.75
 
 
 @dataclass
@@ -64,6 +65,8 @@ class Retriever:
             "SELECT language, count(*) FROM documents GROUP BY language ORDER BY 2 DESC"
         ).fetchall()
         self.languages = [row[0] for row in languages] or ["en"]
+        # The index version never changes once built, so its statistics are read once.
+        self.passages_total, self.average_terms = self.index.catalog.lexical_statistics()
 
     def query_language(self, query: str) -> str:
         """The query's language when the archive has documents in it, else the archive's main one."""
@@ -73,14 +76,54 @@ class Retriever:
         return detected if detected in self.languages else self.languages[0]
 
     def query_terms(self, query: str) -> list[str]:
-        """The query's terms stemmed as each of the archive's main languages stems them: a
-        short query's language is often unclear, and a stem that no document has costs nothing."""
+        """The query's terms, stop words left out, stemmed as each of the archive's main
+        languages stems them: a short query's language is often unclear, and a stem that no
+        document has costs nothing. A query of stop words alone keeps them."""
         first = self.query_language(query)
-        found = terms(query, first)
-        for language in self.languages[:MATCH_LANGUAGES]:
-            if language != first:
-                found += [t for t in terms(query, language) if t not in found]
-        return found
+        languages = [first] + [x for x in self.languages[:MATCH_LANGUAGES] if x != first]
+        for drop in (True, False):
+            found: list[str] = []
+            for language in languages:
+                found += [t for t in terms(query, language, drop) if t not in found]
+            if found:
+                return found
+        return []
+
+    def selective_terms(self, query_terms: list[str], frequencies: dict[str, int]) -> list[str]:
+        """The terms that find lexical candidates: those in at most `lexical_max_postings`
+        passages (or the two rarest). A common term's long posting list costs FTS5 time in
+        proportion to the archive, for little evidence; it still counts in the scoring."""
+        present = [t for t in query_terms if frequencies.get(t, 0) > 0]
+        limit = self.settings.lexical_max_postings
+        selective = [t for t in present if frequencies[t] <= limit]
+        if selective:
+            return selective
+        return sorted(present, key=lambda t: frequencies[t])[:2]
+
+    def bm25(
+        self, query_terms: list[str], frequencies: dict[str, int], ids: list[int]
+    ) -> dict[int, float]:
+        """Okapi BM25 of these passages, as SQLite FTS5 computes it (k1=1.2, b=0.75), from
+        their stored terms: exact for every candidate, whichever retriever proposed it."""
+        total = max(1, self.passages_total)
+        weights = {}
+        for term in set(query_terms):
+            df = frequencies.get(term, 0)
+            if df:
+                weights[term] = max(1e-6, math.log((total - df + 0.5) / (df + 0.5)))
+        if not weights:
+            return {}
+        average = self.average_terms or 1.0
+        scores: dict[int, float] = {}
+        for passage_id, passage_terms in self.index.catalog.passage_terms(ids).items():
+            counts = Counter(t for t in passage_terms if t in weights)
+            if not counts:
+                continue
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * len(passage_terms) / average)
+            scores[passage_id] = sum(
+                weights[t] * tf * (BM25_K1 + 1) / (tf + norm) for t, tf in counts.items()
+            )
+        return scores
 
     def query_vector(self, query: str) -> np.ndarray:
         vector = self._query_vectors.get(query)
@@ -120,31 +163,28 @@ class Retriever:
         if filters is not None and not filters.is_empty():
             allowed = catalog.filtered_passage_ids(filters)
         query_terms = self.query_terms(query)
+        frequencies = catalog.document_frequencies(query_terms)
+        selective = self.selective_terms(query_terms, frequencies)
         found: dict[int, Candidate] = {}
         if mode in ("dense", "hybrid"):
             for passage_id, score in vectors.search(self.query_vector(query), limit, allowed):
                 found.setdefault(passage_id, Candidate(passage_id)).dense = score
-        lexical: dict[int, float] = {}
         if mode in ("lexical", "hybrid"):
-            # One FTS5 query scores every matching passage anyway; keeping many more than
-            # the candidates gives the dense candidates their BM25 at no extra cost (a
-            # passage below them all gets 0, as one matching no query term does).
-            lexical = dict(
-                catalog.lexical_search(query_terms, limit * LEXICAL_DEPTH, filters)
-            )
-            for passage_id in list(lexical)[:limit]:
+            for passage_id, _ in catalog.lexical_search(selective, limit, filters):
                 found.setdefault(passage_id, Candidate(passage_id))
         if not found:
             return []
         ranked = list(found.values())
         if mode == "hybrid":
             self._complete_dense_scores(query, ranked)
-        for candidate in ranked:
-            candidate.lexical = lexical.get(candidate.passage_id, 0.0)
+        if mode in ("lexical", "hybrid"):
+            scores = self.bm25(query_terms, frequencies, [c.passage_id for c in ranked])
+            for candidate in ranked:
+                candidate.lexical = scores.get(candidate.passage_id, 0.0)
         if mode == "hybrid":
             self._fuse(ranked)
             if self.settings.document_weight > 0:
-                self._add_document_evidence(query_terms, ranked)
+                self._add_document_evidence(selective, ranked)
         else:
             for candidate in ranked:
                 candidate.fused = candidate.dense if mode == "dense" else candidate.lexical
@@ -174,7 +214,7 @@ class Retriever:
         dense score among the document's candidate passages)."""
         catalog = self.index.catalog
         documents = catalog.passage_documents(c.passage_id for c in ranked)
-        lexical = catalog.document_lexical_scores(query_terms, limit=len(ranked) * LEXICAL_DEPTH)
+        lexical = catalog.document_lexical_scores(query_terms, limit=len(ranked))
         best_lexical = max(lexical.values(), default=0.0)
         dense_low = min(c.dense for c in ranked)
         dense_span = max(c.dense for c in ranked) - dense_low

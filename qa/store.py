@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS passages (
     end INTEGER NOT NULL,
     page INTEGER,
     text TEXT NOT NULL,
-    sentences TEXT NOT NULL
+    sentences TEXT NOT NULL,
+    term_count INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_by_document ON passages(document_id, ordinal);
 CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5(terms, tokenize='unicode61');
@@ -173,7 +174,7 @@ class Catalog:
             ),
         )
         db.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)",
             [
                 (
                     p.id,
@@ -184,8 +185,9 @@ class Catalog:
                     p.page,
                     p.text,
                     json.dumps([[s.start, s.end] for s in p.sentences]),
+                    len(t),
                 )
-                for p in passages
+                for p, t in zip(passages, passage_terms, strict=True)
             ],
         )
         db.execute(
@@ -316,6 +318,26 @@ class Catalog:
             values,
         )
         return np.fromiter((row[0] for row in rows), dtype=np.int64)
+
+    def lexical_statistics(self) -> tuple[int, float]:
+        """Passages and their mean number of terms (BM25's N and average length)."""
+        count, total = self.connection.execute(
+            "SELECT count(*), coalesce(sum(term_count), 0) FROM passages"
+        ).fetchone()
+        return int(count), (total / count if count else 0.0)
+
+    def passage_terms(self, ids: Iterable[int]) -> dict[int, list[str]]:
+        """The indexed terms of each of these passages."""
+        ids = [int(i) for i in ids]
+        found: dict[int, list[str]] = {}
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start : chunk_start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.connection.execute(
+                f"SELECT rowid, terms FROM passage_terms WHERE rowid IN ({marks})", chunk
+            )
+            found.update((row[0], row[1].split()) for row in rows)
+        return found
 
     def document_frequencies(self, query_terms: Iterable[str]) -> dict[str, int]:
         """How many passages hold each term (for rarity weights)."""

@@ -29,7 +29,8 @@ STEMMERS = {
     "nl": "dutch",
 }
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# Letters and digits; "_" separates words, as in SQLite FTS5's unicode61 tokenizer.
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 _local = threading.local()  # PyStemmer objects are not safe to share between threads.
 
