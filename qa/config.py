@@ -59,9 +59,14 @@ class Settings(BaseSettings):
     search_threads: int = Field(
         1,
         ge=1,
-        description="OpenMP threads FAISS uses for one search. One query is too small to "
-        "share: extra threads only contend with the other requests' (a search of 20 vectors "
-        "took 16 ms with 2 threads on a busy 2-core machine, microseconds with 1).",
+        description="CPU threads for answering (query embedding and FAISS search). One query "
+        "is too small to share: with concurrent requests, extra threads only contend (one "
+        "query embedding took 528 ms with 2 threads on a busy 2-core machine, 17 ms with 1).",
+    )
+    index_threads: int = Field(
+        0,
+        ge=0,
+        description="CPU threads for embedding during a build; 0 means one per core.",
     )
 
     # --- Retrieval ---

@@ -8,6 +8,7 @@ finish on the version they started with.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -19,11 +20,20 @@ from qa.embedding import Embedder, load_embedder
 from qa.errors import DocumentNotFoundError
 from qa.index import IndexVersion, build_index, current_version, open_index
 from qa.retrieval import Retriever
-from qa.store import SearchFilters, set_search_threads
+from qa.store import SearchFilters
 from qa.types import Answer, BuildReport, Document, Hit, Passage
 
 #: Seconds between checks of the index's CURRENT pointer.
 RELOAD_CHECK_SECONDS = 1.0
+
+
+def use_threads(count: int) -> None:
+    """CPU threads for torch and FAISS (both use the process's one OpenMP pool)."""
+    import faiss
+    import torch
+
+    torch.set_num_threads(count)
+    faiss.omp_set_num_threads(count)
 
 
 @dataclass
@@ -45,7 +55,7 @@ class Assistant:
         self._lock = threading.Lock()
         self._build_lock = threading.Lock()
         self._checked_at = 0.0
-        set_search_threads(settings.search_threads)
+        use_threads(settings.search_threads)
 
     @property
     def embedder(self) -> Embedder:
@@ -76,7 +86,11 @@ class Assistant:
     def build(self, full: bool = False) -> BuildReport:
         """Update the index from the corpus; serving switches to it when it is done."""
         with self._build_lock:
-            report = build_index(self.settings, self.embedder, full=full)
+            use_threads(self.settings.index_threads or os.cpu_count() or 1)
+            try:
+                report = build_index(self.settings, self.embedder, full=full)
+            finally:
+                use_threads(self.settings.search_threads)
         self._checked_at = 0.0
         return report
 

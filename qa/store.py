@@ -389,13 +389,6 @@ def _filter_clause(filters: SearchFilters) -> tuple[str, list]:
     return " AND ".join(clauses), values
 
 
-def set_search_threads(count: int) -> None:
-    """OpenMP threads FAISS may use (a process-wide setting of the FAISS library)."""
-    import faiss
-
-    faiss.omp_set_num_threads(count)
-
-
 class VectorStore:
     """FAISS vectors keyed by passage id; inner product on unit vectors is cosine similarity."""
 
