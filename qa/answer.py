@@ -90,11 +90,16 @@ class Answerer:
         if best is None or confidence < self.settings.abstain_threshold:
             answer = self._abstain(question, hits, confidence)
         else:
-            chosen = [best] + [
-                s
-                for s in ranked[1 : self.settings.answer_sentences]
-                if s.score >= self.settings.answer_extra_ratio * best.score
-            ]
+            chosen = [best]
+            length = len(best.sentence.text)
+            for extra in ranked[1 : self.settings.answer_sentences]:
+                # A further sentence only when it is nearly as good, and the answer stays short.
+                length += len(extra.sentence.text) + 1
+                if extra.score < self.settings.answer_extra_ratio * best.score:
+                    break
+                if length > self.settings.answer_max_chars:
+                    break
+                chosen.append(extra)
             answer = self._compose(question, chosen, confidence)
         answer.hits = hits
         return answer

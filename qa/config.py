@@ -124,6 +124,12 @@ class Settings(BaseSettings):
         description="Bonus for a sentence holding the kind of fact the question asks for (a "
         "date for 'when', a number for 'how many', a name for 'who', a place for 'where').",
     )
+    answer_max_chars: int = Field(
+        550,
+        ge=1,
+        description="A second or third sentence joins the answer only while the answer stays "
+        "within this many characters (the first is always given whole).",
+    )
     answer_extra_ratio: float = Field(
         0.6,
         ge=0.0,
