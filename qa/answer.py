@@ -71,8 +71,8 @@ class Answerer:
         profile = question_profile(
             question,
             language,
-            catalog.document_frequencies,
-            catalog.counts()[1],
+            self.retriever.frequencies,
+            self.retriever.passages_total,
             resolved.borrowed,
             self.settings.followup_weight,
         )

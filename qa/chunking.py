@@ -65,7 +65,7 @@ def chunk_document(
     # paragraph_starts[i]: a blank line separates sentence i from the one before it.
     paragraph_starts = [False] + [
         "\n\n" in document.text[before.end : after.start]
-        for before, after in zip(sentences, sentences[1:])
+        for before, after in zip(sentences, sentences[1:], strict=False)
     ]
     groups: list[tuple[int, int]] = []  # [first, last) sentence indexes of each passage
     first = 0

@@ -57,8 +57,12 @@ def main(ctx: click.Context, corpus: Path | None, index: Path | None) -> None:
 
 def _paths(function):
     """`--corpus/--index` on each command too, so they can follow the command name."""
-    function = click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder [QA_INDEX].")(function)
-    return click.option("--corpus", type=click.Path(path_type=Path), help="Documents folder [QA_CORPUS].")(function)
+    function = click.option(
+        "--index", "index_dir", type=click.Path(path_type=Path), help="Index folder [QA_INDEX]."
+    )(function)
+    return click.option(
+        "--corpus", type=click.Path(path_type=Path), help="Documents folder [QA_CORPUS]."
+    )(function)
 
 
 @main.command()
@@ -68,7 +72,9 @@ def _paths(function):
 @click.pass_context
 def index(ctx, corpus, index_dir, full: bool, as_json: bool) -> None:
     """Index the corpus: only new or changed documents are embedded."""
-    settings = _settings(ctx, corpus=corpus, index=index_dir, progress=not as_json and sys.stderr.isatty())
+    settings = _settings(
+        ctx, corpus=corpus, index=index_dir, progress=not as_json and sys.stderr.isatty()
+    )
     if not Path(settings.corpus).is_dir():
         raise click.ClickException(f"No corpus folder at {settings.corpus}.")
     report = _assistant(settings).build(full=full)
@@ -76,7 +82,8 @@ def index(ctx, corpus, index_dir, full: bool, as_json: bool) -> None:
         _print_json(report)
         return
     click.echo(
-        f"Indexed {report.documents} documents, {report.passages} passages in {report.seconds:.1f}s "
+        f"Indexed {report.documents} documents, {report.passages} passages "
+        f"in {report.seconds:.1f}s "
         f"(added {report.added}, changed {report.changed}, removed {report.removed}, "
         f"unchanged {report.unchanged}; embedded {report.embedded_passages} passages)."
     )
@@ -91,7 +98,9 @@ def index(ctx, corpus, index_dir, full: bool, as_json: bool) -> None:
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None)
 @click.option("--source", default=None, help="Only documents from this source.")
 @click.option("--language", default=None, help="Only documents in this language (ISO code).")
-@click.option("--date-from", default=None, help="Only documents dated on or after (YYYY[-MM[-DD]]).")
+@click.option(
+    "--date-from", default=None, help="Only documents dated on or after (YYYY[-MM[-DD]])."
+)
 @click.option("--date-to", default=None, help="Only documents dated on or before (YYYY[-MM[-DD]]).")
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
 @click.pass_context
@@ -114,8 +123,11 @@ def search(ctx, corpus, index_dir, query, k, mode, source, language, date_from, 
 @main.command()
 @_paths
 @click.argument("question")
-@click.option("--history", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="JSON file of earlier turns: [{\"question\": ..., \"answer\": ...}, ...].")
+@click.option(
+    "--history",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON file of earlier turns: [{"question": ..., "answer": ...}, ...].',
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 @click.pass_context
 def ask(ctx, corpus, index_dir, question, history, as_json):
@@ -147,10 +159,18 @@ def _read_history(path: Path) -> list[dict]:
 
 @main.command(name="eval")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--unanswerable", type=click.Path(path_type=Path), default=None,
-              help="Questions (one a line) the archive cannot answer: they must be refused.")
-@click.option("--followups", type=click.Path(path_type=Path), default=None,
-              help="Conversations (JSON) whose later turns are scored as `followup_acc1`.")
+@click.option(
+    "--unanswerable",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Questions (one a line) the archive cannot answer: they must be refused.",
+)
+@click.option(
+    "--followups",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Conversations (JSON) whose later turns are scored as `followup_acc1`.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.pass_context
 def evaluate(ctx, file, unanswerable, followups, as_json):
@@ -171,7 +191,9 @@ def evaluate(ctx, file, unanswerable, followups, as_json):
 @main.command()
 @_paths
 @click.option("--host", default=None, help="Address to bind [QA_HOST, default 127.0.0.1].")
-@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port [QA_PORT, default 8000].")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Port [QA_PORT, default 8000]."
+)
 @click.pass_context
 def serve(ctx, corpus, index_dir, host, port):
     """Serve the web chat and the JSON API (builds the index first if there is none)."""
@@ -185,4 +207,6 @@ def serve(ctx, corpus, index_dir, host, port):
     if report is not None:
         click.echo(f"Built the index: {report.documents} documents, {report.passages} passages.")
     click.echo(f"Serving on http://{settings.host}:{settings.port}/")
-    uvicorn.run(create_app(settings, assistant), host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(
+        create_app(settings, assistant), host=settings.host, port=settings.port, log_level="warning"
+    )

@@ -15,13 +15,15 @@ SearchMode = Literal["hybrid", "dense", "lexical"]
 
 
 class Settings(BaseSettings):
-    """Settings read from keyword arguments, then `QA_<NAME>` environment variables, then defaults."""
+    """Settings from keyword arguments, then `QA_<NAME>` environment variables, then defaults."""
 
     model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
 
     # --- Where things live ---
     corpus: Path = Field(Path("corpus"), description="Folder of documents to index.")
-    index: Path = Field(Path("index"), description="Folder the index build writes and serving reads.")
+    index: Path = Field(
+        Path("index"), description="Folder the index build writes and serving reads."
+    )
 
     # --- Embedding ---
     model: str = Field(
@@ -90,11 +92,13 @@ class Settings(BaseSettings):
         "to the archive and says little); they still count in every candidate's BM25.",
     )
     document_weight: float = Field(
-        0.3,
+        0.0,
         ge=0.0,
         le=1.0,
         description="Share of a passage's hybrid score that comes from its whole document's "
-        "evidence (document BM25 and its best passage's cosine); 0 ranks passages alone.",
+        "evidence (document BM25 and its best passage's cosine); 0 ranks passages alone. "
+        "Off by default: with titles embedded in passages it changed nothing measurable on "
+        "XQuAD or the BBC archive, and costs ~9 ms a search at 100,000 passages.",
     )
 
     # --- Answering ---

@@ -168,7 +168,9 @@ def _build_lock(index_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise BuildInProgressError(f"Another build is updating {index_dir}; try again when it ends.") from None
+            raise BuildInProgressError(
+                f"Another build is updating {index_dir}; try again when it ends."
+            ) from None
         try:
             yield
         finally:

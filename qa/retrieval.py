@@ -25,6 +25,7 @@ from qa.text import detect_language, terms
 from qa.types import Hit
 
 QUERY_CACHE_SIZE = 256
+FREQUENCY_CACHE_SIZE = 100_000
 MODES = ("hybrid", "dense", "lexical")
 #: Archive languages whose stemming a query is matched with.
 MATCH_LANGUAGES = 3
@@ -67,9 +68,10 @@ class Retriever:
         self.languages = [row[0] for row in languages] or ["en"]
         # The index version never changes once built, so its statistics are read once.
         self.passages_total, self.average_terms = self.index.catalog.lexical_statistics()
+        self._frequencies: dict[str, int] = {}
 
     def query_language(self, query: str) -> str:
-        """The query's language when the archive has documents in it, else the archive's main one."""
+        """The query's language if the archive has documents in it, else the archive's main one."""
         if len(self.languages) == 1:
             return self.languages[0]
         detected = detect_language(query, default=self.languages[0])
@@ -88,6 +90,15 @@ class Retriever:
             if found:
                 return found
         return []
+
+    def frequencies(self, query_terms: list[str]) -> dict[str, int]:
+        """Passages holding each term; remembered, since an index version never changes."""
+        missing = [t for t in query_terms if t not in self._frequencies]
+        if missing:
+            if len(self._frequencies) > FREQUENCY_CACHE_SIZE:
+                self._frequencies.clear()
+            self._frequencies.update(self.index.catalog.document_frequencies(missing))
+        return {t: self._frequencies[t] for t in query_terms}
 
     def selective_terms(self, query_terms: list[str], frequencies: dict[str, int]) -> list[str]:
         """The terms that find lexical candidates: those in at most `lexical_max_postings`
@@ -163,7 +174,7 @@ class Retriever:
         if filters is not None and not filters.is_empty():
             allowed = catalog.filtered_passage_ids(filters)
         query_terms = self.query_terms(query)
-        frequencies = catalog.document_frequencies(query_terms)
+        frequencies = self.frequencies(query_terms)
         selective = self.selective_terms(query_terms, frequencies)
         found: dict[int, Candidate] = {}
         if mode in ("dense", "hybrid"):

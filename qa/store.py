@@ -14,7 +14,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,7 +202,10 @@ class Catalog:
     def remove_document(self, document_id: str) -> list[int]:
         """Delete a document with its passages; returns the removed passage ids."""
         db = self.connection
-        ids = [row[0] for row in db.execute("SELECT id FROM passages WHERE document_id=?", (document_id,))]
+        ids = [
+            row[0]
+            for row in db.execute("SELECT id FROM passages WHERE document_id=?", (document_id,))
+        ]
         db.executemany("DELETE FROM passage_terms WHERE rowid=?", [(i,) for i in ids])
         db.execute("DELETE FROM document_terms WHERE rowid=?", (document_key(document_id),))
         db.execute("DELETE FROM passages WHERE document_id=?", (document_id,))
@@ -249,22 +252,26 @@ class Catalog:
         )
         return [_passage(row) for row in rows]
 
+    def _rows_for_ids(self, sql: str, ids: Iterable[int]) -> Iterator[tuple]:
+        """Rows of `sql`, whose `{marks}` is an IN list, for these ids (500 a query, under
+        SQLite's limit on parameters)."""
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            yield from self.connection.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+
     def passages(self, ids: Iterable[int]) -> dict[int, StoredPassage]:
         """The passages with these ids (unknown ids are left out)."""
-        ids = [int(i) for i in ids]
-        found: dict[int, StoredPassage] = {}
-        for chunk_start in range(0, len(ids), 500):
-            chunk = ids[chunk_start : chunk_start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.connection.execute(
-                "SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, p.text, "
-                "p.sentences, d.title, d.language, d.metadata FROM passages p "
-                f"JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})",
-                chunk,
-            )
-            for row in rows:
-                found[row[0]] = StoredPassage(_passage(row[:8]), row[8], row[9], json.loads(row[10]))
-        return found
+        rows = self._rows_for_ids(
+            "SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, p.text, "
+            "p.sentences, d.title, d.language, d.metadata FROM passages p "
+            "JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})",
+            ids,
+        )
+        return {
+            row[0]: StoredPassage(_passage(row[:8]), row[8], row[9], json.loads(row[10]))
+            for row in rows
+        }
 
     def lexical_search(
         self, query_terms: list[str], limit: int, filters: SearchFilters | None = None
@@ -287,16 +294,8 @@ class Catalog:
 
     def passage_documents(self, ids: Iterable[int]) -> dict[int, str]:
         """The document id of each of these passages."""
-        ids = [int(i) for i in ids]
-        found: dict[int, str] = {}
-        for chunk_start in range(0, len(ids), 500):
-            chunk = ids[chunk_start : chunk_start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.connection.execute(
-                f"SELECT id, document_id FROM passages WHERE id IN ({marks})", chunk
-            )
-            found.update(rows)
-        return found
+        sql = "SELECT id, document_id FROM passages WHERE id IN ({marks})"
+        return dict(self._rows_for_ids(sql, ids))
 
     def document_lexical_scores(self, query_terms: list[str], limit: int) -> dict[str, float]:
         """BM25 of whole documents (title and all text) for the query: the best `limit`."""
@@ -328,16 +327,8 @@ class Catalog:
 
     def passage_terms(self, ids: Iterable[int]) -> dict[int, list[str]]:
         """The indexed terms of each of these passages."""
-        ids = [int(i) for i in ids]
-        found: dict[int, list[str]] = {}
-        for chunk_start in range(0, len(ids), 500):
-            chunk = ids[chunk_start : chunk_start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.connection.execute(
-                f"SELECT rowid, terms FROM passage_terms WHERE rowid IN ({marks})", chunk
-            )
-            found.update((row[0], row[1].split()) for row in rows)
-        return found
+        sql = "SELECT rowid, terms FROM passage_terms WHERE rowid IN ({marks})"
+        return {row[0]: row[1].split() for row in self._rows_for_ids(sql, ids)}
 
     def document_frequencies(self, query_terms: Iterable[str]) -> dict[str, int]:
         """How many passages hold each term (for rarity weights)."""

@@ -39,7 +39,7 @@ from qa.config import BUNDLED_MODEL, Settings
 from qa.embedding import Embedder, load_embedder
 from qa.index import build_index, chunking_parameters, open_index
 from qa.retrieval import Retriever
-from qa.service import Assistant
+from qa.service import Assistant, use_threads
 from qa.text import split_sentences
 from qa.types import Document
 
@@ -344,9 +344,13 @@ def bench_build(
         f"everything else {build_seconds - encode_seconds - token_seconds:.1f} s"
     )
 
+    # Like for like: the raw model gets the threads the build had (Settings.index_threads).
+    build_threads = settings.index_threads or os.cpu_count() or 1
+    use_threads(build_threads)
     started = time.perf_counter()
     vectors = embedder.encode(texts, batch_size=settings.batch_size)
     raw_seconds = time.perf_counter() - started
+    use_threads(settings.search_threads)
     raw_rate = len(texts) / raw_seconds
     ratio = build_rate / raw_rate
     report.line(
@@ -354,10 +358,9 @@ def bench_build(
         f"{raw_rate:.1f} passages/s (load {load_average()})"
     )
     report.target("build throughput / raw encode throughput", ratio, MIN_BUILD_RATIO, True, "")
-    build_threads = torch_threads()
     report.line(
         f"  torch threads: {initial_threads} when the model was loaded, {build_threads} during "
-        "the build and the raw encode"
+        f"the build and the raw encode, {settings.search_threads} when searching"
     )
     by_threads = {}
     if build_threads != initial_threads:

@@ -16,12 +16,16 @@ def pdf_bytes(pages: list[str], title: str | None = None) -> bytes:
     objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
     kids = " ".join(f"{pid} 0 R" for pid in page_ids)
     objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode())
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+    objects.append(
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+    )
     for n, text in enumerate(pages):
         lines = text.split("\n")
-        stream = "BT /F1 11 Tf 14 TL 56 760 Td " + " ".join(
-            f"({_escape(line)}) Tj T*" for line in lines
-        ) + " ET"
+        stream = (
+            "BT /F1 11 Tf 14 TL 56 760 Td "
+            + " ".join(f"({_escape(line)}) Tj T*" for line in lines)
+            + " ET"
+        )
         data = stream.encode("latin-1")
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {page_ids[n] + 1} 0 R "

@@ -21,7 +21,7 @@ def test_passages_are_whole_sentences_within_budget_with_overlap(fake_embedder):
         assert doc.text[passage.start : passage.end] == passage.text
         for sentence in passage.sentences:
             assert doc.text[sentence.start : sentence.end] == sentence.text
-    for before, after in zip(passages, passages[1:]):
+    for before, after in zip(passages, passages[1:], strict=False):
         assert before.sentences[-1] == after.sentences[0]  # one sentence of overlap
     covered = {s.start for p in passages for s in p.sentences}
     assert covered == {s.start for s in split_sentences(doc.text, "en")}

@@ -10,8 +10,17 @@ from click.testing import CliRunner
 from qa.cli import main
 
 SEARCH_KEYS = {"passage_id", "document_id", "title", "text", "score", "start", "end", "page"}
-INDEX_KEYS = {"documents", "passages", "added", "changed", "removed", "unchanged",
-              "embedded_passages", "skipped", "seconds"}
+INDEX_KEYS = {
+    "documents",
+    "passages",
+    "added",
+    "changed",
+    "removed",
+    "unchanged",
+    "embedded_passages",
+    "skipped",
+    "seconds",
+}
 
 
 def run(*args, env=None):
@@ -54,7 +63,9 @@ def test_index_search_ask_on_the_bundled_archive(bundled_corpus, tmp_path):
     assert INDEX_KEYS <= set(report)
     assert report["documents"] >= 5 and report["embedded_passages"] == report["passages"]
 
-    again = json.loads(run("index", "--corpus", str(bundled_corpus), "--index", index, "--json").output)
+    again = json.loads(
+        run("index", "--corpus", str(bundled_corpus), "--index", index, "--json").output
+    )
     assert again["embedded_passages"] == 0 and again["unchanged"] == report["documents"]
 
     env = {"QA_INDEX": index, "QA_CORPUS": str(bundled_corpus)}
@@ -76,14 +87,38 @@ def test_index_search_ask_on_the_bundled_archive(bundled_corpus, tmp_path):
 def test_eval_prints_every_metric(tmp_path):
     squad = {
         "data": [
-            {"title": "Strike", "paragraphs": [{
-                "context": "The national strike was held on 15 December. Unions supported it.",
-                "qas": [{"id": "1", "question": "When was the national strike held?",
-                         "answers": [{"text": "15 December", "answer_start": 32}]}]}]},
-            {"title": "Harvest", "paragraphs": [{
-                "context": "Potato farmers in the highlands reported a record harvest in May.",
-                "qas": [{"id": "2", "question": "What did potato farmers report?",
-                         "answers": [{"text": "a record harvest", "answer_start": 40}]}]}]},
+            {
+                "title": "Strike",
+                "paragraphs": [
+                    {
+                        "context": "The national strike was held on 15 December. "
+                        "Unions supported it.",
+                        "qas": [
+                            {
+                                "id": "1",
+                                "question": "When was the national strike held?",
+                                "answers": [{"text": "15 December", "answer_start": 32}],
+                            }
+                        ],
+                    }
+                ],
+            },
+            {
+                "title": "Harvest",
+                "paragraphs": [
+                    {
+                        "context": "Potato farmers in the highlands "
+                        "reported a record harvest in May.",
+                        "qas": [
+                            {
+                                "id": "2",
+                                "question": "What did potato farmers report?",
+                                "answers": [{"text": "a record harvest", "answer_start": 40}],
+                            }
+                        ],
+                    }
+                ],
+            },
         ]
     }
     path = tmp_path / "squad.json"
@@ -93,9 +128,19 @@ def test_eval_prints_every_metric(tmp_path):
     result = run("eval", str(path), "--unanswerable", str(unanswerable), "--json")
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.output)
-    for key in ("questions", "passage_top1", "passage_top5", "passage_top10", "mrr10",
-                "sentence_acc1", "sentence_acc2", "answer_chars_mean", "passage_tokens_max",
-                "abstain_answerable", "abstain_unanswerable"):
+    for key in (
+        "questions",
+        "passage_top1",
+        "passage_top5",
+        "passage_top10",
+        "mrr10",
+        "sentence_acc1",
+        "sentence_acc2",
+        "answer_chars_mean",
+        "passage_tokens_max",
+        "abstain_answerable",
+        "abstain_unanswerable",
+    ):
         assert key in metrics
     assert metrics["questions"] == 2
     assert metrics["passage_top1"] == 1.0

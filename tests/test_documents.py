@@ -65,7 +65,11 @@ def test_html_keeps_main_text_and_drops_scripts_and_boilerplate(tmp_path):
 
 
 def test_pdf_text_per_page_with_page_of_each_offset(tmp_path):
-    write_pdf(tmp_path / "r.pdf", ["First page about the assembly.", "Second page about the strike."], title="Report")
+    write_pdf(
+        tmp_path / "r.pdf",
+        ["First page about the assembly.", "Second page about the strike."],
+        title="Report",
+    )
     document = read(tmp_path)[0]["r.pdf"]
     assert document.title == "Report"
     second = document.text.index("Second page")

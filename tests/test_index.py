@@ -89,7 +89,9 @@ def test_corrupt_pdf_is_named_and_skipped_and_the_rest_indexed(make_settings, fa
     assert [(s.path, "PDF" in s.reason) for s in report.skipped] == [("bad.pdf", True)]
 
 
-def test_a_changed_document_that_becomes_unreadable_keeps_its_old_version(make_settings, fake_embedder):
+def test_a_changed_document_that_becomes_unreadable_keeps_its_old_version(
+    make_settings, fake_embedder
+):
     settings = make_settings()
     write(settings.corpus, "a.md", "---\ntitle: A\n---\nThe assembly met in Lima.")
     build_index(settings, fake_embedder)
@@ -173,7 +175,9 @@ KILLED_BUILD = textwrap.dedent(
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
 @pytest.mark.parametrize("full", [False, True])
-def test_a_killed_build_leaves_the_old_index_serving(make_settings, fake_embedder, tmp_path, how, full):
+def test_a_killed_build_leaves_the_old_index_serving(
+    make_settings, fake_embedder, tmp_path, how, full
+):
     settings = make_settings()
     write(settings.corpus, "a.txt", "The assembly met in Lima on 10 December.")
     build_index(settings, fake_embedder)
@@ -182,8 +186,11 @@ def test_a_killed_build_leaves_the_old_index_serving(make_settings, fake_embedde
 
     flag = tmp_path / "embedding-started"
     script = KILLED_BUILD.format(
-        tests=str(TESTS), flag=str(flag), corpus=str(settings.corpus),
-        index=str(settings.index), full=full,
+        tests=str(TESTS),
+        flag=str(flag),
+        corpus=str(settings.corpus),
+        index=str(settings.index),
+        full=full,
     )
     process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60

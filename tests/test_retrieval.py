@@ -15,14 +15,34 @@ from qa.store import SearchFilters
 def assistant(make_settings, fake_embedder):
     settings = make_settings()
     records = [
-        {"title": "National strike", "date": "2022-12-15", "source": "Radio", "language": "en",
-         "text": "The national strike took place on 15 December across Peru."},
-        {"title": "Assembly", "date": "2022-12-10", "source": "Press", "language": "en",
-         "text": "Two hundred delegates met at the national assembly in Lima."},
-        {"title": "Movilizaciones", "date": "2023-01", "source": "Radio", "language": "es",
-         "text": "Las movilizaciones campesinas llegaron a Lima en enero."},
-        {"title": "Harvest", "date": "2021-05", "source": "Press", "language": "en",
-         "text": "Potato farmers reported a good harvest in the highlands."},
+        {
+            "title": "National strike",
+            "date": "2022-12-15",
+            "source": "Radio",
+            "language": "en",
+            "text": "The national strike took place on 15 December across Peru.",
+        },
+        {
+            "title": "Assembly",
+            "date": "2022-12-10",
+            "source": "Press",
+            "language": "en",
+            "text": "Two hundred delegates met at the national assembly in Lima.",
+        },
+        {
+            "title": "Movilizaciones",
+            "date": "2023-01",
+            "source": "Radio",
+            "language": "es",
+            "text": "Las movilizaciones campesinas llegaron a Lima en enero.",
+        },
+        {
+            "title": "Harvest",
+            "date": "2021-05",
+            "source": "Press",
+            "language": "en",
+            "text": "Potato farmers reported a good harvest in the highlands.",
+        },
     ]
     (settings.corpus / "news.jsonl").write_text(
         "\n".join(json.dumps(r, ensure_ascii=False) for r in records), "utf-8"
@@ -57,7 +77,8 @@ def test_filters_on_source_language_and_dates(assistant):
     spanish = assistant.search("Lima", k=10, filters=SearchFilters(language="es"))
     assert [h.title for h in spanish] == ["Movilizaciones"]
     december = assistant.search(
-        "strike assembly harvest Lima", k=10,
+        "strike assembly harvest Lima",
+        k=10,
         filters=SearchFilters(date_from="2022-12", date_to="2022-12-31"),
     )
     assert {h.title for h in december} == {"National strike", "Assembly"}
@@ -67,8 +88,13 @@ def test_filters_on_source_language_and_dates(assistant):
 
 @pytest.mark.parametrize(
     "query, k, message",
-    [("", 5, "empty"), ("   ", 5, "empty"), ("x" * 1001, 5, "limit is 1000"), ("strike", 0, "k must"),
-     ("strike", 51, "k must")],
+    [
+        ("", 5, "empty"),
+        ("   ", 5, "empty"),
+        ("x" * 1001, 5, "limit is 1000"),
+        ("strike", 0, "k must"),
+        ("strike", 51, "k must"),
+    ],
 )
 def test_bad_queries_are_refused_with_a_reason(assistant, query, k, message):
     with pytest.raises(InvalidQueryError, match=message):
