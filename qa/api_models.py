@@ -6,6 +6,7 @@ the routes in `qa.app` stay one line of shaping each.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -80,21 +81,7 @@ class HitOut(BaseModel):
 
     @classmethod
     def build(cls, hit: Hit) -> HitOut:
-        return cls(
-            passage_id=hit.passage_id,
-            document_id=hit.document_id,
-            title=hit.title,
-            text=hit.text,
-            score=hit.score,
-            start=hit.start,
-            end=hit.end,
-            page=hit.page,
-            rank=hit.rank,
-            dense_score=hit.dense_score,
-            lexical_score=hit.lexical_score,
-            metadata=hit.metadata,
-            url=document_url(hit.document_id, hit.passage_id),
-        )
+        return cls(**asdict(hit), url=document_url(hit.document_id, hit.passage_id))
 
 
 class SearchResponse(BaseModel):
@@ -196,19 +183,8 @@ class CitationOut(BaseModel):
 
     @classmethod
     def build(cls, citation: Citation) -> CitationOut:
-        return cls(
-            n=citation.n,
-            document_id=citation.document_id,
-            title=citation.title,
-            passage_id=citation.passage_id,
-            text=citation.text,
-            start=citation.start,
-            end=citation.end,
-            page=citation.page,
-            highlights=list(citation.highlights),
-            metadata=citation.metadata,
-            url=document_url(citation.document_id, citation.passage_id),
-        )
+        url = document_url(citation.document_id, citation.passage_id)
+        return cls(**asdict(citation), url=url)
 
 
 class AnswerResponse(BaseModel):
