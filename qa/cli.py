@@ -175,11 +175,11 @@ def _read_history(path: Path) -> list[dict]:
 @click.pass_context
 def evaluate(ctx, file, unanswerable, followups, as_json):
     """Score retrieval and answers on a SQuAD v1.1 file."""
-    from qa.embedding import load_embedder
+    from qa.embedding import embedder_for
     from qa.evaluation import evaluate as run
 
     settings = _settings(ctx, progress=False)
-    embedder = load_embedder(settings.model, settings.device)
+    embedder = embedder_for(settings)
     result = run(settings, embedder, file, unanswerable, followups)
     if as_json:
         _print_json(result)

@@ -31,6 +31,18 @@ class Settings(BaseSettings):
         description="sentence-transformers model name or path; the default is the bundled "
         "all-MiniLM-L6-v2, loaded offline.",
     )
+    query_encoder: Literal["onnx", "torch"] = Field(
+        "onnx",
+        description="What embeds questions: 'onnx' runs the model's own weights, exported "
+        "once and cached, in ONNX Runtime (same vectors to 1e-6, ~3x faster for one short "
+        "question on one thread); it is checked against torch when loaded and torch is used "
+        "if they differ or the export fails. Passages are always embedded with torch.",
+    )
+    cache_dir: Path | None = Field(
+        None,
+        description="Folder for derived files such as the exported ONNX query encoder; "
+        "default $XDG_CACHE_HOME/archive-qa (or ~/.cache/archive-qa).",
+    )
     batch_size: int = Field(32, ge=1, description="Passages per embedding batch.")
     device: str = Field("cpu", description="torch device for the embedding model.")
     progress: bool = Field(True, description="Show a progress bar while embedding long builds.")

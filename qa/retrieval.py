@@ -139,7 +139,7 @@ class Retriever:
     def query_vector(self, query: str) -> np.ndarray:
         vector = self._query_vectors.get(query)
         if vector is None:
-            vector = self.embedder.encode([query])[0]
+            vector = self.embedder.encode_query(query)
             self._query_vectors[query] = vector
             if len(self._query_vectors) > QUERY_CACHE_SIZE:
                 self._query_vectors.popitem(last=False)

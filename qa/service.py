@@ -16,7 +16,7 @@ from pathlib import Path
 
 from qa.answer import Answerer
 from qa.config import SearchMode, Settings
-from qa.embedding import Embedder, load_embedder
+from qa.embedding import Embedder, embedder_for
 from qa.errors import DocumentNotFoundError
 from qa.index import IndexVersion, build_index, current_version, open_index
 from qa.retrieval import Retriever
@@ -61,7 +61,7 @@ class Assistant:
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                self._embedder = load_embedder(self.settings.model, self.settings.device)
+                self._embedder = embedder_for(self.settings)
             return self._embedder
 
     def engine(self) -> Engine:

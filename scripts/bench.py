@@ -36,7 +36,7 @@ import numpy as np
 
 from qa.chunking import chunk_document
 from qa.config import BUNDLED_MODEL, Settings
-from qa.embedding import Embedder, load_embedder
+from qa.embedding import Embedder, embedder_for
 from qa.index import build_index, chunking_parameters, open_index
 from qa.retrieval import Retriever
 from qa.service import Assistant, use_threads
@@ -83,6 +83,9 @@ class TimedEmbedder:
         self.encoded.extend(texts)
         return vectors
 
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.inner.encode_query(text)
+
 
 class RecordedEmbedder:
     """The real model with vectors it already computed looked up instead of recomputed."""
@@ -100,6 +103,22 @@ class RecordedEmbedder:
             self.known.update(zip(missing, vectors, strict=True))
             self.computed += len(missing)
         return np.stack([self.known[text] for text in texts]).astype(np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.inner.encode_query(text)
+
+
+class TorchQueries:
+    """The same model with questions embedded by torch, as before the ONNX query encoder:
+    the "before" of the query-encoder comparison."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name, self.dimension, self.max_tokens = inner.name, inner.dimension, inner.max_tokens
+        self.token_spans, self.encode = inner.token_spans, inner.encode
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.inner.encode([text])[0]
 
 
 class HashEmbedder:
@@ -121,6 +140,9 @@ class HashEmbedder:
             matrix[row] = np.bincount(buckets, minlength=self.dimension) if buckets else 0
             matrix[row, 0] += 0 if buckets else 1.0
         return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
 
 
 def _words(text: str) -> list[str]:
@@ -207,7 +229,9 @@ def percentiles(milliseconds: list[float]) -> dict:
     }
 
 
-def measure_latency(make_retriever, queries: list[str], rounds: int) -> dict:
+def measure_latency(
+    make_retriever, queries: list[str], rounds: int, modes: tuple[str, ...] = MODES
+) -> dict:
     """Latency of Retriever.search per mode. Each round uses a new retriever, so every query
     is embedded again (the retriever caches query vectors); "hybrid_cached" repeats the
     queries on a retriever that has them cached."""
@@ -215,7 +239,7 @@ def measure_latency(make_retriever, queries: list[str], rounds: int) -> dict:
     for query in queries:  # page cache, FAISS and SQLite warm, not counted
         warm.search(query, mode="hybrid")
     results: dict = {}
-    for mode in MODES:
+    for mode in modes:
         timings: list[float] = []
         for _ in range(rounds):
             retriever = make_retriever()
@@ -224,6 +248,8 @@ def measure_latency(make_retriever, queries: list[str], rounds: int) -> dict:
                 retriever.search(query, mode=mode)
                 timings.append((time.perf_counter() - started) * 1000)
         results[mode] = percentiles(timings)
+    if modes != MODES:
+        return results
     timings = []
     for query in queries * rounds:
         started = time.perf_counter()
@@ -284,27 +310,42 @@ def encode_rate_by_threads(
 def query_embedding_by_threads(
     embedder: Embedder, queries: list[str], thread_counts: list[int]
 ) -> dict[str, float]:
-    """Median milliseconds to embed one query with each thread count."""
+    """Median milliseconds to embed one query with torch at each thread count."""
     current = torch_threads()
     medians = {}
     try:
         for threads in dict.fromkeys(thread_counts):
             torch_threads(threads)
-            timings = []
-            for query in queries:
-                started = time.perf_counter()
-                embedder.encode([query])
-                timings.append((time.perf_counter() - started) * 1000)
-            medians[f"{threads}_threads_p50_ms"] = round(float(np.median(timings)), 2)
+            medians[f"{threads}_threads_p50_ms"] = query_embedding_p50(
+                lambda q: embedder.encode([q]), queries
+            )
     finally:
         torch_threads(current)
     return medians
 
 
+def query_embedding_p50(encode, queries: list[str]) -> float:
+    """Median milliseconds of encode(query) over the queries (after one untimed call)."""
+    encode(queries[0])
+    timings = []
+    for query in queries:
+        started = time.perf_counter()
+        encode(query)
+        timings.append((time.perf_counter() - started) * 1000)
+    return round(float(np.median(timings)), 2)
+
+
 def describe_threads(numbers: dict[str, float], unit: str) -> str:
-    return ", ".join(
-        f"{key.split('_')[0]} torch thread(s) {value:.1f} {unit}" for key, value in numbers.items()
-    )
+    def label(key: str) -> str:
+        first = key.split("_")[0]
+        return f"{first} torch thread(s)" if first.isdigit() else f"{first}, search threads"
+
+    return ", ".join(f"{label(key)} {value:.1f} {unit}" for key, value in numbers.items())
+
+
+def query_backend(embedder: Embedder) -> str:
+    """What embeds questions: 'onnx' or 'torch'."""
+    return getattr(embedder, "query_backend", "torch")
 
 
 def print_latency(report: Reporter, label: str, latency: dict) -> None:
@@ -611,9 +652,25 @@ def bench_large_search(
         "  where a hybrid search spends its time (ms per search, cumulative, cProfile): "
         + ", ".join(f"{step} {ms:.1f}" for step, ms in breakdown.items())
     )
+    before = TorchQueries(embedder)
+    torch_latency = measure_latency(
+        lambda i=index, s=settings: Retriever(i, before, s), questions, rounds, modes=("hybrid",)
+    )
     index.close()
+    ratio = torch_latency["hybrid"]["p50_ms"] / latency["hybrid"]["p50_ms"]
+    report.line(
+        f"  hybrid p50 with questions embedded by torch instead ({query_backend(embedder)} "
+        f"above): {torch_latency['hybrid']['p50_ms']:.1f} ms; torch / {query_backend(embedder)}"
+        f" = {ratio:.2f}"
+    )
     threads = query_embedding_by_threads(embedder, questions, [initial_threads, torch_threads()])
-    report.line(f"  query embedding alone, p50: {describe_threads(threads, 'ms')}")
+    threads[f"{query_backend(embedder)}_p50_ms"] = query_embedding_p50(
+        embedder.encode_query, questions
+    )
+    report.line(
+        f"  query embedding alone, p50: {describe_threads(threads, 'ms')} "
+        f"(search_threads={settings.search_threads})"
+    )
     report.numbers["search_synthetic"] = {
         "synthetic": True,
         "documents": documents,
@@ -624,6 +681,9 @@ def bench_large_search(
         "latency": latency,
         "hybrid_profile_ms_per_search": breakdown,
         "query_embedding": threads,
+        "query_backend": query_backend(embedder),
+        "hybrid_torch_queries": torch_latency["hybrid"],
+        "torch_over_default_p50_ratio": round(ratio, 3),
     }
     report.target(
         f"hybrid search p50 at {built.passages:,} passages (synthetic)",
@@ -672,7 +732,7 @@ def bench_large_search(
 def memory_worker(index_dir: Path, queries_file: Path, rounds: int) -> None:
     """Runs in its own process: load the model, open the index, search; print peak memory."""
     settings = Settings(index=index_dir, model=SYNTHETIC_MODEL, progress=False)
-    embedder = load_embedder(BUNDLED_MODEL)
+    embedder = embedder_for(settings.model_copy(update={"model": BUNDLED_MODEL}))
     after_model = peak_rss_mb()
     index = open_index(settings)
     retriever = Retriever(index, embedder, settings)
@@ -747,7 +807,8 @@ def main() -> None:
     )
     articles, questions = load_bbc(args.bbc)
     started = time.perf_counter()
-    embedder = load_embedder(BUNDLED_MODEL)
+    embedder = embedder_for(Settings(model=BUNDLED_MODEL))
+    embedder.encode_query("a first question, which makes or loads the query encoder")
     model_seconds = time.perf_counter() - started
     initial_threads = torch_threads()
     report.line(

@@ -47,6 +47,9 @@ class FakeEmbedder:
                 matrix[row, 0] = 1.0
         return matrix
 
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
 
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
@@ -80,11 +83,13 @@ def bundled_corpus(tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_embedder():
-    """The real bundled all-MiniLM-L6-v2 (loaded once per test session)."""
+def real_embedder(tmp_path_factory):
+    """The real bundled all-MiniLM-L6-v2 as serving uses it (questions through the ONNX
+    query encoder, exported into a temporary cache), loaded once per test session."""
     from qa.embedding import load_embedder
 
-    return load_embedder("bundled:all-MiniLM-L6-v2")
+    cache = tmp_path_factory.mktemp("model-cache")
+    return load_embedder("bundled:all-MiniLM-L6-v2", "cpu", "onnx", cache, 1)
 
 
 @pytest.fixture(scope="module")
