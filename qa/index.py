@@ -42,11 +42,11 @@ from qa.config import Settings
 from qa.documents import SourceEntry, UnreadableDocument, load_document, scan_corpus
 from qa.embedding import Embedder
 from qa.errors import BuildInProgressError, IndexMismatchError, IndexMissingError
-from qa.store import Catalog, VectorStore
+from qa.store import Catalog, VectorStore, inverted_lists_for
 from qa.text import terms
 from qa.types import BuildReport, Passage, SkippedFile
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 CATALOG_FILE = "catalog.sqlite"
 VECTORS_FILE = "vectors.faiss"
 MANIFEST_FILE = "manifest.json"
@@ -70,6 +70,7 @@ class Manifest:
     created: str
     documents: dict[str, str] = field(default_factory=dict)  # document id -> content hash
     passages: int = 0
+    vectors_layout: str = ""  # what the FAISS file holds, e.g. "Flat" or "IVF1262,Flat"
 
     @classmethod
     def read(cls, folder: Path) -> Manifest:
@@ -110,11 +111,8 @@ def check_compatible(manifest: Manifest, settings: Settings, index_dir: Path) ->
                 f"The index in {index_dir} was built with chunking {key}="
                 f"{manifest.chunking.get(key)!r}, the settings say {value!r}. {rebuild}"
             )
-    if manifest.faiss_factory != settings.faiss_factory:
-        raise IndexMismatchError(
-            f"The index in {index_dir} uses FAISS '{manifest.faiss_factory}', the settings say "
-            f"'{settings.faiss_factory}'. {rebuild}"
-        )
+    # The FAISS layout needs no check: searches work on either, and the next build moves
+    # the vectors into the layout the settings ask for, without re-embedding them.
 
 
 def current_version(index_dir: Path) -> Path | None:
@@ -157,7 +155,10 @@ def open_index(settings: Settings) -> IndexVersion:
     manifest = Manifest.read(folder)
     check_compatible(manifest, settings, index_dir)
     return IndexVersion(
-        folder, manifest, Catalog(folder / CATALOG_FILE), VectorStore.load(folder / VECTORS_FILE)
+        folder,
+        manifest,
+        Catalog(folder / CATALOG_FILE),
+        VectorStore.load(folder / VECTORS_FILE, settings.ivf_probes),
     )
 
 
@@ -195,6 +196,8 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False) -> B
         catalog, vectors, previous = _start_version(folder, base, embedder, settings)
         report = _apply_changes(settings, embedder, catalog, vectors, previous)
         catalog.commit()
+        lists = inverted_lists_for(vectors.size, settings.faiss_factory, settings.ivf_min_passages)
+        vectors = vectors.reorganised(lists)
         vectors.save(folder / VECTORS_FILE)
 
         report.documents, report.passages = catalog.counts()
@@ -210,6 +213,7 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False) -> B
                 "model_max_tokens": embedder.max_tokens,
             },
             faiss_factory=settings.faiss_factory,
+            vectors_layout=vectors.layout,
             created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             documents=dict(sorted(catalog.document_hashes().items())),
             passages=report.passages,
@@ -237,9 +241,11 @@ def _start_version(folder: Path, base: Path | None, embedder: Embedder, settings
         target.close()
         shutil.copyfile(base / VECTORS_FILE, folder / VECTORS_FILE)
         previous = Manifest.read(base).documents
-        vectors = VectorStore.load(folder / VECTORS_FILE)
+        vectors = VectorStore.load(folder / VECTORS_FILE, settings.ivf_probes)
     else:
-        vectors = VectorStore.create(embedder.dimension, settings.faiss_factory)
+        # Vectors gather in the exact layout; the build's end moves them to inverted lists
+        # when the archive is large enough (see VectorStore.reorganised).
+        vectors = VectorStore.create(embedder.dimension, probes=settings.ivf_probes)
     return Catalog(folder / CATALOG_FILE, readonly=False), vectors, previous
 
 

@@ -11,7 +11,7 @@ of any one raw score scale.
 from __future__ import annotations
 
 import math
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,15 +125,20 @@ class Retriever:
         if not weights:
             return {}
         average = self.average_terms or 1.0
+        # Terms are \w+ tokens joined by single spaces, so " term " counts them exactly.
+        needles = {term: f" {term} " for term in weights}
         scores: dict[int, float] = {}
-        for passage_id, passage_terms in self.index.catalog.passage_terms(ids).items():
-            counts = Counter(t for t in passage_terms if t in weights)
-            if not counts:
-                continue
-            norm = BM25_K1 * (1 - BM25_B + BM25_B * len(passage_terms) / average)
-            scores[passage_id] = sum(
-                weights[t] * tf * (BM25_K1 + 1) / (tf + norm) for t, tf in counts.items()
-            )
+        for passage_id, text in self.index.catalog.passage_terms(ids).items():
+            padded = f" {text} "
+            length = text.count(" ") + 1 if text else 0
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average)
+            score = 0.0
+            for term, needle in needles.items():
+                tf = padded.count(needle)
+                if tf:
+                    score += weights[term] * tf * (BM25_K1 + 1) / (tf + norm)
+            if score:
+                scores[passage_id] = score
         return scores
 
     def query_vector(self, query: str) -> np.ndarray:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import math
 import re
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +54,12 @@ CREATE TABLE IF NOT EXISTS passages (
 );
 CREATE INDEX IF NOT EXISTS passages_by_document ON passages(document_id, ordinal);
 CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5(terms, tokenize='unicode61');
-CREATE VIRTUAL TABLE IF NOT EXISTS passage_vocabulary USING fts5vocab(passage_terms, 'row');
+-- Passages holding each term, kept up to date document by document: a question's rarity
+-- weights are one indexed look-up per term (FTS5's own counts walk each posting list).
+CREATE TABLE IF NOT EXISTS vocabulary (
+    term TEXT PRIMARY KEY,
+    passages INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS document_terms USING fts5(terms, tokenize='unicode61');
 """
 
@@ -198,6 +205,7 @@ class Catalog:
             "INSERT INTO passage_terms(rowid, terms) VALUES (?, ?)",
             [(p.id, " ".join(t)) for p, t in zip(passages, passage_terms, strict=True)],
         )
+        self._count_terms((set(t) for t in passage_terms), +1)
 
     def remove_document(self, document_id: str) -> list[int]:
         """Delete a document with its passages; returns the removed passage ids."""
@@ -206,11 +214,27 @@ class Catalog:
             row[0]
             for row in db.execute("SELECT id FROM passages WHERE document_id=?", (document_id,))
         ]
+        stored = self.passage_terms(ids)
+        self._count_terms((set(text.split()) for text in stored.values()), -1)
         db.executemany("DELETE FROM passage_terms WHERE rowid=?", [(i,) for i in ids])
         db.execute("DELETE FROM document_terms WHERE rowid=?", (document_key(document_id),))
         db.execute("DELETE FROM passages WHERE document_id=?", (document_id,))
         db.execute("DELETE FROM documents WHERE id=?", (document_id,))
         return ids
+
+    def _count_terms(self, term_sets: Iterable[set[str]], sign: int) -> None:
+        """Add (sign +1) or take away (-1) passages from each term's count."""
+        counts = Counter()
+        for term_set in term_sets:
+            counts.update(term_set)
+        db = self.connection
+        db.executemany(
+            "INSERT INTO vocabulary VALUES (?, ?) "
+            "ON CONFLICT(term) DO UPDATE SET passages = passages + excluded.passages",
+            [(term, sign * n) for term, n in counts.items()],
+        )
+        if sign < 0:
+            db.execute("DELETE FROM vocabulary WHERE passages <= 0")
 
     def commit(self) -> None:
         self.connection.commit()
@@ -325,10 +349,10 @@ class Catalog:
         ).fetchone()
         return int(count), (total / count if count else 0.0)
 
-    def passage_terms(self, ids: Iterable[int]) -> dict[int, list[str]]:
-        """The indexed terms of each of these passages."""
+    def passage_terms(self, ids: Iterable[int]) -> dict[int, str]:
+        """The indexed terms of each of these passages, joined by single spaces."""
         sql = "SELECT rowid, terms FROM passage_terms WHERE rowid IN ({marks})"
-        return {row[0]: row[1].split() for row in self._rows_for_ids(sql, ids)}
+        return dict(self._rows_for_ids(sql, ids))
 
     def document_frequencies(self, query_terms: Iterable[str]) -> dict[str, int]:
         """How many passages hold each term (for rarity weights)."""
@@ -337,7 +361,7 @@ class Catalog:
             return {}
         marks = ",".join("?" * len(unique))
         rows = self.connection.execute(
-            f"SELECT term, doc FROM passage_vocabulary WHERE term IN ({marks})", unique
+            f"SELECT term, passages FROM vocabulary WHERE term IN ({marks})", unique
         )
         found = dict(rows)
         return {term: int(found.get(term, 0)) for term in unique}
@@ -380,24 +404,63 @@ def _filter_clause(filters: SearchFilters) -> tuple[str, list]:
     return " AND ".join(clauses), values
 
 
+#: Fewest training vectors per inverted list (FAISS warns below 39).
+TRAIN_PER_LIST = 40
+#: Most training vectors per inverted list (more adds k-means time, not quality).
+TRAIN_MAX_PER_LIST = 128
+#: A filtered dense search over at most this many allowed passages is exact.
+EXACT_FILTER_LIMIT = 20_000
+
+
+def inverted_lists_for(count: int, factory: str, ivf_min_passages: int) -> int:
+    """Inverted lists the vectors of `count` passages should have; 0 means exact (flat).
+
+    'auto' stays exact below `ivf_min_passages` (a flat scan of 50,000 vectors takes a few
+    milliseconds), then takes about 4·√N lists, the usual balance of list scans against
+    the coarse search; 'IVF<n>,Flat' asks for n lists whatever the size."""
+    if factory == "Flat":
+        return 0
+    if factory == "auto":
+        return 0 if count < ivf_min_passages else int(round(4 * math.sqrt(count)))
+    match = re.fullmatch(r"IVF(\d+),Flat", factory)
+    if match is None:
+        raise ValueError(f"Unsupported FAISS layout '{factory}'.")
+    return int(match.group(1))
+
+
 class VectorStore:
-    """FAISS vectors keyed by passage id; inner product on unit vectors is cosine similarity."""
+    """FAISS vectors keyed by passage id; inner product on unit vectors is cosine similarity.
 
-    def __init__(self, index) -> None:
+    Two layouts: exact (IndexIDMap2 over IndexFlatIP) and inverted-file (IndexIVFFlat with
+    the passage ids as its own ids and a hash-table direct map, so vectors can be read back
+    and removed by id, as incremental builds need). Which one is decided at the end of each
+    build (`reorganised`) from the archive's size; changing it needs no re-embedding, since
+    every vector can be read back."""
+
+    def __init__(self, index, probes: int = 16) -> None:
+        import faiss
+
         self._index = index
+        self._ivf = index if isinstance(index, faiss.IndexIVF) else None
+        self.probes = probes
 
     @classmethod
-    def create(cls, dimension: int, factory: str = "Flat") -> VectorStore:
+    def create(cls, dimension: int, lists: int = 0, probes: int = 16) -> VectorStore:
         import faiss
 
-        inner = faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT)
-        return cls(faiss.IndexIDMap2(inner))
+        if lists <= 0:
+            return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dimension)), probes)
+        quantizer = faiss.IndexFlatIP(dimension)
+        ivf = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        ivf.own_fields = True
+        quantizer.this.disown()
+        return cls(ivf, probes)
 
     @classmethod
-    def load(cls, path: Path) -> VectorStore:
+    def load(cls, path: Path, probes: int = 16) -> VectorStore:
         import faiss
 
-        return cls(faiss.read_index(str(path)))
+        return cls(faiss.read_index(str(path)), probes)
 
     def save(self, path: Path) -> None:
         import faiss
@@ -408,6 +471,19 @@ class VectorStore:
     def size(self) -> int:
         return int(self._index.ntotal)
 
+    @property
+    def dimension(self) -> int:
+        return int(self._index.d)
+
+    @property
+    def lists(self) -> int:
+        """Inverted lists; 0 for the exact layout."""
+        return int(self._ivf.nlist) if self._ivf is not None else 0
+
+    @property
+    def layout(self) -> str:
+        return f"IVF{self.lists},Flat" if self._ivf is not None else "Flat"
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
             self._index.add_with_ids(vectors.astype(np.float32), ids.astype(np.int64))
@@ -417,7 +493,43 @@ class VectorStore:
             self._index.remove_ids(np.asarray(ids, dtype=np.int64))
 
     def vectors(self, ids: list[int]) -> np.ndarray:
+        if not len(ids):
+            return np.zeros((0, self.dimension), dtype=np.float32)
         return self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+
+    def ids(self) -> np.ndarray:
+        """Every stored passage id."""
+        import faiss
+
+        if self._ivf is None:
+            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        lists = self._ivf.invlists
+        found = [
+            faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)).copy()
+            for n in range(self._ivf.nlist)
+            if lists.list_size(n)
+        ]
+        return np.concatenate(found).astype(np.int64) if found else np.zeros(0, np.int64)
+
+    def reorganised(self, lists: int) -> VectorStore:
+        """These vectors in the layout with `lists` inverted lists (0: exact); self when it
+        already fits (an inverted file within a factor 2 of the lists wanted). Each list
+        needs TRAIN_PER_LIST vectors to train on, which caps the lists of a small archive."""
+        lists = min(lists, self.size // TRAIN_PER_LIST)
+        if lists <= 0 and self._ivf is None:
+            return self
+        if lists > 0 and self._ivf is not None and lists / 2 <= self.lists <= lists * 2:
+            return self
+        ids = self.ids()
+        matrix = self.vectors(ids)
+        store = VectorStore.create(self.dimension, lists, self.probes)
+        if store._ivf is not None:
+            # A fixed-seed sample: the same vectors train the same lists.
+            sample = np.random.default_rng(0).permutation(len(ids))[: lists * TRAIN_MAX_PER_LIST]
+            store._ivf.train(matrix[np.sort(sample)])
+            store._ivf.set_direct_map_type(_hashtable_direct_map())
+        store.add(ids, matrix)
+        return store
 
     def search(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
@@ -426,10 +538,31 @@ class VectorStore:
 
         if self.size == 0 or k <= 0:
             return []
-        params = None
+        query = query.reshape(1, -1).astype(np.float32)
         if allowed is not None:
             if len(allowed) == 0:
                 return []
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
-        scores, ids = self._index.search(query.reshape(1, -1).astype(np.float32), k, params=params)
+            if self._ivf is not None and len(allowed) <= EXACT_FILTER_LIMIT:
+                return self._exact(query[0], allowed, k)
+            selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
+        else:
+            selector = None
+        if self._ivf is not None:
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=self.probes)
+        else:
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        scores, ids = self._index.search(query, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def _exact(self, query: np.ndarray, allowed: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Exact inner product over the allowed ids (a narrow filter defeats inverted lists);
+        the ids come from the same index version's catalog, so each has its vector."""
+        scores = self.vectors(allowed.tolist()) @ query
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [(int(allowed[i]), float(scores[i])) for i in top]
+
+
+def _hashtable_direct_map():
+    import faiss
+
+    return faiss.DirectMap.Hashtable

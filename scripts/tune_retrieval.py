@@ -5,6 +5,11 @@ then scores passage top-1/5/10 for each retrieval mode and each dense weight giv
 re-embedding. Numbers from here guide the defaults in qa/config.py; `qa eval` is the judge.
 
     python scripts/tune_retrieval.py ../shared/eval/xquad-dev.en.json --weights 0.3,0.5,0.7
+    python scripts/tune_retrieval.py ../shared/eval/bbc-dev.json --weights 0.5 --probes 4,8,16
+
+With --probes, the same archive's vectors are also moved into an inverted file (as 'auto'
+does for large archives, or with --ivf-lists lists) and each mode is scored again per
+number of probed lists, with the dense side's recall of the exact top candidates.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ import time
 from pathlib import Path
 
 import click
+import numpy as np
 
 from qa.config import Settings
-from qa.embedding import load_embedder
+from qa.embedding import embedder_for
 from qa.evaluation import load_squad
 from qa.index import open_index
 from qa.retrieval import Retriever
 from qa.service import Assistant
+from qa.store import VectorStore
 
 
 def _contains(text: str, answers) -> bool:
@@ -35,17 +42,29 @@ def _contains(text: str, answers) -> bool:
 @click.option("--weights", default="0.3,0.4,0.5,0.6,0.7")
 @click.option("--chunk-tokens", type=int, default=None)
 @click.option("--limit", type=int, default=None, help="Only the first N questions.")
-def main(file: Path, cache: Path, weights: str, chunk_tokens: int | None, limit: int | None):
+@click.option("--probes", default="", help="Also score an inverted file with these nprobe.")
+@click.option("--ivf-lists", type=int, default=0, help="Lists of that file (default 4·√N).")
+def main(
+    file: Path,
+    cache: Path,
+    weights: str,
+    chunk_tokens: int | None,
+    limit: int | None,
+    probes: str,
+    ivf_lists: int,
+):
     overrides = {"progress": True}
     if chunk_tokens:
         overrides["chunk_tokens"] = chunk_tokens
     base = Settings(**overrides)
-    key = hashlib.sha1(f"{file.resolve()}|{base.model_dump_json()}".encode()).hexdigest()[:10]
+    # The build depends on the model and the chunking only.
+    built_by = [base.model, base.chunk_tokens, base.chunk_overlap_sentences, base.title_in_passage]
+    key = hashlib.sha1(f"{file.resolve()}|{built_by}".encode()).hexdigest()[:10]
     folder = cache / f"{file.stem}-{key}"
     articles, questions = load_squad(file)
     questions = questions[:limit] if limit else questions
     settings = base.model_copy(update={"corpus": folder / "corpus", "index": folder / "index"})
-    embedder = load_embedder(settings.model)
+    embedder = embedder_for(settings)
     if not (folder / "index" / "CURRENT").exists():
         (folder / "corpus").mkdir(parents=True, exist_ok=True)
         with open(folder / "corpus" / "articles.jsonl", "w", encoding="utf-8") as handle:
@@ -55,8 +74,36 @@ def main(file: Path, cache: Path, weights: str, chunk_tokens: int | None, limit:
         report = Assistant(settings, embedder).build(full=True)
         print(f"built {report.passages} passages in {time.perf_counter() - started:.0f}s")
     index = open_index(settings)
+    exact = index.vectors.reorganised(0)
+    score(index, exact, "Flat", embedder, settings, questions, weights, None)
+    if probes:
+        lists = ivf_lists or int(round(4 * np.sqrt(exact.size)))
+        started = time.perf_counter()
+        inverted = exact.reorganised(lists)
+        print(f"{inverted.layout}: trained and filled in {time.perf_counter() - started:.1f}s")
+        for nprobe in [int(x) for x in probes.split(",")]:
+            inverted.probes = nprobe
+            layout = f"{inverted.layout} nprobe={nprobe}"
+            score(index, inverted, layout, embedder, settings, questions, weights, exact)
+
+
+def score(index, vectors: VectorStore, layout: str, embedder, settings, questions, weights, exact):
+    """Top-1/5/10 per mode over `vectors`; with `exact`, the dense recall of its top
+    `candidates` (the share of the exact nearest passages the layout also proposes)."""
+    index.vectors = vectors
     runs = [("lexical", None), ("dense", None)]
     runs += [("hybrid", float(w)) for w in weights.split(",")]
+    if exact is not None:
+        recall = []
+        for question in questions:
+            vector = embedder.encode_query(question.question)
+            wanted = {i for i, _ in exact.search(vector, settings.candidates)}
+            got = {i for i, _ in vectors.search(vector, settings.candidates)}
+            recall.append(len(wanted & got) / max(1, len(wanted)))
+        print(
+            f"{layout}: dense recall@{settings.candidates} of the exact search "
+            f"{float(np.mean(recall)):.4f}"
+        )
     for mode, weight in runs:
         local = settings if weight is None else settings.model_copy(update={"dense_weight": weight})
         retriever = Retriever(index, embedder, local)
@@ -71,7 +118,7 @@ def main(file: Path, cache: Path, weights: str, chunk_tokens: int | None, limit:
         seconds = time.perf_counter() - started
         n = len(questions)
         print(
-            f"{mode:8} w={weight!s:5} top1={top[1] / n:.4f} top5={top[5] / n:.4f} "
+            f"{layout:24} {mode:8} w={weight!s:5} top1={top[1] / n:.4f} top5={top[5] / n:.4f} "
             f"top10={top[10] / n:.4f}  ({1000 * seconds / n:.1f} ms/q)"
         )
 

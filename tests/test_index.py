@@ -17,6 +17,7 @@ from pdfs import write_pdf
 from qa.errors import BuildInProgressError, IndexMismatchError, IndexMissingError
 from qa.index import _build_lock, build_index, current_version, open_index
 from qa.service import Assistant
+from qa.text import terms
 
 TESTS = Path(__file__).resolve().parent
 
@@ -209,3 +210,26 @@ def test_a_killed_build_leaves_the_old_index_serving(
     assert report.documents == 2 and report.added == 1
     leftovers = sorted(p.name for p in (settings.index / "versions").iterdir())
     assert current_version(settings.index).name in leftovers and len(leftovers) <= 2
+
+
+def test_term_counts_follow_adds_changes_and_removals(make_settings, fake_embedder):
+    """The vocabulary kept document by document equals what FTS5 counts from scratch."""
+    settings = make_settings()
+    corpus = settings.corpus
+    write(corpus, "a.txt", "The strike began in Puno. Roads were blocked in Puno and Cusco.")
+    write(corpus, "b.txt", "Students marched in Lima. The strike spread to Lima.")
+    write(corpus, "c.txt", "Farmers joined the national strike.")
+    build_index(settings, fake_embedder)
+    write(corpus, "b.txt", "Students marched in Arequipa.")
+    (corpus / "c.txt").unlink()
+    write(corpus, "d.txt", "A curfew was declared in Puno.")
+    build_index(settings, fake_embedder)
+
+    index = open_index(settings)
+    db = index.catalog.connection
+    kept = dict(db.execute("SELECT term, passages FROM vocabulary"))
+    db.execute("CREATE VIRTUAL TABLE temp.recount USING fts5vocab(main, passage_terms, 'row')")
+    counted = dict(db.execute("SELECT term, doc FROM temp.recount"))
+    assert kept == counted
+    (farmers,) = terms("Farmers", "en")
+    assert kept["puno"] == 2 and farmers not in kept and "lima" not in kept
