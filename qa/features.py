@@ -38,6 +38,19 @@ MONTHS = frozenset(
     "enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre "
     "diciembre century centuries siglo siglos decade decada".split()
 )
+_MONTH_NAMES = "|".join(
+    sorted(
+        "january february march april june july august september october november december "
+        "enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre "
+        "noviembre diciembre".split()
+    )
+)
+#: The day of a date ("December 15", "15 de diciembre"): a number, but no quantity.
+_DATE_DAY = re.compile(
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:de\s+)?(?:{_MONTH_NAMES})\b"
+    rf"|\b(?:{_MONTH_NAMES})\s+\d{{1,2}}(?:st|nd|rd|th)?\b",
+    re.IGNORECASE,
+)
 NUMBER_WORDS = frozenset(
     "one two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty "
     "hundred hundreds thousand thousands million millions billion dozen dozens half "
@@ -115,7 +128,9 @@ def holds_kind(text: str, kind: str | None, question_words: frozenset[str]) -> b
             w in MONTHS and w not in question_words for w in words(text)
         )
     if kind == "number":
-        return bool(_DIGIT.search(text)) or any(
+        # A quantity: years and the days of dates are numbers that count nothing.
+        undated = _YEAR.sub(" ", _DATE_DAY.sub(" ", fold_accents(text)))
+        return bool(_DIGIT.search(undated)) or any(
             w in NUMBER_WORDS and w not in question_words for w in words(text)
         )
     # A name or a place: a capitalised word past the first that the question lacks.

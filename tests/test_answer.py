@@ -74,6 +74,16 @@ def test_holds_kind_needs_a_fact_the_question_does_not_name():
     assert holds_kind("It was rebuilt by the architect Ana Ruiz.", "name", question_words)
 
 
+def test_a_quantity_is_not_a_year_or_the_day_of_a_date():
+    none = frozenset()
+    assert not holds_kind("On December 10, 2022, the assembly met in Lima.", "number", none)
+    assert not holds_kind("La huelga empezó el 15 de diciembre de 2022.", "number", none)
+    assert holds_kind("It brought together 500 delegates on 10 December.", "number", none)
+    assert holds_kind("Más de 1.200 delegados llegaron el 4 de enero.", "number", none)
+    assert holds_kind("Three unions joined in 2022.", "number", none)
+    assert holds_kind("On December 10, 2022, the assembly met.", "time", none)
+
+
 def test_first_sentence_answers_and_is_cited(archive):
     answer = archive.ask("Who rebuilt the building after it burned down?")
     assert not answer.abstained
