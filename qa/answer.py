@@ -86,7 +86,7 @@ class Answerer:
             sorted((s for s in scored if s.hit.passage_id in readable), key=lambda s: -s.score)
         )
         best = ranked[0] if ranked else None
-        confidence = self._confidence(profile, best, hits)
+        confidence = self._confidence(profile, best, hits, resolved.query)
         if best is None or confidence < self.settings.abstain_threshold:
             answer = self._abstain(question, hits, confidence)
         else:
@@ -116,14 +116,17 @@ class Answerer:
         )
 
     def _confidence(
-        self, profile: QuestionProfile, best: ScoredSentence | None, hits: list[Hit]
+        self, profile: QuestionProfile, best: ScoredSentence | None, hits: list[Hit], query: str
     ) -> float:
-        """Share of the question the best sentence covers, blended with the best cosine."""
+        """Share of the question the best sentence covers, blended with how far the best
+        passage's cosine rises above the archive's typical cosine for this question."""
         if best is None:
             return 0.0
         dense = max(hit.dense_score for hit in hits)
+        floor = self.retriever.background(query)
+        lift = (dense - floor) / (1 - floor) if floor < 1 else 0.0
         weight = self.settings.abstain_dense_weight
-        confidence = (1 - weight) * best.features.coverage + weight * dense
+        confidence = (1 - weight) * best.features.coverage + weight * lift
         if profile.kind is not None and not best.features.kind:
             # "How many ...?" answered by a sentence without a number is likely no answer.
             confidence -= self.settings.abstain_kind_penalty

@@ -115,6 +115,37 @@ def test_unrelated_question_is_refused_with_closest_passages(archive):
     assert answer.citations  # the closest passages, marked as not answering
 
 
+def test_the_dense_floor_is_the_mean_cosine_with_the_archive(archive, fake_embedder):
+    retriever = archive.engine().retriever
+    vectors = retriever.index.vectors
+    question = "Who rebuilt the building?"
+    expected = (
+        vectors.vectors(vectors.ids().tolist()) @ fake_embedder.encode_query(question)
+    ).mean()
+    assert retriever.background(question) == pytest.approx(float(expected), abs=1e-6)
+
+
+def test_confidence_does_not_depend_on_the_archive_size(make_settings, fake_embedder):
+    """The same archive, and then twenty times as much of the same kind of text: the
+    confidence (and so the refusal decision) stays put."""
+    documents = {
+        "museum.txt": (HISTORY_TEXT, {"title": "The town museum", "language": "en"}),
+        "river.txt": (RIVER_TEXT, {"title": "The river", "language": "en"}),
+    }
+    questions = ["Who rebuilt the building after it burned down?", "Who won the election?"]
+    small = [_archive(make_settings, fake_embedder, documents).ask(q) for q in questions]
+    larger = {
+        f"copy-{n:02d}-{name}": (text, {**meta, "title": f"{meta['title']} ({n})"})
+        for n in range(20)
+        for name, (text, meta) in documents.items()
+    }
+    large = [_archive(make_settings, fake_embedder, larger).ask(q) for q in questions]
+    for before, after in zip(small, large, strict=True):
+        assert before.abstained == after.abstained
+        assert abs(after.confidence - before.confidence) < 0.05
+    assert not small[0].abstained and small[1].abstained
+
+
 def test_follow_up_borrows_the_topic_of_the_earlier_question():
     assert leans_on_history("When did it start?", "en")
     assert leans_on_history("And who called for a student strike?", "en")
