@@ -350,6 +350,10 @@ class HealthResponse(BaseModel):
     passages: int
     model: str
     dimension: int
+    vectors_layout: str = Field(
+        description="How FAISS holds the vectors: 'Flat' (exact) or 'IVF<lists>,Flat'."
+    )
+    query_encoder: str = Field(description="What embeds questions: 'onnx' or 'torch'.")
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -361,6 +365,8 @@ class HealthResponse(BaseModel):
                     "passages": 13,
                     "model": "bundled:all-MiniLM-L6-v2",
                     "dimension": 384,
+                    "vectors_layout": "Flat",
+                    "query_encoder": "onnx",
                 }
             ]
         }

@@ -134,4 +134,6 @@ class Assistant:
             "passages": passages,
             "model": engine.index.manifest.model,
             "dimension": engine.index.manifest.dimension,
+            "vectors_layout": engine.index.vectors.layout,
+            "query_encoder": getattr(self.embedder, "query_backend", "torch"),
         }

@@ -114,6 +114,8 @@ def test_health_reports_index_counts_and_model(client):
     assert body["passages"] >= 5
     assert body["model"] == "fake"
     assert body["index_version"]
+    assert body["vectors_layout"] == "Flat"  # a handful of passages: exact
+    assert body["query_encoder"] == "torch"  # the fake embedder has no ONNX encoder
 
 
 def test_search_returns_the_hits_of_the_cli(client):
