@@ -166,21 +166,20 @@ class SentenceTransformerEmbedder:
         return self._onnx
 
 
-class _TokenEmbeddings:
-    """Wraps the transformer so that export sees positional tensors in and token vectors out."""
+def _token_embeddings(transformer, names: list[str]):
+    """The transformer as a module that export can trace: positional tensors in (`names`,
+    in order), token vectors out. torch is imported here, not when this module loads."""
+    import torch
 
-    def __new__(cls, transformer, names: list[str]):
-        import torch
+    class TokenEmbeddings(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.transformer = transformer
 
-        class TokenEmbeddings(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.transformer = transformer
+        def forward(self, *tensors):
+            return self.transformer(**dict(zip(names, tensors, strict=True))).last_hidden_state
 
-            def forward(self, *tensors):
-                return self.transformer(**dict(zip(names, tensors, strict=True))).last_hidden_state
-
-        return TokenEmbeddings().eval()
+    return TokenEmbeddings().eval()
 
 
 class OnnxQueryEncoder:
@@ -319,7 +318,7 @@ def _export(model, names: list[str]) -> bytes:
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                _TokenEmbeddings(model[0].auto_model, names),
+                _token_embeddings(model[0].auto_model, names),
                 inputs,
                 buffer,
                 input_names=names,
