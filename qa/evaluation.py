@@ -28,14 +28,19 @@ class Question:
     id: str = ""
 
 
-def load_squad(path: Path) -> tuple[list[dict], list[Question]]:
-    """Articles (as JSON Lines records) and questions of a SQuAD v1.1 file."""
+def _read_json(path: Path, what: str):
+    """The JSON in `path`; EvalFileError naming `what` if it is missing or not JSON."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise EvalFileError(f"No evaluation file at {path}.") from None
+        raise EvalFileError(f"No {what} at {path}.") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise EvalFileError(f"{path} is not JSON: {error}") from None
+
+
+def load_squad(path: Path) -> tuple[list[dict], list[Question]]:
+    """Articles (as JSON Lines records) and questions of a SQuAD v1.1 file."""
+    data = _read_json(path, "evaluation file")
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise EvalFileError(f"{path} is not a SQuAD v1.1 file (no 'data' list).")
     articles: list[dict] = []
@@ -66,12 +71,7 @@ def load_unanswerable(path: Path) -> list[str]:
 
 def load_followups(path: Path, archive: str) -> list[list[Question]]:
     """The conversations of a follow-ups file asked of the archive built from `archive`."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EvalFileError(f"No follow-ups file at {path}.") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise EvalFileError(f"{path} is not JSON: {error}") from None
+    data = _read_json(path, "follow-ups file")
     conversations: list[list[Question]] = []
     try:
         for conversation in data["conversations"]:
