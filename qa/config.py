@@ -135,11 +135,12 @@ class Settings(BaseSettings):
     answer_passages: int = Field(5, ge=1, description="Top passages the answer step reads.")
     answer_sentences: int = Field(2, ge=1, le=3, description="Most sentences in an answer.")
     answer_context_weight: float = Field(
-        0.1,
+        0.3,
         ge=0.0,
-        description="Weight, in a sentence's score, of the question terms only its neighbouring "
-        "sentences hold (the score's main part is the rarity-weighted share of the question's "
-        "terms the sentence holds).",
+        description="Weight, in a sentence's score, of the question terms only the sentence "
+        "before it holds: an answer often refers back to what that sentence names ('This "
+        "government adopted ...'). The score's main part is the rarity-weighted share of the "
+        "question's terms the sentence holds.",
     )
     answer_passage_weight: float = Field(
         0.4,

@@ -80,7 +80,7 @@ class SentenceFeatures:
     sentence: Sentence
     hit: Hit
     coverage: float  # rarity-weighted share of the question's terms in the sentence
-    context: float  # share the neighbouring sentences add to it
+    context: float  # share only the sentence before holds (what "this", "it", "they" refer to)
     passage: float  # the passage's retrieval score over the best passage's
     rank: float  # 1 / the passage's rank
     kind: float  # 1 when the sentence holds the kind of fact the question asks for
@@ -158,19 +158,19 @@ def sentence_features(
         term_sets = [set(terms(s.text, stored.language)) for s in sentences]
         for position, sentence in enumerate(sentences):
             own = term_sets[position]
-            around = set(own)
-            if position > 0:
-                around |= term_sets[position - 1]
-            if position + 1 < len(sentences):
-                around |= term_sets[position + 1]
+            # An answer often refers back to the sentence that names its subject ("This
+            # government adopted ..."), so the sentence before lends it the terms it names.
+            before = term_sets[position - 1] if position > 0 else set()
             covered = sum(w for t, w in profile.weights.items() if t in own)
-            covered_around = sum(w for t, w in profile.weights.items() if t in around)
+            covered_before = sum(
+                w for t, w in profile.weights.items() if t in before and t not in own
+            )
             found.append(
                 SentenceFeatures(
                     sentence=sentence,
                     hit=hit,
                     coverage=covered / total,
-                    context=(covered_around - covered) / total,
+                    context=covered_before / total,
                     passage=max(0.0, hit.score) / best_passage,
                     rank=1.0 / max(1, hit.rank),
                     kind=float(holds_kind(sentence.text, profile.kind, profile.words)),

@@ -36,8 +36,10 @@ SPANISH_TEXT = (
 )
 
 
-def _archive(make_settings, fake_embedder, documents: dict[str, tuple[str, dict]]) -> Assistant:
-    settings = make_settings()
+def _archive(
+    make_settings, fake_embedder, documents: dict[str, tuple[str, dict]], **settings_overrides
+) -> Assistant:
+    settings = make_settings(**settings_overrides)
     for name, (text, metadata) in documents.items():
         (settings.corpus / name).write_text(text, encoding="utf-8")
         (settings.corpus / f"{name}.meta.json").write_text(json.dumps(metadata), encoding="utf-8")
@@ -105,6 +107,23 @@ def test_answer_sentences_are_source_sentences(archive):
 def test_question_kind_picks_the_sentence_with_the_fact(archive):
     answer = archive.ask("When did the museum open?")
     assert "1921" in answer.sentences[0].text
+
+
+def test_an_answer_that_refers_back_to_its_subject_wins_a_tie(make_settings, fake_embedder):
+    # Each sentence holds three of the question's terms, equally rare; the second refers
+    # back ("Its court") to the subject the first names, and it is the one that answers.
+    text = (
+        "Kublai Khan founded a new dynasty in the north.\n"
+        "Its court divided authority into civil, military and censorial offices.\n"
+    )
+    assistant = _archive(
+        make_settings,
+        fake_embedder,
+        {"yuan.txt": (text, {"title": "Yuan", "language": "en"})},
+        abstain_threshold=-1.0,  # sentence choice only: the fake model's cosines are no evidence
+    )
+    answer = assistant.ask("What offices did the dynasty of Kublai Khan divide authority into?")
+    assert "civil, military" in answer.sentences[0].text
 
 
 def test_unrelated_question_is_refused_with_closest_passages(archive):
