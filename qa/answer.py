@@ -119,7 +119,8 @@ class Answerer:
         self, profile: QuestionProfile, best: ScoredSentence | None, hits: list[Hit], query: str
     ) -> float:
         """Share of the question the best sentence covers, blended with how far the best
-        passage's cosine rises above the archive's typical cosine for this question."""
+        passage's cosine rises above the archive's typical cosine for this question, less a
+        penalty when the sentence lacks a term that carries much of the question."""
         if best is None:
             return 0.0
         dense = max(hit.dense_score for hit in hits)
@@ -127,6 +128,7 @@ class Answerer:
         lift = (dense - floor) / (1 - floor) if floor < 1 else 0.0
         weight = self.settings.abstain_dense_weight
         confidence = (1 - weight) * best.features.coverage + weight * lift
+        confidence -= self.settings.abstain_missing_penalty * best.features.missing
         if profile.kind is not None and not best.features.kind:
             # "How many ...?" answered by a sentence without a number is likely no answer.
             confidence -= self.settings.abstain_kind_penalty

@@ -180,9 +180,9 @@ class Settings(BaseSettings):
         "to its own words, when sentences are scored.",
     )
     abstain_threshold: float = Field(
-        0.28,
+        0.16,
         description="Answer confidence below which the assistant says the archive does not say. "
-        "Chosen with the two weights below on archives that cannot answer half their "
+        "Chosen with the weights below on archives that cannot answer half their "
         "questions (`scripts/make_unanswerable.py`) and on tests/data/bundled-unanswerable.txt: "
         "the setting refusing the most unanswerable questions in the worst of the three sets "
         "while refusing at most 3% of answerable ones in each.",
@@ -194,8 +194,16 @@ class Settings(BaseSettings):
         "(a date, a number, a name, a place) that the best sentence does not hold (measured: "
         "no gain once the dense evidence is measured against the archive's floor).",
     )
+    abstain_missing_penalty: float = Field(
+        0.45,
+        ge=0.0,
+        description="Taken off the answer confidence, times the largest share of the question's "
+        "weight that one term missing from the best sentence carries: a sentence that names "
+        "the question's subject but lacks what is asked of it ('Who founded the Front?' "
+        "against 'the Front announced its participation') is likely no answer.",
+    )
     abstain_dense_weight: float = Field(
-        0.5,
+        0.35,
         ge=0.0,
         le=1.0,
         description="Share, in the answer confidence, of how far the best passage's cosine rises "

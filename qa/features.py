@@ -84,7 +84,7 @@ class SentenceFeatures:
     passage: float  # the passage's retrieval score over the best passage's
     rank: float  # 1 / the passage's rank
     kind: float  # 1 when the sentence holds the kind of fact the question asks for
-    dense: float = 0.0  # cosine of question and sentence vectors, when the index has them
+    missing: float  # the largest share of the question's weight one term it lacks carries
 
 
 def answer_kind(question: str) -> str | None:
@@ -162,6 +162,7 @@ def sentence_features(
             # government adopted ..."), so the sentence before lends it the terms it names.
             before = term_sets[position - 1] if position > 0 else set()
             covered = sum(w for t, w in profile.weights.items() if t in own)
+            missing = max((w for t, w in profile.weights.items() if t not in own), default=0.0)
             covered_before = sum(
                 w for t, w in profile.weights.items() if t in before and t not in own
             )
@@ -174,6 +175,7 @@ def sentence_features(
                     passage=max(0.0, hit.score) / best_passage,
                     rank=1.0 / max(1, hit.rank),
                     kind=float(holds_kind(sentence.text, profile.kind, profile.words)),
+                    missing=missing / total,
                 )
             )
     return found

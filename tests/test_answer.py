@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.features import answer_kind, holds_kind
+from qa.features import answer_kind, holds_kind, question_profile
 from qa.followup import leans_on_history, resolve
 from qa.service import Assistant
 
@@ -132,6 +132,22 @@ def test_unrelated_question_is_refused_with_closest_passages(archive):
     assert answer.sentences == []
     assert "does not say" in answer.answer
     assert answer.citations  # the closest passages, marked as not answering
+
+
+def test_a_sentence_lacking_what_is_asked_loses_confidence(make_settings, fake_embedder):
+    """'Who insured the building?' against a sentence about who rebuilt it: the sentence
+    names the subject but lacks the question's rarest term, so the answer's confidence
+    drops by the penalty times that term's share of the question's weight."""
+    documents = {"museum.txt": (HISTORY_TEXT, {"title": "The town museum", "language": "en"})}
+    question = "Who insured the building after it burned down?"
+    plain = _archive(make_settings, fake_embedder, documents, abstain_missing_penalty=0.0)
+    penalised = _archive(make_settings, fake_embedder, documents, abstain_missing_penalty=0.45)
+    retriever = plain.engine().retriever
+    profile = question_profile(question, "en", retriever.frequencies, retriever.passages_total)
+    assert max(profile.weights, key=profile.weights.get) == "insur"  # no passage holds it
+    share = profile.weights["insur"] / profile.total_weight
+    before, after = plain.ask(question), penalised.ask(question)
+    assert after.confidence == pytest.approx(before.confidence - 0.45 * share, abs=1e-3)
 
 
 def test_the_dense_floor_is_the_mean_cosine_with_the_archive(archive, fake_embedder):
