@@ -24,7 +24,7 @@ NO_ANSWER = (
 )
 CLOSEST_SHOWN = 3
 #: Passages retrieved for a question; the answer reads the best `answer_passages` of them
-#: after re-ranking all of them by the evidence of their sentences.
+#: after re-ranking the first `answer_rerank_depth` by the evidence of their sentences.
 RETRIEVED = 10
 
 
@@ -80,7 +80,7 @@ class Answerer:
         scored = [
             ScoredSentence(f, self._score(f)) for f in sentence_features(profile, hits, passages)
         ]
-        hits = _rerank(hits, scored)
+        hits = _rerank(hits, scored, self.settings.answer_rerank_depth)
         readable = {hit.passage_id for hit in hits[: self.settings.answer_passages]}
         ranked = _distinct(
             sorted((s for s in scored if s.hit.passage_id in readable), key=lambda s: -s.score)
@@ -169,13 +169,14 @@ class Answerer:
         )
 
 
-def _rerank(hits: list[Hit], scored: list[ScoredSentence]) -> list[Hit]:
-    """Hits re-ordered by their best sentence's score (retrieval order breaks ties)."""
+def _rerank(hits: list[Hit], scored: list[ScoredSentence], depth: int) -> list[Hit]:
+    """The first `depth` hits re-ordered by their best sentence's score (retrieval order
+    breaks ties), then the rest in retrieval order."""
     best: dict[int, float] = {}
     for item in scored:
         passage_id = item.hit.passage_id
         best[passage_id] = max(best.get(passage_id, item.score), item.score)
-    ordered = sorted(hits, key=lambda hit: -best.get(hit.passage_id, 0.0))
+    ordered = sorted(hits[:depth], key=lambda hit: -best.get(hit.passage_id, 0.0)) + hits[depth:]
     return [replace(hit, rank=rank) for rank, hit in enumerate(ordered, start=1)]
 
 

@@ -134,6 +134,13 @@ class Settings(BaseSettings):
     # --- Answering ---
     answer_passages: int = Field(5, ge=1, description="Top passages the answer step reads.")
     answer_sentences: int = Field(2, ge=1, le=3, description="Most sentences in an answer.")
+    answer_rerank_depth: int = Field(
+        8,
+        ge=1,
+        description="Of the 10 passages retrieved for a question, how many the answer step "
+        "re-orders by the evidence of their best sentence; the rest keep the retriever's order, "
+        "so a passage retrieval ranked near the bottom cannot jump ahead on one sentence's terms.",
+    )
     answer_context_weight: float = Field(
         0.3,
         ge=0.0,

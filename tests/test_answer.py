@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from qa.features import answer_kind, holds_kind, question_profile
+from qa.answer import ScoredSentence, _rerank
+from qa.features import SentenceFeatures, answer_kind, holds_kind, question_profile
 from qa.followup import leans_on_history, resolve
 from qa.service import Assistant
+from qa.types import Hit, Sentence
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -124,6 +126,23 @@ def test_an_answer_that_refers_back_to_its_subject_wins_a_tie(make_settings, fak
     )
     answer = assistant.ask("What offices did the dynasty of Kublai Khan divide authority into?")
     assert "civil, military" in answer.sentences[0].text
+
+
+def test_sentence_evidence_reorders_only_the_head_of_the_retrieved_list():
+    hits = [Hit(n, "d", "t", f"passage {n}", 1.0 - n / 10, 0, 1, rank=n) for n in range(1, 6)]
+    # The last passage holds the best sentence, the third the second best.
+    evidence = {5: 0.9, 3: 0.8, 1: 0.1, 2: 0.1, 4: 0.1}
+    scored = [
+        ScoredSentence(
+            SentenceFeatures(Sentence(0, 1, "s"), hit, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+            evidence[hit.passage_id],
+        )
+        for hit in hits
+    ]
+    assert [h.passage_id for h in _rerank(hits, scored, depth=5)] == [5, 3, 1, 2, 4]
+    reordered = _rerank(hits, scored, depth=3)
+    assert [h.passage_id for h in reordered] == [3, 1, 2, 4, 5]
+    assert [h.rank for h in reordered] == [1, 2, 3, 4, 5]
 
 
 def test_unrelated_question_is_refused_with_closest_passages(archive):
