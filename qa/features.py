@@ -124,7 +124,7 @@ def holds_kind(text: str, kind: str | None, question_words: frozenset[str]) -> b
     if kind is None:
         return False
     if kind == "time":
-        return bool(_YEAR.search(text)) or any(
+        return any(m.group(1) not in question_words for m in _YEAR.finditer(text)) or any(
             w in MONTHS and w not in question_words for w in words(text)
         )
     if kind == "number":

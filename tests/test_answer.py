@@ -76,6 +76,10 @@ def test_holds_kind_needs_a_fact_the_question_does_not_name():
     assert holds_kind("It was rebuilt by Juan Perez in 1950.", "time", question_words)
     assert not holds_kind("It was rebuilt by Juan Perez.", "name", question_words)
     assert holds_kind("It was rebuilt by the architect Ana Ruiz.", "name", question_words)
+    # "When in 2004 ...?" is not answered by a sentence whose only date is 2004.
+    in_2004 = frozenset({"when", "in", "2004", "did", "gm", "report"})
+    assert not holds_kind("GM reported its 2004 earnings.", "time", in_2004)
+    assert holds_kind("GM reported its 2004 earnings in January.", "time", in_2004)
 
 
 def test_a_quantity_is_not_a_year_or_the_day_of_a_date():
