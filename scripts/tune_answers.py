@@ -48,17 +48,17 @@ def prepare(squad_file: str, cache: str, dense_every: str = "0") -> None:
             )
             features = sentence_features(profile, hits, passages)
             measured = every > 0 and number % every == 0
+            dense = [0.0] * len(features)
             if measured:
                 vectors = embedder.encode([f.sentence.text for f in features])
-                query = retriever.query_vector(question.question)
-                for feature, cosine in zip(features, vectors @ query, strict=True):
-                    feature.dense = float(cosine)
+                dense = [float(c) for c in vectors @ retriever.query_vector(question.question)]
             rows.append(
                 {
                     "question": question.question,
                     "answers": question.answers,
                     "hits": [(h.passage_id, h.text, h.score, h.dense_score) for h in hits],
                     "features": features,
+                    "dense": dense,
                     "dense_measured": measured,
                 }
             )
@@ -71,21 +71,22 @@ def contains(text: str, answers) -> bool:
     return any(a.lower() in lowered for a in answers)
 
 
-def score(feature, w) -> float:
+def score(feature, w, dense: float) -> float:
     return (
         w["coverage"] * feature.coverage
         + w["context"] * feature.context
         + w["passage"] * feature.passage
         + w["rank"] * feature.rank
         + w["kind"] * feature.kind
-        + w["dense"] * feature.dense
+        + w["dense"] * dense
     )
 
 
 def measure(rows, w) -> dict:
     acc1 = acc2 = top1 = 0
     for row in rows:
-        ranked = sorted(row["features"], key=lambda f: -score(f, w))
+        scored = zip(row["features"], row["dense"], strict=True)
+        ranked = [f for f, d in sorted(scored, key=lambda fd: -score(fd[0], w, fd[1]))]
         chosen, seen = [], set()
         for f in ranked:
             key = (f.hit.document_id, f.sentence.start)
@@ -108,7 +109,7 @@ def sweep(cache: str) -> None:
     base = {"coverage": 0.7, "context": 0.0, "passage": 0.3, "rank": 0.0, "kind": 0.0, "dense": 0.0}
     print("baseline", measure(rows, base))
     grid = {
-        "context": [0.0, 0.1, 0.2],
+        "context": [0.0, 0.1, 0.2, 0.3],
         "passage": [0.1, 0.2, 0.3],
         "rank": [0.0, 0.1],
         "kind": [0.0, 0.1, 0.2],
