@@ -417,11 +417,23 @@ def bench_build(
     raw_seconds = time.perf_counter() - started
     use_threads(settings.search_threads)
     raw_rate = len(texts) / raw_seconds
-    ratio = build_rate / raw_rate
     report.line(
         f"  raw model encode of the same {len(texts)} texts: {raw_seconds:.1f} s = "
         f"{raw_rate:.1f} passages/s (load {load_average()})"
     )
+    # A second full build after the raw encode brackets it: on a shared host the same encode
+    # has run 24% slower minutes apart, so the ratio uses the mean of the two builds.
+    timed.reset()
+    started = time.perf_counter()
+    again = assistant.build(full=True)
+    second_seconds = time.perf_counter() - started
+    report.line(
+        f"  second full build, after the raw encode: {second_seconds:.1f} s "
+        f"(model encode {timed.encode_seconds:.1f} s), embedded {again.embedded_passages}"
+    )
+    build_rate = full.embedded_passages / ((build_seconds + second_seconds) / 2)
+    ratio = build_rate / raw_rate
+    report.line(f"  mean of the two builds: {build_rate:.1f} passages/s")
     report.target("build throughput / raw encode throughput", ratio, MIN_BUILD_RATIO, True, "")
     report.line(
         f"  torch threads: {initial_threads} when the model was loaded, {build_threads} during "
@@ -507,6 +519,7 @@ def bench_build(
         "documents": full.documents,
         "passages": full.passages,
         "build_seconds": round(build_seconds, 2),
+        "second_build_seconds": round(second_seconds, 2),
         "build_passages_per_second": round(build_rate, 2),
         "build_model_encode_seconds": round(encode_seconds, 2),
         "build_tokenizer_seconds": round(token_seconds, 2),
