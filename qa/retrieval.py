@@ -1,27 +1,25 @@
 """Hybrid retrieval: lexical (BM25) and dense (FAISS) candidates fused by a convex
-combination of normalised scores.
+combination of normalised scores (`qa.fusion`).
 
 Both retrievers propose candidates; each candidate then gets *both* scores exactly (its
-cosine from its stored vector, its BM25 from FTS5), so fusion never has to guess a missing
-score. Scores are normalised per query (BM25 by the best BM25, whose floor is 0; cosine
-min-max over the candidates), which keeps the fusion independent of the archive's size and
-of any one raw score scale.
+cosine from its stored vector, its BM25 from its stored terms), so fusion never has to
+guess a missing score.
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass
 
 import numpy as np
 
 from qa.config import SearchMode, Settings
-from qa.embedding import Embedder
+from qa.embedders import Embedder
 from qa.errors import InvalidQueryError
+from qa.fusion import Candidate, convex, dense_range
 from qa.index import IndexVersion
 from qa.store import SearchFilters
-from qa.text import detect_language, terms
+from qa.text import detect_question_language, stop_words, terms, words
 from qa.types import Hit
 
 QUERY_CACHE_SIZE = 256
@@ -33,14 +31,6 @@ MODES = ("hybrid", "dense", "lexical")
 MATCH_LANGUAGES = 3
 BM25_K1 = 1.2
 BM25_B = 0.75
-
-
-@dataclass
-class Candidate:
-    passage_id: int
-    dense: float = 0.0
-    lexical: float = 0.0
-    fused: float = 0.0
 
 
 def validate_query(query: str, settings: Settings, what: str = "query") -> str:
@@ -93,23 +83,29 @@ class Retriever:
             return 0.0
         return float(np.mean(self._background @ self.query_vector(query)))
 
+    def question_language(self, query: str) -> str:
+        """The query's language (the archive's main one when the query is too short to tell)."""
+        return detect_question_language(query, default=self.languages[0])
+
     def query_language(self, query: str) -> str:
-        """The query's language if the archive has documents in it, else the archive's main one."""
-        if len(self.languages) == 1:
-            return self.languages[0]
-        detected = detect_language(query, default=self.languages[0])
+        """The language a query's terms are weighed in: its own if the archive has documents
+        in it, else the archive's main one."""
+        detected = self.question_language(query)
         return detected if detected in self.languages else self.languages[0]
 
     def query_terms(self, query: str) -> list[str]:
-        """The query's terms, stop words left out, stemmed as each of the archive's main
-        languages stems them: a short query's language is often unclear, and a stem that no
-        document has costs nothing. A query of stop words alone keeps them."""
-        first = self.query_language(query)
-        languages = [first] + [x for x in self.languages[:MATCH_LANGUAGES] if x != first]
+        """The query's terms, its language's stop words left out, stemmed as the query's
+        language and each of the archive's main languages stem them: a short query's language
+        is often unclear, and a stem that no document has costs nothing. A query of stop
+        words alone keeps them."""
+        first = self.question_language(query)
+        archive = [x for x in self.languages[:MATCH_LANGUAGES] if x != first]
+        stops = stop_words(first)
         for drop in (True, False):
+            kept = " ".join(w for w in words(query) if not (drop and w in stops))
             found: list[str] = []
-            for language in languages:
-                found += [t for t in terms(query, language, drop) if t not in found]
+            for language in [first, *archive]:
+                found += [t for t in terms(kept, language, drop) if t not in found]
             if found:
                 return found
         return []
@@ -221,7 +217,8 @@ class Retriever:
             for candidate in ranked:
                 candidate.lexical = scores.get(candidate.passage_id, 0.0)
         if mode == "hybrid":
-            self._fuse(ranked)
+            self._mark_languages(query, ranked)
+            convex(ranked, self.settings.dense_weight, self.settings.cross_language_lexical_share)
             if self.settings.document_weight > 0:
                 self._add_document_evidence(selective, ranked)
         else:
@@ -237,15 +234,17 @@ class Retriever:
         for candidate, cosine in zip(ranked, cosines, strict=True):
             candidate.dense = float(cosine)
 
-    def _fuse(self, ranked: list[Candidate]) -> None:
-        weight = self.settings.dense_weight
-        best_lexical = max(c.lexical for c in ranked)
-        dense_low = min(c.dense for c in ranked)
-        dense_span = max(c.dense for c in ranked) - dense_low
+    def _mark_languages(self, query: str, ranked: list[Candidate]) -> None:
+        """Mark the candidates whose document is in another language than the question."""
+        language = self.question_language(query)
+        if self.languages == [language]:
+            return
+        if len(self.languages) == 1:
+            languages = dict.fromkeys((c.passage_id for c in ranked), self.languages[0])
+        else:
+            languages = self.index.catalog.passage_languages(c.passage_id for c in ranked)
         for candidate in ranked:
-            lexical = candidate.lexical / best_lexical if best_lexical > 0 else 0.0
-            dense = (candidate.dense - dense_low) / dense_span if dense_span > 0 else 1.0
-            candidate.fused = weight * dense + (1 - weight) * lexical
+            candidate.same_language = languages.get(candidate.passage_id) == language
 
     def _add_document_evidence(self, query_terms: list[str], ranked: list[Candidate]) -> None:
         """Blend each passage's score with its document's: a passage that never names its
@@ -255,8 +254,7 @@ class Retriever:
         documents = catalog.passage_documents(c.passage_id for c in ranked)
         lexical = catalog.document_lexical_scores(query_terms, limit=len(ranked))
         best_lexical = max(lexical.values(), default=0.0)
-        dense_low = min(c.dense for c in ranked)
-        dense_span = max(c.dense for c in ranked) - dense_low
+        dense_low, dense_span = dense_range(ranked)
         best_dense: dict[str, float] = {}
         for candidate in ranked:
             document_id = documents.get(candidate.passage_id)

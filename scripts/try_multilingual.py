@@ -23,7 +23,7 @@ import numpy as np
 
 from qa.chunking import embedding_text
 from qa.config import Settings
-from qa.embedding import embedder_for
+from qa.embedders import embedder_for
 from qa.evaluation import Question, build_archive, load_squad
 from qa.index import open_index
 from qa.retrieval import Retriever
@@ -55,7 +55,7 @@ class UniversalSentenceEncoder:
             str(model), options, providers=["CPUExecutionProvider"]
         )
 
-    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False):
+    def encode_passages(self, texts: list[str], batch_size: int = 32):
         rows = []
         for start in range(0, len(texts), batch_size):
             batch = np.array(texts[start : start + batch_size])
@@ -64,7 +64,7 @@ class UniversalSentenceEncoder:
         return np.vstack(rows).astype(np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
+        return self.encode_passages([text])[0]
 
 
 def _contains(text: str, answers) -> bool:
@@ -102,7 +102,7 @@ def main(archive: Path, questions: Path | None, cache: Path, weights: str) -> No
     multilingual = VectorStore.create(encoder.dimension)
     multilingual.add(
         np.array([row[0] for row in rows], dtype=np.int64),
-        encoder.encode([embedding_text(title, text, True) for _, title, text in rows]),
+        encoder.encode_passages([embedding_text(title, text, True) for _, title, text in rows]),
     )
     print(f"{len(asked)} questions over {len(rows)} passages of {archive.name}")
     for label, embedder, vectors in (

@@ -21,7 +21,7 @@ import numpy as np
 
 from qa.answer import RETRIEVED
 from qa.config import Settings
-from qa.embedding import load_embedder
+from qa.embedders import embedder_for
 from qa.evaluation import build_archive, load_squad
 from qa.features import question_profile, sentence_features
 
@@ -31,7 +31,7 @@ def prepare(squad_file: str, cache: str, dense_every: str = "0") -> None:
     measuring whether sentence vectors would help, not for serving)."""
     every = int(dense_every)
     settings = Settings(progress=False)
-    embedder = load_embedder(settings.model, settings.device)
+    embedder = embedder_for(settings)
     articles, questions = load_squad(Path(squad_file))
     with tempfile.TemporaryDirectory(prefix="qa-tune-") as folder:
         assistant, _ = build_archive(settings, embedder, articles, Path(folder))
@@ -50,7 +50,7 @@ def prepare(squad_file: str, cache: str, dense_every: str = "0") -> None:
             measured = every > 0 and number % every == 0
             dense = [0.0] * len(features)
             if measured:
-                vectors = embedder.encode([f.sentence.text for f in features])
+                vectors = embedder.encode_passages([f.sentence.text for f in features])
                 dense = [float(c) for c in vectors @ retriever.query_vector(question.question)]
             rows.append(
                 {

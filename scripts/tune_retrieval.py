@@ -22,7 +22,7 @@ import click
 import numpy as np
 
 from qa.config import Settings
-from qa.embedding import embedder_for
+from qa.embedders import embedder_for
 from qa.evaluation import build_archive, load_squad
 from qa.index import open_index
 from qa.retrieval import Retriever

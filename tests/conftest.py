@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from qa.config import Settings
+from qa.embedders import register
 from qa.text import terms
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -24,6 +25,7 @@ class FakeEmbedder:
     the text's \\w+ words, so chunk sizes can be reasoned about in tests.
     """
 
+    backend = "fake"
     name = "fake"
     dimension = 64
     max_tokens = 64
@@ -34,7 +36,7 @@ class FakeEmbedder:
     def token_spans(self, texts: list[str]) -> list[list[tuple[int, int]]]:
         return [[m.span() for m in re.finditer(r"\w+", text)] for text in texts]
 
-    def encode(self, texts, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def encode_passages(self, texts, batch_size: int = 32) -> np.ndarray:
         self.encoded.extend(texts)
         matrix = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
@@ -48,7 +50,13 @@ class FakeEmbedder:
         return matrix
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
+        return self.encode_passages([text])[0]
+
+
+@register("fake", "fake")
+def _fake_backend(model, options) -> FakeEmbedder:
+    """Settings with `embedder="fake"` load the fake embedder (the CLI tests use it)."""
+    return FakeEmbedder()
 
 
 @pytest.fixture
@@ -64,6 +72,7 @@ def make_settings(tmp_path):
         values = {
             "corpus": tmp_path / "corpus",
             "index": tmp_path / "index",
+            "embedder": "fake",
             "model": "fake",
             "progress": False,
         }
@@ -86,10 +95,11 @@ def bundled_corpus(tmp_path) -> Path:
 def real_embedder(tmp_path_factory):
     """The real bundled all-MiniLM-L6-v2 as serving uses it (questions through the ONNX
     query encoder, exported into a temporary cache), loaded once per test session."""
-    from qa.embedding import load_embedder
+    from qa.embedders import EmbedderOptions, load_embedder
 
     cache = tmp_path_factory.mktemp("model-cache")
-    return load_embedder("bundled:all-MiniLM-L6-v2", "cpu", "onnx", cache, 1)
+    options = EmbedderOptions(query_encoder="onnx", cache_dir=cache)
+    return load_embedder("sentence-transformers", "bundled:all-MiniLM-L6-v2", options)
 
 
 @pytest.fixture(scope="module")

@@ -126,7 +126,9 @@ def test_an_answer_that_refers_back_to_its_subject_wins_a_tie(make_settings, fak
         make_settings,
         fake_embedder,
         {"yuan.txt": (text, {"title": "Yuan", "language": "en"})},
-        abstain_threshold=-1.0,  # sentence choice only: the fake model's cosines are no evidence
+        # Sentence choice by words alone: the fake model's cosines are no evidence.
+        abstain_threshold=-1.0,
+        answer_dense_weight=0.0,
     )
     answer = assistant.ask("What offices did the dynasty of Kublai Khan divide authority into?")
     assert "civil, military" in answer.sentences[0].text
@@ -267,7 +269,9 @@ def test_spanish_archive_answers_spanish_questions(make_settings, fake_embedder)
 
 @pytest.mark.model
 def test_bundled_archive_with_the_real_model(make_settings, bundled_corpus, real_embedder):
-    settings = make_settings(corpus=bundled_corpus, model="bundled:all-MiniLM-L6-v2")
+    settings = make_settings(
+        corpus=bundled_corpus, embedder="sentence-transformers", model="bundled:all-MiniLM-L6-v2"
+    )
     assistant = Assistant(settings, real_embedder)
     assistant.build(full=True)
 
@@ -298,7 +302,7 @@ def test_bundled_question_file_scores(make_settings, real_embedder):
     from qa.evaluation import evaluate
 
     result = evaluate(
-        make_settings(model="bundled:all-MiniLM-L6-v2"),
+        make_settings(embedder="sentence-transformers", model="bundled:all-MiniLM-L6-v2"),
         real_embedder,
         DATA / "bundled-questions.json",
         DATA / "bundled-unanswerable.txt",

@@ -24,6 +24,7 @@ _FOLDER = tempfile.TemporaryDirectory(prefix="qa-fuzz-")
 _SETTINGS = Settings(
     corpus=Path(_FOLDER.name) / "corpus",
     index=Path(_FOLDER.name) / "index",
+    embedder="fake",
     model="fake",
     progress=False,
     admin_token="t0ken",

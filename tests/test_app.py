@@ -84,6 +84,7 @@ def client(tmp_path_factory, module_fake_embedder):
     settings = Settings(
         corpus=folder / "corpus",
         index=folder / "index",
+        embedder="fake",
         model="fake",
         progress=False,
         admin_token="s3cret-token",
@@ -115,7 +116,8 @@ def test_health_reports_index_counts_and_model(client):
     assert body["model"] == "fake"
     assert body["index_version"]
     assert body["vectors_layout"] == "Flat"  # a handful of passages: exact
-    assert body["query_encoder"] == "torch"  # the fake embedder has no ONNX encoder
+    assert body["embedder"] == "fake"
+    assert body["query_encoder"] == "fake"  # what embeds questions: the backend itself
 
 
 def test_search_returns_the_hits_of_the_cli(client):

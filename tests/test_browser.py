@@ -19,7 +19,8 @@ import uvicorn
 from playwright.sync_api import Page, expect
 
 from qa.app import create_app
-from qa.config import BUNDLED_MODEL, Settings
+from qa.config import Settings
+from qa.embedders.sentence_transformer import BUNDLED_MODEL
 from qa.service import Assistant
 
 pytestmark = pytest.mark.browser
@@ -69,7 +70,13 @@ def server_url(tmp_path_factory, real_embedder):
         json.dumps({"title": EVIL_TITLE, "date": "1998-03-04", "source": "<b>Harbour</b> office"}),
         encoding="utf-8",
     )
-    settings = Settings(corpus=corpus, index=folder / "index", model=BUNDLED_MODEL, progress=False)
+    settings = Settings(
+        corpus=corpus,
+        index=folder / "index",
+        embedder="sentence-transformers",
+        model=BUNDLED_MODEL,
+        progress=False,
+    )
     assistant = Assistant(settings, real_embedder)
     assistant.build()
     port = _free_port()

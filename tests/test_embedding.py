@@ -8,8 +8,9 @@ import logging
 import numpy as np
 import pytest
 
-from qa import embedding
-from qa.embedding import OnnxQueryEncoder, SentenceTransformerEmbedder
+from qa.embedders import EmbedderOptions, onnx_query
+from qa.embedders.onnx_query import OnnxQueryEncoder
+from qa.embedders.sentence_transformer import SentenceTransformerEmbedder
 
 pytestmark = pytest.mark.model
 
@@ -24,7 +25,7 @@ QUESTIONS = [
 
 
 def torch_vectors(embedder, texts):
-    return embedder.encode(texts)
+    return embedder.encode_passages(texts)
 
 
 def test_questions_are_embedded_by_onnx_as_torch_embeds_them(real_embedder):
@@ -46,9 +47,9 @@ def test_the_export_is_cached_and_reused(real_embedder, tmp_path, monkeypatch):
     def no_export(*args):
         raise AssertionError("exported again although a cached export exists")
 
-    monkeypatch.setattr(embedding, "_export", no_export)
+    monkeypatch.setattr(onnx_query, "_export", no_export)
     again = OnnxQueryEncoder.for_model(model, real_embedder.name, tmp_path, 1)
-    again.check_against(real_embedder.encode)
+    again.check_against(real_embedder.encode_passages)
 
 
 def test_a_damaged_cached_export_is_replaced(real_embedder, tmp_path, caplog):
@@ -56,18 +57,19 @@ def test_a_damaged_cached_export_is_replaced(real_embedder, tmp_path, caplog):
     OnnxQueryEncoder.for_model(model, real_embedder.name, tmp_path, 1)
     (cached,) = tmp_path.glob("query-encoder-*.onnx")
     cached.write_bytes(b"not an onnx graph")
-    with caplog.at_level(logging.WARNING, logger="qa.embedding"):
+    with caplog.at_level(logging.WARNING, logger="qa.embedders.onnx_query"):
         encoder = OnnxQueryEncoder.for_model(model, real_embedder.name, tmp_path, 1)
-    encoder.check_against(real_embedder.encode)
+    encoder.check_against(real_embedder.encode_passages)
     assert "again" in caplog.text
     assert cached.stat().st_size > 1_000_000
 
 
 def test_torch_embeds_questions_when_the_export_does_not_match(tmp_path, monkeypatch, caplog):
-    monkeypatch.setattr(embedding, "PROBE_TOLERANCE", -1.0)  # no export can pass
-    embedder = SentenceTransformerEmbedder(query_encoder="onnx", cache_dir=tmp_path)
-    with caplog.at_level(logging.WARNING, logger="qa.embedding"):
+    monkeypatch.setattr(onnx_query, "PROBE_TOLERANCE", -1.0)  # no export can pass
+    options = EmbedderOptions(query_encoder="onnx", cache_dir=tmp_path)
+    embedder = SentenceTransformerEmbedder(options=options)
+    with caplog.at_level(logging.WARNING, logger="qa.embedders.sentence_transformer"):
         vector = embedder.encode_query(QUESTIONS[0])
     assert embedder.query_backend == "torch"
     assert "embedded with torch" in caplog.text
-    np.testing.assert_array_equal(vector, embedder.encode([QUESTIONS[0]])[0])
+    np.testing.assert_array_equal(vector, embedder.encode_passages([QUESTIONS[0]])[0])

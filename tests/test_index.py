@@ -11,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pdfs import write_pdf
 
@@ -26,6 +27,33 @@ def write(corpus: Path, name: str, text: str) -> None:
     path = corpus / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+
+
+def test_each_sentence_is_embedded_once_and_kept_with_its_passages(make_settings, fake_embedder):
+    settings = make_settings(chunk_tokens=16, chunk_overlap_sentences=1)
+    sentences = [f"Sentence number {n} tells of strike day {n} in the city." for n in range(8)]
+    write(settings.corpus, "long.txt", " ".join(sentences))
+    build_index(settings, fake_embedder)
+    index = open_index(settings)
+    stored = index.catalog.passages(index.vectors.ids().tolist())
+    assert len(stored) > 2  # overlapping passages share sentences
+    embedded_alone = [text for text in fake_embedder.encoded if text in sentences]
+    assert sorted(embedded_alone) == sorted(sentences)  # each once, shared or not
+    for entry in stored.values():
+        texts = [sentence.text for sentence in entry.passage.sentences]
+        expected = fake_embedder.encode_passages(texts)
+        assert entry.sentence_vectors.shape == expected.shape
+        np.testing.assert_allclose(entry.sentence_vectors, expected, atol=2e-3)  # float16
+
+
+def test_without_sentence_vectors_only_passages_are_embedded(make_settings, fake_embedder):
+    settings = make_settings(sentence_vectors=False)
+    write(settings.corpus, "a.txt", "The strike began. It lasted two days.")
+    report = build_index(settings, fake_embedder)
+    assert len(fake_embedder.encoded) == report.embedded_passages == 1
+    index = open_index(settings)
+    (entry,) = index.catalog.passages(index.vectors.ids().tolist()).values()
+    assert entry.sentence_vectors is None
 
 
 def test_second_build_embeds_nothing_and_changes_are_incremental(make_settings, fake_embedder):
@@ -49,7 +77,8 @@ def test_second_build_embeds_nothing_and_changes_are_incremental(make_settings, 
     update = build_index(settings, fake_embedder)
     assert (update.added, update.changed, update.removed, update.unchanged) == (1, 1, 1, 1)
     assert all("national strike" not in text for text in fake_embedder.encoded)
-    assert update.embedded_passages == len(fake_embedder.encoded) == 2
+    assert update.embedded_passages == 2
+    assert len(fake_embedder.encoded) == 4  # the two passages, and the one sentence of each
 
     index = open_index(settings)
     assert set(index.manifest.documents) == {"strike.txt", "assembly.txt", "new.txt"}
@@ -163,12 +192,14 @@ KILLED_BUILD = textwrap.dedent(
     from qa.index import build_index
 
     class SlowEmbedder(FakeEmbedder):
-        def encode(self, texts, batch_size=32, progress=False):
+        def encode_passages(self, texts, batch_size=32):
             open({flag!r}, "w").close()
             time.sleep(60)
-            return super().encode(texts)
+            return super().encode_passages(texts)
 
-    settings = Settings(corpus={corpus!r}, index={index!r}, model="fake", progress=False)
+    settings = Settings(
+        corpus={corpus!r}, index={index!r}, embedder="fake", model="fake", progress=False
+    )
     build_index(settings, SlowEmbedder(), full={full})
     """
 )

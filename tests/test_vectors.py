@@ -113,7 +113,12 @@ def test_a_large_archive_moves_to_an_inverted_file_and_back_without_reembedding(
     (settings.corpus / "note-007.txt").write_text("The water board of district 7 resigned.")
     fake_embedder.encoded.clear()
     update = build_index(settings, fake_embedder)
-    assert update.changed == 1 and update.embedded_passages == len(fake_embedder.encoded) == 1
+    assert update.changed == 1 and update.embedded_passages == 1
+    # The one passage (title in front) and its one sentence on its own; nothing else.
+    assert fake_embedder.encoded == [
+        "note 007\nThe water board of district 7 resigned.",
+        "The water board of district 7 resigned.",
+    ]
     index = open_index(settings)
     assert index.vectors.layout == manifest["vectors_layout"]
     assert index.vectors.size == update.passages == first.passages - 1  # 2 passages -> 1

