@@ -17,6 +17,7 @@ from qa.features import (
 from qa.followup import ResolvedQuestion, resolve
 from qa.retrieval import Retriever, validate_query
 from qa.store import SearchFilters
+from qa.timeline import cited_events, events_answer
 from qa.types import Answer, AnswerSentence, Citation, Hit
 
 NO_ANSWER = (
@@ -58,11 +59,15 @@ class Answerer:
         filters: SearchFilters | None = None,
     ) -> Answer:
         question = validate_query(question, self.settings, what="question")
+        dated = events_answer(self.retriever, self.settings, question, filters)
+        if dated is not None:  # "What happened between 10 and 15 December?"
+            return dated
         language = self.retriever.query_language(question)
         resolved = resolve(question, history, language, self.settings.max_history_turns)
         hits = self.retriever.search(resolved.query, k=RETRIEVED, filters=filters)
         answer = self._answer(resolved, language, hits)
         answer.resolved_query = resolved.query
+        answer.events = cited_events(self.retriever.index.catalog, answer)
         return answer
 
     def _answer(self, resolved: ResolvedQuestion, language: str, hits: list[Hit]) -> Answer:

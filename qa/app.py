@@ -31,6 +31,7 @@ from qa.api_models import (
     HitOut,
     RebuildStatus,
     SearchResponse,
+    TimelineResponse,
 )
 from qa.config import Settings
 from qa.errors import (
@@ -232,6 +233,27 @@ def api_search(
     """The best passages for a query, best first: the hits of `qa search --json`."""
     hits = assistant.search(q, k=k, mode=mode, filters=filters)
     return SearchResponse(query=q, hits=[HitOut.build(hit) for hit in hits])
+
+
+@api.get(
+    "/timeline",
+    response_model=TimelineResponse,
+    responses=_error_responses(422, 503),
+    summary="The archive's dated events, oldest first",
+)
+def api_timeline(
+    assistant: AssistantDep,
+    filters: FiltersDep,
+    q: Annotated[
+        str | None,
+        Query(description="Only events of the passages this query finds.", examples=["strike"]),
+    ] = None,
+    limit: Annotated[int | None, Query(ge=1, le=1000, description="Most events listed.")] = None,
+) -> TimelineResponse:
+    """Dated events, each with its date, precision, sentence and every source that tells it:
+    the timeline of `qa timeline --json`. `date_from` and `date_to` apply to the events'
+    dates; `source` and `language` to their documents."""
+    return TimelineResponse.build(assistant.timeline(q or None, filters, limit))
 
 
 @api.post(

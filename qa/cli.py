@@ -147,6 +147,73 @@ def ask(ctx, corpus, index_dir, question, history, as_json):
         click.echo(f"    {citation.text}\n")
 
 
+@main.command()
+@_paths
+@click.argument("query", required=False)
+@click.option("--source", default=None, help="Only documents from this source.")
+@click.option("--language", default=None, help="Only documents in this language (ISO code).")
+@click.option("--date-from", default=None, help="Only events on or after (YYYY[-MM[-DD]]).")
+@click.option("--date-to", default=None, help="Only events on or before (YYYY[-MM[-DD]]).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=None, help="Most events listed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@click.pass_context
+def timeline(ctx, corpus, index_dir, query, source, language, date_from, date_to, limit, as_json):
+    """The archive's dated events, oldest first, each with its sources (QUERY narrows them)."""
+    from qa.api_models import TimelineResponse
+    from qa.store import SearchFilters
+
+    settings = _settings(ctx, corpus=corpus, index=index_dir)
+    filters = SearchFilters(source, language, date_from, date_to)
+    result = _assistant(settings).timeline(query, filters, limit)
+    if as_json:
+        _print_json(TimelineResponse.build(result).model_dump())
+        return
+    for event in result.events:
+        sources = ", ".join(f"{s.title} ({s.document_id})" for s in event.sources)
+        click.echo(f"{event.label:>22}  {event.text}")
+        click.echo(f"{'':>22}  [{len(event.sources)}] {sources}\n")
+    if result.total > len(result.events):
+        click.echo(f"... {result.total - len(result.events)} more (--limit).")
+
+
+@main.command(name="eval-dates")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--bbc",
+    type=click.Path(path_type=Path),
+    default=Path("../shared/eval/bbc-dev.json"),
+    show_default=True,
+    help="The BBC News archive the labelled BBC sentences are read from, by reference.",
+)
+@click.option("--errors", is_flag=True, help="List the sentences read wrongly too.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+def eval_dates(file, bbc, errors, as_json):
+    """Precision and recall of date extraction on a labelled file of sentences.
+
+    BBC sentences are kept as references into the BBC file; without it they are left out,
+    and the result says how many.
+    """
+    from qa.date_evaluation import evaluate_dates, left_out_line
+
+    result = evaluate_dates(file, bbc)
+    if not errors:
+        for scores in result.values():
+            scores.pop("errors")
+    if as_json:
+        _print_json(result)
+        return
+    click.echo(f"{'split':10} {'sentences':>9} {'mentions':>8} {'precision':>9} {'recall':>7}")
+    for split, scores in result.items():
+        click.echo(
+            f"{split:10} {scores['sentences']:>9} {scores['expected']:>8} "
+            f"{scores['precision']:>9.3f} {scores['recall']:>7.3f}"
+        )
+        for error in scores.get("errors", []):
+            click.echo(f"    {error['text']}  expected {error['expected']}, found {error['found']}")
+    if line := left_out_line(result):
+        click.echo(line)
+
+
 def _read_history(path: Path) -> list[dict]:
     try:
         turns = json.loads(path.read_text(encoding="utf-8"))

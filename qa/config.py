@@ -239,6 +239,39 @@ class Settings(BaseSettings):
         "cannot see across languages. Unset means the embedder's own calibration.",
     )
 
+    # --- Timeline ---
+    timeline_passages: int = Field(
+        20,
+        ge=1,
+        le=100,
+        description="Passages a timeline with a query reads its dated sentences from: the best "
+        "of a hybrid search for the query (the same retrieval as answers).",
+    )
+    timeline_relative_score: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Of those passages, only the ones whose hybrid score is above this share "
+        "of the best one's give events (hybrid search always proposes passages, relevant or "
+        "not).",
+    )
+    timeline_limit: int = Field(
+        200, ge=1, le=1000, description="Most events a timeline lists when not told otherwise."
+    )
+    timeline_same_event: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Two sentences with the same date tell one event when this share of the "
+        "shorter one's content terms (its date left out) are in the other.",
+    )
+    timeline_answer_events: int = Field(
+        6,
+        ge=1,
+        le=20,
+        description="Most events an answer to 'what happened between ... and ...?' lists.",
+    )
+
     # --- Input limits ---
     max_question_chars: int = Field(1000, ge=1, description="Longest question or query accepted.")
     max_history_turns: int = Field(10, ge=0, description="Earlier turns of a conversation read.")

@@ -42,11 +42,12 @@ from qa.config import Settings
 from qa.documents import SourceEntry, UnreadableDocument, load_document, scan_corpus
 from qa.embedders import Embedder, model_identity
 from qa.errors import BuildInProgressError, IndexMismatchError, IndexMissingError
+from qa.events import add_document_dates
 from qa.store import Catalog, VectorStore, inverted_lists_for
 from qa.text import terms
 from qa.types import BuildReport, Passage, SkippedFile
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 CATALOG_FILE = "catalog.sqlite"
 VECTORS_FILE = "vectors.faiss"
 MANIFEST_FILE = "manifest.json"
@@ -307,6 +308,7 @@ def _apply_changes(
             [terms(text, document.language) for text in texts],
             terms(f"{document.title}\n{document.text}", document.language),
         )
+        add_document_dates(catalog, document, passages)
         pending.extend(zip(passages, texts, strict=True))
         if len(pending) >= EMBED_GROUP:
             report.embedded_passages += _embed(pending, embedder, vectors, catalog, settings)

@@ -91,6 +91,12 @@ def display_date(value) -> str | None:
     return text
 
 
+def mention_parts(sentence: str, mention: str) -> list[tuple[str, bool]]:
+    """A timeline sentence cut into parts, its date expression highlighted."""
+    start = sentence.find(mention) if mention else -1
+    return marked(sentence, [(start, start + len(mention))] if start >= 0 else [])
+
+
 @dataclass
 class Segment:
     """A run of document text between passage (or page) boundaries."""
@@ -137,7 +143,12 @@ def templates(directory: Path) -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.globals.update(marked=marked, document_url=document_url, display_date=display_date)
+    environment.globals.update(
+        marked=marked,
+        document_url=document_url,
+        display_date=display_date,
+        mention_parts=mention_parts,
+    )
     return Jinja2Templates(env=environment)
 
 
@@ -252,3 +263,35 @@ def document_page(request: Request, assistant: AssistantDep, document_id: str) -
         "pages": len(document.page_starts),
     }
     return render(request, "document.html", context)
+
+
+@router.get("/timeline", response_class=HTMLResponse)
+def timeline_page(
+    request: Request,
+    assistant: AssistantDep,
+    q: str = "",
+    source: str = "",
+    language: str = "",
+    date_from: str = "",
+    date_to: str = "",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> HTMLResponse:
+    """The archive's dated events, oldest first, each with its sources."""
+    form = {
+        "q": q,
+        "source": source,
+        "language": language,
+        "date_from": date_from,
+        "date_to": date_to,
+        "limit": limit,
+    }
+    timeline, error = None, None
+    try:
+        filters = SearchFilters(
+            source or None, language or None, date_from or None, date_to or None
+        )
+        timeline = assistant.timeline(q.strip() or None, filters, limit)
+    except InvalidQueryError as problem:
+        error = str(problem)
+    context = {"form": form, "timeline": timeline, "error": error}
+    return render(request, "timeline.html", context, status=422 if error else 200)

@@ -22,6 +22,7 @@ from qa.errors import DocumentNotFoundError
 from qa.index import IndexVersion, build_index, current_version, open_index
 from qa.retrieval import Retriever
 from qa.store import SearchFilters
+from qa.timeline import Timeline, build_timeline
 from qa.types import Answer, BuildReport, Document, Hit, Passage
 
 #: Seconds between checks of the index's CURRENT pointer.
@@ -118,6 +119,15 @@ class Assistant:
         filters: SearchFilters | None = None,
     ) -> Answer:
         return self.engine().answerer.ask(question, history=history, filters=filters)
+
+    def timeline(
+        self,
+        query: str | None = None,
+        filters: SearchFilters | None = None,
+        limit: int | None = None,
+    ) -> Timeline:
+        """Dated events, oldest first: all of them, or those of the passages `query` finds."""
+        return build_timeline(self.engine().retriever, self.settings, query, filters, limit)
 
     def document(self, document_id: str) -> tuple[Document, list[Passage]]:
         catalog = self.engine().index.catalog

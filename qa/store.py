@@ -63,6 +63,23 @@ CREATE TABLE IF NOT EXISTS vocabulary (
     passages INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS document_terms USING fts5(terms, tokenize='unicode61');
+-- Date mentions of sentences (qa/events.py), one row per mention: a sentence is its
+-- document and span, with the first passage holding it; removed with its document.
+CREATE TABLE IF NOT EXISTS sentence_dates (
+    document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    passage_id INTEGER NOT NULL,
+    mention_start INTEGER NOT NULL,
+    mention_end INTEGER NOT NULL,
+    value_start TEXT NOT NULL,
+    value_end TEXT NOT NULL,
+    precision TEXT NOT NULL,
+    first_day TEXT NOT NULL,
+    last_day TEXT NOT NULL,
+    PRIMARY KEY (document_id, start, mention_start)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sentence_dates_by_day ON sentence_dates(first_day, last_day);
 """
 
 

@@ -132,6 +132,8 @@ class Answer:
     resolved_query: str = ""
     #: Every passage retrieved for the question, best first (for evaluation; not shown).
     hits: list[Hit] = field(default_factory=list)
+    #: The dated events of the cited sentences, oldest first (qa/timeline.py).
+    events: list[TimelineEvent] = field(default_factory=list)
 
 
 @dataclass
@@ -148,3 +150,42 @@ class BuildReport:
     skipped: list[SkippedFile] = field(default_factory=list)
     seconds: float = 0.0
     version: str = ""
+
+
+@dataclass
+class EventSource:
+    """One document's sentence telling a dated event, and the passage that cites it."""
+
+    document_id: str
+    title: str
+    passage_id: int
+    sentence: str
+    #: The sentence's span in the document text.
+    start: int
+    end: int
+    #: The date expression as the sentence writes it.
+    mention: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    #: In an answer, the number of the citation this source is.
+    citation: int | None = None
+
+
+@dataclass
+class TimelineEvent:
+    """A dated event: its date (ISO, with precision; a range when the ends differ) and every
+    source that tells it (same date, similar sentence)."""
+
+    value_start: str
+    value_end: str
+    precision: str
+    first_day: str
+    last_day: str
+    label: str
+    text: str
+    sources: list[EventSource] = field(default_factory=list)
+
+    @property
+    def value(self) -> str:
+        if self.value_start == self.value_end:
+            return self.value_start
+        return f"{self.value_start}/{self.value_end}"

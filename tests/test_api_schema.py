@@ -40,6 +40,8 @@ def built_archive():
     (corpus / "reports" / "strike.txt").write_text(
         "The national strike was called for December 15.\nTeachers joined it.\n", encoding="utf-8"
     )
+    # Dated sentences, so that the timeline (GET /api/timeline) has events to list.
+    (corpus / "reports" / "strike.txt.meta.json").write_text('{"date": "2022-12-14"}')
     (corpus / "news.jsonl").write_text(
         json.dumps({"text": "The river flooded the town.", "date": "2021-03", "source": "Wire"})
         + "\n",
@@ -57,6 +59,7 @@ def built_archive():
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_api_conforms_to_its_schema(case):
+    # Every operation of the schema is fuzzed, GET /api/timeline among them.
     # Some limits cannot be written in the schema (a blank question, 30 February, the
     # configured question length): the core refuses such schema-valid input with a 422.
     case.call_and_validate(excluded_checks=[positive_data_acceptance])

@@ -225,3 +225,49 @@ def test_the_chat_works_without_javascript(browser, server_url):
         expect(page.locator("#t2 .card").first).to_be_visible()
     finally:
         context.close()
+
+
+def test_the_timeline_page_lists_dated_events_and_opens_their_passage(page: Page, server_url):
+    page.goto(server_url + "/")
+    page.get_by_role("navigation").get_by_role("link", name="Timeline").click()
+    page.wait_for_url(re.compile(r"/timeline$"))
+    events = page.locator(".event")
+    expect(events.first).to_be_visible()
+    days = page.locator(".event time").evaluate_all("nodes => nodes.map(n => n.dateTime)")
+    assert days == sorted(days) and len(days) >= 6
+    labels = page.locator(".event time").all_inner_texts()
+    for label in ("3 Mar 1998", "2020", "10 Dec 2022", "13 Dec 2022", "15 Dec 2022"):
+        assert label in labels
+    assembly = events.filter(has_text="Extraordinary National Assembly")
+    expect(assembly.locator("mark")).to_have_text("December 10, 2022")
+    expect(assembly.locator(".source-count")).to_have_text("1 source")
+
+    page.fill("#q", "national strike")
+    page.press("#q", "Enter")
+    page.wait_for_url(re.compile(r"/timeline\?q=national\+strike"))
+    expect(page.locator(".result-count")).to_contain_text("national strike")
+    strike = page.locator(".event", has_text="The national strike of December 15")
+    expect(strike.locator("time")).to_have_text("15 Dec 2022")
+    strike.locator(".event-source").first.click()
+    page.wait_for_url(re.compile(r"/documents/.+#p\d+$"))
+    passage = page.locator(".seg.hl")
+    expect(passage.first).to_be_in_viewport()
+    assert "The national strike of December 15" in " ".join(passage.all_inner_texts())
+
+
+def test_an_answer_shows_its_dates_on_a_mini_timeline(page: Page, server_url):
+    page.goto(server_url + "/")
+    ask(page, QUESTION, 1)
+    mini = page.locator("#t1 .mini-timeline")
+    expect(mini).to_be_visible()
+    expect(mini.locator("time").first).to_have_text("15 Dec 2022")
+    mini.locator(".cite").first.click()
+    assert re.search(r"#t1-c\d+$", page.url)
+
+    ask(page, "What happened between 10 and 15 December?", 2)
+    answer = page.locator("#t2 .answer")
+    expect(answer).not_to_have_class(re.compile("abstained"))
+    labels = answer.locator(".mini-event time").all_inner_texts()
+    assert labels[:3] == ["10 Dec 2022", "13 Dec 2022", "15 Dec 2022"]
+    expect(answer.locator(".answer-text")).to_contain_text("Extraordinary National Assembly")
+    expect(answer.locator(".card mark").first).to_be_visible()

@@ -87,6 +87,29 @@
     return item;
   }
 
+  // The dated events of the answer's sentences, oldest first (mirrors mini_timeline()).
+  function miniTimeline(events, turnNumber) {
+    const box = el("div", "mini-timeline");
+    box.append(el("h3", "cards-title", "Timeline"));
+    const list = el("ol", "mini-events");
+    events.forEach(function (event) {
+      const item = el("li", "mini-event");
+      const time = el("time", null, event.label);
+      time.setAttribute("datetime", event.first_day);
+      item.append(time, " ", el("span", "mini-text", event.text));
+      event.sources.forEach(function (source) {
+        if (!source.citation) return;
+        const cite = el("a", "cite", "[" + source.citation + "]");
+        cite.href = "#t" + turnNumber + "-c" + source.citation;
+        cite.setAttribute("aria-label", "Source " + source.citation);
+        item.append(" ", cite);
+      });
+      list.append(item);
+    });
+    box.append(list);
+    return box;
+  }
+
   function renderAnswer(slot, data, turnNumber) {
     slot.className = data.abstained ? "answer abstained" : "answer";
     slot.replaceChildren();
@@ -110,7 +133,9 @@
     }
     const cards = el("ol", "cards");
     data.citations.forEach(function (citation) { cards.append(card(citation, turnNumber, data.abstained)); });
-    slot.append(text, title, cards);
+    slot.append(text);
+    if (!data.abstained && data.events && data.events.length) slot.append(miniTimeline(data.events, turnNumber));
+    slot.append(title, cards);
   }
 
   function renderError(slot, message) {

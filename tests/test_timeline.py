@@ -1,0 +1,185 @@
+"""The timeline: dated sentences kept through incremental builds, merged events, the CLI,
+the API and answers to 'what happened between ... and ...?'."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from qa.app import create_app
+from qa.cli import main
+from qa.index import build_index
+from qa.service import Assistant
+from qa.store import SearchFilters
+
+
+def write(corpus, name: str, text: str, date: str | None = None, source: str | None = None):
+    (corpus / name).write_text(text, encoding="utf-8")
+    meta = {key: value for key, value in (("date", date), ("source", source)) if value}
+    if meta:
+        (corpus / f"{name}.meta.json").write_text(json.dumps(meta), encoding="utf-8")
+
+
+@pytest.fixture
+def archive(make_settings, fake_embedder):
+    settings = make_settings()
+    corpus = settings.corpus
+    write(
+        corpus,
+        "lima.txt",
+        "Delegates met in Lima on 10 December 2022.\n"
+        "The national strike began on December 15 across the south.\n",
+        "2022-12",
+        "Lima desk",
+    )
+    write(
+        corpus,
+        "cusco.txt",
+        "The national strike began on 15 December 2022 across the south.\nMarkets stayed closed.\n",
+        "2022-12-16",
+        "Cusco desk",
+    )
+    write(corpus, "vizcarra.txt", "Congress removed Vizcarra in 2020.\n")
+    build_index(settings, fake_embedder)
+    return settings, Assistant(settings, fake_embedder)
+
+
+def labels(timeline) -> list[str]:
+    return [event.label for event in timeline.events]
+
+
+def test_events_are_oldest_first_and_one_event_has_every_source(archive):
+    _, assistant = archive
+    timeline = assistant.timeline()
+    assert labels(timeline) == ["2020", "10 Dec 2022", "15 Dec 2022"]
+    strike = timeline.events[-1]
+    assert {s.document_id for s in strike.sources} == {"lima.txt", "cusco.txt"}
+    assert all("national strike" in s.sentence for s in strike.sources)
+    assert strike.sources[0].mention in ("December 15", "15 December 2022")
+    assert timeline.total == 3
+
+
+def test_filters_apply_to_event_dates_and_documents(archive):
+    _, assistant = archive
+    december = assistant.timeline(filters=SearchFilters(date_from="2022-12-12"))
+    assert labels(december) == ["15 Dec 2022"]
+    cusco = assistant.timeline(filters=SearchFilters(source="Cusco desk"))
+    assert [s.document_id for e in cusco.events for s in e.sources] == ["cusco.txt"]
+    assert labels(assistant.timeline("Vizcarra Congress")) == ["2020"]
+    assert assistant.timeline(limit=1).total == 3
+
+
+def test_incremental_builds_keep_the_timeline_right(archive, fake_embedder):
+    settings, assistant = archive
+    corpus = settings.corpus
+    write(corpus, "puno.txt", "Flights to Puno resumed yesterday.\n", "2023-01-09")
+    (corpus / "vizcarra.txt").write_text("Congress removed Vizcarra in 2018.\n", encoding="utf-8")
+    (corpus / "cusco.txt").unlink()
+    report = build_index(settings, fake_embedder)
+    assert (report.added, report.changed, report.removed) == (1, 1, 1)
+    timeline = Assistant(settings, fake_embedder).timeline()
+    assert labels(timeline) == ["2018", "10 Dec 2022", "15 Dec 2022", "8 Jan 2023"]
+    assert [s.document_id for s in timeline.events[2].sources] == ["lima.txt"]
+
+
+def test_a_question_about_a_span_is_answered_with_its_events(archive):
+    _, assistant = archive
+    answer = assistant.ask("What happened between 10 and 15 December?")
+    assert not answer.abstained
+    assert [event.label for event in answer.events] == ["10 Dec 2022", "15 Dec 2022"]
+    assert answer.sentences[0].text == "Delegates met in Lima on 10 December 2022."
+    cited = {c.n: c for c in answer.citations}
+    for sentence in answer.sentences:
+        citation = cited[sentence.citation]
+        start, end = citation.highlights[0] if sentence.citation == 1 else (0, 0)
+        assert sentence.text in citation.text
+        if sentence.citation == 1:
+            assert citation.text[start:end] == sentence.text
+
+
+def test_an_answer_carries_the_dates_of_its_cited_sentences(archive):
+    _, assistant = archive
+    answer = assistant.ask("When did the national strike begin across the south?")
+    assert not answer.abstained
+    assert answer.events and answer.events[0].label == "15 Dec 2022"
+    assert answer.events[0].sources[0].citation in {c.n for c in answer.citations}
+
+
+def test_the_api_serves_the_timeline_and_refuses_bad_dates(archive):
+    settings, assistant = archive
+    client = TestClient(create_app(settings, assistant))
+    response = client.get("/api/timeline", params={"q": "national strike"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["query"] == "national strike"
+    strike = body["events"][-1]
+    assert strike["date"] == "2022-12-15" and strike["precision"] == "day"
+    assert len(strike["sources"]) == 2
+    assert strike["sources"][0]["url"].startswith("/documents/")
+    for params, words in (
+        ({"date_from": "2022-13"}, "date_from"),
+        ({"date_from": "2023", "date_to": "2022"}, "after"),
+        ({"limit": 0}, "limit"),
+        ({"q": "strike " * 200}, "characters"),
+    ):
+        refused = client.get("/api/timeline", params=params)
+        assert refused.status_code == 422, params
+        assert words in refused.json()["error"]["message"]
+    page = client.get("/timeline", params={"q": "strike"})
+    assert page.status_code == 200 and "2 sources" in page.text and "15 Dec 2022" in page.text
+    assert client.get("/timeline", params={"date_to": "nope"}).status_code == 422
+
+
+@pytest.mark.model
+def test_the_cli_prints_the_bundled_archives_timeline_in_order(bundled_corpus, tmp_path):
+    arguments = ["--corpus", str(bundled_corpus), "--index", str(tmp_path / "index")]
+    runner = CliRunner()
+    assert runner.invoke(main, ["index", *arguments, "--json"]).exit_code == 0
+    result = runner.invoke(main, ["timeline", *arguments, "--json"])
+    assert result.exit_code == 0, result.output
+    events = json.loads(result.output)["events"]
+    wanted = [
+        ("2020", "Vizcarra"),
+        ("2022-12-10", "Extraordinary National Assembly"),
+        ("2022-12-13", "indefinite strike"),
+        ("2022-12-15", "national strike"),
+    ]
+    positions = []
+    for date, words in wanted:
+        found = [n for n, e in enumerate(events) if e["date"] == date and words in e["text"]]
+        assert found, (date, words)
+        positions.append(found[0])
+        source = events[found[0]]["sources"][0]
+        assert source["document_id"] == "000_81ed5ffdb9fd1d09.txt"
+        assert source["url"] == f"/documents/000_81ed5ffdb9fd1d09.txt#p{source['passage_id']}"
+        assert words in source["sentence"]
+    assert positions == sorted(positions)
+    text = runner.invoke(main, ["timeline", *arguments, "strike", "--date-from", "2022-12-13"])
+    assert text.exit_code == 0 and "15 Dec 2022" in text.output and "2020" not in text.output
+    bad = runner.invoke(main, ["timeline", *arguments, "--date-to", "2022-02-30"])
+    assert bad.exit_code == 1 and "date_to must be a date" in bad.output
+
+
+def test_eval_dates_prints_precision_and_recall(tmp_path):
+    labelled = tmp_path / "labelled.json"
+    sentences = [
+        {"text": "It met on 10 December 2022.", "document_date": None, "split": "a",
+         "mentions": [{"value": "2022-12-10", "precision": "day"}]},
+        {"text": "It rained yesterday.", "document_date": "2023-01-09", "split": "a",
+         "mentions": [{"value": "2023-01-08", "precision": "day"}]},
+        {"text": "It rained on Monday.", "document_date": "2023-01-09", "split": "b",
+         "mentions": [{"value": "2023-01-02", "precision": "day"}]},
+    ]  # fmt: skip
+    labelled.write_text(json.dumps({"sentences": sentences}), encoding="utf-8")
+    result = CliRunner().invoke(main, ["eval-dates", str(labelled), "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output)
+    assert (scores["a"]["precision"], scores["a"]["recall"]) == (1.0, 1.0)
+    assert (scores["b"]["precision"], scores["b"]["recall"]) == (0.0, 0.0)
+    text = CliRunner().invoke(main, ["eval-dates", str(labelled), "--errors"])
+    assert "It rained on Monday." in text.output and "precision" in text.output
+    missing = CliRunner().invoke(main, ["eval-dates", str(tmp_path / "none.json")])
+    assert missing.exit_code == 1 and "No labelled file" in missing.output
