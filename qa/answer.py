@@ -67,6 +67,7 @@ class Answerer:
         hits = self.retriever.search(resolved.query, k=RETRIEVED, filters=filters)
         answer = self._answer(resolved, language, hits)
         answer.resolved_query = resolved.query
+        answer.language_note = language_note(self.retriever.question_language(question), answer)
         answer.events = cited_events(self.retriever.index.catalog, answer)
         return answer
 
@@ -173,6 +174,36 @@ class Answerer:
             citations=closest,
             confidence=round(confidence, 4),
         )
+
+
+#: Names of the languages a note may name (others are named by their code).
+LANGUAGE_NAMES = {
+    "en": "English",
+    "es": "Spanish",
+    "pt": "Portuguese",
+    "fr": "French",
+    "it": "Italian",
+    "de": "German",
+    "ca": "Catalan",
+    "nl": "Dutch",
+}
+
+
+def language_note(question_language: str, answer: Answer) -> str:
+    """A plain note when the answer's sentences are in another language than the question:
+    answers are the archive's own sentences, never translated."""
+    if answer.abstained:
+        return ""
+    cited = {answer.citations[s.citation - 1].metadata.get("language") for s in answer.sentences}
+    others = sorted(code for code in cited if code and code != question_language)
+    if not others:
+        return ""
+    names = " and ".join(LANGUAGE_NAMES.get(code, code) for code in others)
+    asked = LANGUAGE_NAMES.get(question_language, question_language)
+    return (
+        f"The archive's answer is in {names}, as its documents are; your question was in "
+        f"{asked}. Answers are the archive's own sentences, not translations."
+    )
 
 
 def _rerank(hits: list[Hit], scored: list[ScoredSentence], depth: int) -> list[Hit]:

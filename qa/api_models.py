@@ -295,6 +295,11 @@ class AnswerResponse(BaseModel):
     citations: list[CitationOut]
     confidence: float = 0.0
     resolved_query: str = Field("", description="The query searched, after follow-ups.")
+    language_note: str = Field(
+        "",
+        description="Said beside an answer whose sentences are in another language than the "
+        "question (answers are the archive's own sentences, never translated); empty otherwise.",
+    )
     events: list[TimelineEventOut] = Field(
         default_factory=list,
         description="The dated events of the cited sentences (or, for 'what happened "
@@ -314,6 +319,7 @@ class AnswerResponse(BaseModel):
             citations=[CitationOut.build(c) for c in answer.citations],
             confidence=answer.confidence,
             resolved_query=answer.resolved_query,
+            language_note=answer.language_note,
             events=[TimelineEventOut.build(event) for event in answer.events],
         )
 

@@ -132,6 +132,8 @@ class Answer:
     resolved_query: str = ""
     #: Every passage retrieved for the question, best first (for evaluation; not shown).
     hits: list[Hit] = field(default_factory=list)
+    #: Said beside an answer whose sentences are in another language than the question.
+    language_note: str = ""
     #: The dated events of the cited sentences, oldest first (qa/timeline.py).
     events: list[TimelineEvent] = field(default_factory=list)
 

@@ -46,3 +46,6 @@ def test_a_spanish_question_finds_and_answers_from_the_english_article(
     answer = assistant.ask("¿Qué día fue el paro nacional?")
     assert not answer.abstained
     assert "December 15" in answer.sentences[0].text
+    # The answer is the English article's own sentence, and the assistant says so.
+    assert "English" in answer.language_note and "Spanish" in answer.language_note
+    assert assistant.ask("When was the national strike?").language_note == ""

@@ -134,6 +134,7 @@
     const cards = el("ol", "cards");
     data.citations.forEach(function (citation) { cards.append(card(citation, turnNumber, data.abstained)); });
     slot.append(text);
+    if (!data.abstained && data.language_note) slot.append(el("p", "language-note", data.language_note));
     if (!data.abstained && data.events && data.events.length) slot.append(miniTimeline(data.events, turnNumber));
     slot.append(title, cards);
   }
