@@ -1,54 +1,17 @@
-"""Shared fixtures: a small deterministic fake embedder beside the real bundled model."""
+"""Shared fixtures: the small deterministic fake embedder (qa.testing) beside the real model."""
 
 from __future__ import annotations
 
-import hashlib
-import re
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from qa.config import Settings
-from qa.text import terms
+from qa.testing import FakeEmbedder
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 BUNDLED_CORPUS = REPOSITORY / "corpus"
-
-
-class FakeEmbedder:
-    """Hashes stemmed words into a fixed-size vector: texts sharing words are similar.
-
-    Same interface as the real embedder, deterministic and instant; its "wordpieces" are
-    the text's \\w+ words, so chunk sizes can be reasoned about in tests.
-    """
-
-    name = "fake"
-    dimension = 64
-    max_tokens = 64
-
-    def __init__(self) -> None:
-        self.encoded: list[str] = []
-
-    def token_spans(self, texts: list[str]) -> list[list[tuple[int, int]]]:
-        return [[m.span() for m in re.finditer(r"\w+", text)] for text in texts]
-
-    def encode(self, texts, batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        self.encoded.extend(texts)
-        matrix = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for term in terms(text, "en"):
-                digest = hashlib.blake2b(term.encode(), digest_size=4).digest()
-                matrix[row, int.from_bytes(digest, "big") % self.dimension] += 1.0
-            norm = np.linalg.norm(matrix[row])
-            matrix[row] = matrix[row] / norm if norm else matrix[row]
-            if not norm:
-                matrix[row, 0] = 1.0
-        return matrix
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from conftest import FakeEmbedder
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
 from qa.app import create_app
 from qa.config import Settings
 from qa.service import Assistant
+from qa.testing import FakeEmbedder
 
 # The schema is read when the tests are collected, so the app is made then; its index is
 # built by the fixture below, before any request. (schemathesis' `from_fixture` does not

@@ -19,8 +19,6 @@ from qa.index import _build_lock, build_index, current_version, open_index
 from qa.service import Assistant
 from qa.text import terms
 
-TESTS = Path(__file__).resolve().parent
-
 
 def write(corpus: Path, name: str, text: str) -> None:
     path = corpus / name
@@ -156,9 +154,8 @@ def test_serving_switches_to_a_new_build_and_old_readers_keep_working(make_setti
 
 KILLED_BUILD = textwrap.dedent(
     """
-    import sys, time
-    sys.path.insert(0, {tests!r})
-    from conftest import FakeEmbedder
+    import time
+    from qa.testing import FakeEmbedder
     from qa.config import Settings
     from qa.index import build_index
 
@@ -187,7 +184,6 @@ def test_a_killed_build_leaves_the_old_index_serving(
 
     flag = tmp_path / "embedding-started"
     script = KILLED_BUILD.format(
-        tests=str(TESTS),
         flag=str(flag),
         corpus=str(settings.corpus),
         index=str(settings.index),
