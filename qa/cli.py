@@ -75,8 +75,6 @@ def index(ctx, corpus, index_dir, full: bool, as_json: bool) -> None:
     settings = _settings(
         ctx, corpus=corpus, index=index_dir, progress=not as_json and sys.stderr.isatty()
     )
-    if not Path(settings.corpus).is_dir():
-        raise click.ClickException(f"No corpus folder at {settings.corpus}.")
     report = _assistant(settings).build(full=full)
     if as_json:
         _print_json(report)
@@ -200,8 +198,11 @@ def serve(ctx, corpus, index_dir, host, port):
     import uvicorn
 
     from qa.app import create_app
+    from qa.documents import check_corpus
 
     settings = _settings(ctx, corpus=corpus, index=index_dir, host=host, port=port)
+    # Serving an archive whose corpus is gone would let the next rebuild empty it.
+    check_corpus(Path(settings.corpus))
     assistant = _assistant(settings)
     report = assistant.ensure_index()
     if report is not None:

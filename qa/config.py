@@ -219,6 +219,21 @@ class Settings(BaseSettings):
         "sentence covers. Both are size-independent.",
     )
 
+    # --- Reading documents ---
+    metadata_max_chars: int = Field(
+        10_000,
+        ge=100,
+        description="Most metadata one document may carry, in characters of JSON; a document "
+        "with more (a YAML alias bomb expands 400 bytes into megabytes) is skipped and named. "
+        "Every search hit and citation carries its document's metadata.",
+    )
+    metadata_max_depth: int = Field(
+        10,
+        ge=1,
+        description="Deepest nesting of lists and objects in a document's metadata; a document "
+        "with deeper metadata (or a recursive YAML alias) is skipped and named.",
+    )
+
     # --- Input limits ---
     max_question_chars: int = Field(1000, ge=1, description="Longest question or query accepted.")
     max_history_turns: int = Field(10, ge=0, description="Earlier turns of a conversation read.")

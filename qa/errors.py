@@ -29,3 +29,12 @@ class BuildInProgressError(QAError):
 
 class EvalFileError(QAError):
     """An evaluation file that is missing or not in the expected format."""
+
+
+class CorpusError(QAError):
+    """The corpus folder is missing or cannot be listed: a build would empty the archive."""
+
+
+class BuildError(QAError):
+    """A build failed on the way (a full disk, an unwritable index folder); the version in
+    service is unchanged."""

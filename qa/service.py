@@ -16,6 +16,7 @@ from pathlib import Path
 
 from qa.answer import Answerer
 from qa.config import SearchMode, Settings
+from qa.documents import check_corpus
 from qa.embedding import Embedder, embedder_for
 from qa.errors import DocumentNotFoundError
 from qa.index import IndexVersion, build_index, current_version, open_index
@@ -85,6 +86,7 @@ class Assistant:
 
     def build(self, full: bool = False) -> BuildReport:
         """Update the index from the corpus; serving switches to it when it is done."""
+        check_corpus(Path(self.settings.corpus))  # before the model loads, for a quick answer
         with self._build_lock:
             use_threads(self.settings.index_threads or os.cpu_count() or 1)
             try:

@@ -465,7 +465,10 @@ class VectorStore:
     def save(self, path: Path) -> None:
         import faiss
 
-        faiss.write_index(self._index, str(path))
+        try:
+            faiss.write_index(self._index, str(path))
+        except RuntimeError as error:  # FAISS reports a failed write (a full disk) this way
+            raise OSError(f"cannot write {path}: {str(error).strip().splitlines()[-1]}") from None
 
     @property
     def size(self) -> int:

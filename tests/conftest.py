@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,6 +46,22 @@ def bundled_corpus(tmp_path) -> Path:
     target = tmp_path / "bundled"
     shutil.copytree(BUNDLED_CORPUS, target)
     return target
+
+
+#: Capabilities that let root read and list what file permissions deny.
+PERMISSION_OVERRIDES = "-dac_override,-dac_read_search"
+
+
+def run_bound_by_permissions(code: str, *args: str) -> subprocess.CompletedProcess:
+    """Runs Python `code` in a child that file permissions bind. As root (whom chmod 000
+    denies nothing) the child keeps its user but loses the capabilities that override
+    permissions (`setpriv`), so the venv under /root stays usable; skipped without setpriv."""
+    command = [sys.executable, "-c", code, *args]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: cannot make a read fail")
+        command = ["setpriv", f"--bounding-set={PERMISSION_OVERRIDES}", *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="session")

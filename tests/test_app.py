@@ -394,6 +394,18 @@ def test_rebuild_swaps_the_index_without_failing_requests(archive):
         assert statuses and set(statuses) == {200}
 
 
+def test_a_rebuild_from_a_missing_corpus_fails_and_keeps_the_archive(archive):
+    settings, assistant = archive
+    headers = {"Authorization": "Bearer s3cret-token"}
+    with TestClient(create_app(settings, assistant)) as client:
+        before = client.get("/api/health").json()
+        settings.corpus.rename(settings.corpus.with_name("moved"))
+        assert client.post("/api/index/rebuild", headers=headers).status_code == 202
+        status = wait_for_rebuild(client, headers)
+        assert "No corpus folder" in status["error"]
+        assert client.get("/api/health").json() == before
+
+
 def test_a_second_rebuild_while_one_runs_is_409(archive, monkeypatch):
     settings, assistant = archive
     release = threading.Event()

@@ -229,3 +229,103 @@ def test_term_counts_follow_adds_changes_and_removals(make_settings, fake_embedd
     assert kept == counted
     (farmers,) = terms("Farmers", "en")
     assert kept["puno"] == 2 and farmers not in kept and "lima" not in kept
+
+
+CRASH_BEFORE_SWITCH = textwrap.dedent(
+    """
+    import os, signal, sys
+    from qa.config import Settings
+    from qa.index import build_index
+    from qa.testing import FakeEmbedder
+
+    real_replace = os.replace
+
+    def crash_at_the_switch(source, target, *args, **kwargs):
+        if os.path.basename(target) == "CURRENT":  # the manifest is written, CURRENT not yet
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_replace(source, target, *args, **kwargs)
+
+    os.replace = crash_at_the_switch
+    settings = Settings(corpus=sys.argv[1], index=sys.argv[2], model="fake", progress=False)
+    build_index(settings, FakeEmbedder())
+    """
+)
+
+
+def test_a_crash_between_the_manifest_and_the_switch_leaves_no_orphan(make_settings, fake_embedder):
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "The assembly met in Lima on 10 December.")
+    build_index(settings, fake_embedder)
+    write(settings.corpus, "b.txt", "Students called a strike in Cusco.")
+    build_index(settings, fake_embedder)
+    serving = current_version(settings.index)
+
+    write(settings.corpus, "c.txt", "Farmers blocked the roads near Puno.")
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH_BEFORE_SWITCH, str(settings.corpus), str(settings.index)]
+    )
+    assert crashed.returncode == -signal.SIGKILL
+    assert current_version(settings.index) == serving
+    versions = settings.index / "versions"
+    orphans = [p for p in versions.iterdir() if (p / "manifest.json").is_file() and p != serving]
+    assert len(orphans) == 2  # the version before the one serving, and the crashed build's
+    assert list(settings.index.glob(".CURRENT.*.tmp"))
+
+    report = build_index(settings, fake_embedder)
+    assert report.documents == 3
+    # Kept: the new version, and the one that was serving until now (for requests in flight).
+    assert {p.name for p in versions.iterdir()} == {report.version, serving.name}
+    assert not list(settings.index.glob(".CURRENT.*.tmp"))
+
+
+FULL_DISK_BUILD = textwrap.dedent(
+    """
+    import resource, signal, sys
+    import qa.cli
+    from qa.service import Assistant
+    from qa.testing import FakeEmbedder
+    from qa.text import detect_language
+
+    # Writes past this size fail, as on a full disk (SIGXFSZ would kill instead). The
+    # language detector unpacks its model into a file first: it is loaded before.
+    detect_language("The assembly met in Lima on the tenth of December.")
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    limit = int(sys.argv[3])
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    qa.cli._assistant = lambda settings: Assistant(settings, FakeEmbedder())
+    qa.cli.main(["index", "--corpus", sys.argv[1], "--index", sys.argv[2]])
+    """
+)
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_unfinished_version(make_settings, fake_embedder):
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "The assembly met in Lima on 10 December.")
+    build_index(settings, fake_embedder)
+    serving = current_version(settings.index)
+    largest = max(p.stat().st_size for p in serving.iterdir())
+    sentences = [f"Delegate number {n} from province {n % 97} spoke." for n in range(20_000)]
+    write(settings.corpus, "minutes.txt", " ".join(sentences))
+
+    arguments = [str(settings.corpus), str(settings.index), str(largest + 64 * 1024)]
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_BUILD, *arguments],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QA_MODEL": "fake"},
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("Error: The build failed") and "still in service" in lines[0]
+    assert current_version(settings.index) == serving
+    assert [p.name for p in (settings.index / "versions").iterdir()] == [serving.name]
+
+
+def test_a_damaged_pdf_is_named_without_noise_on_stderr(make_settings, fake_embedder, capfd):
+    settings = make_settings()
+    write(settings.corpus, "good.txt", "The strike was on 15 December.")
+    (settings.corpus / "bad.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer garbage")
+    report = build_index(settings, fake_embedder)
+    assert [skip.path for skip in report.skipped] == ["bad.pdf"]
+    assert capfd.readouterr().err == ""
