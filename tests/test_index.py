@@ -322,10 +322,34 @@ def test_a_full_disk_is_one_line_and_leaves_no_unfinished_version(make_settings,
     assert [p.name for p in (settings.index / "versions").iterdir()] == [serving.name]
 
 
-def test_a_damaged_pdf_is_named_without_noise_on_stderr(make_settings, fake_embedder, capfd):
+FAKE_MODEL_CLI = textwrap.dedent(
+    """
+    import sys
+    import qa.cli
+    from qa.service import Assistant
+    from qa.testing import FakeEmbedder
+
+    qa.cli._assistant = lambda settings: Assistant(settings, FakeEmbedder())
+    qa.cli.main(sys.argv[1:])
+    """
+)
+
+
+def test_a_damaged_pdf_is_named_without_noise_on_stderr(make_settings):
     settings = make_settings()
     write(settings.corpus, "good.txt", "The strike was on 15 December.")
     (settings.corpus / "bad.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer garbage")
-    report = build_index(settings, fake_embedder)
-    assert [skip.path for skip in report.skipped] == ["bad.pdf"]
-    assert capfd.readouterr().err == ""
+    done = subprocess.run(
+        [sys.executable, "-c", FAKE_MODEL_CLI, "index"],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "QA_MODEL": "fake",
+            "QA_CORPUS": str(settings.corpus),
+            "QA_INDEX": str(settings.index),
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("Skipped bad.pdf: unreadable PDF: ")
