@@ -127,6 +127,9 @@ class Catalog:
         self.path = Path(path)
         self.readonly = readonly
         self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []  # every thread's, so close() reaches all
+        self._opened_lock = threading.Lock()
+        self.closed = False
         if not readonly:
             self.connection.executescript(SCHEMA)
 
@@ -135,6 +138,8 @@ class Catalog:
         """One connection per thread (web requests run in a thread pool)."""
         connection = getattr(self._local, "connection", None)
         if connection is None:
+            if self.closed:
+                raise sqlite3.ProgrammingError(f"The catalog {self.path} is closed.")
             if self.readonly:
                 uri = f"file:{self.path}?mode=ro"
                 connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -144,13 +149,18 @@ class Catalog:
                 connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA foreign_keys=ON")
             self._local.connection = connection
+            with self._opened_lock:
+                self._opened.append(connection)
         return connection
 
     def close(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
+        """Closes the connections of every thread; call it when no thread uses them."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+            self.closed = True
+        for connection in opened:
             connection.close()
-            self._local.connection = None
+        self._local = threading.local()
 
     # --- Writing ---
     def add_document(

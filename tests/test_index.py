@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -144,12 +146,42 @@ def test_serving_switches_to_a_new_build_and_old_readers_keep_working(make_setti
     write(settings.corpus, "a.txt", "The assembly met in Lima.")
     assistant = Assistant(settings, fake_embedder)
     assistant.build()
-    old_engine = assistant.engine()
-    write(settings.corpus, "b.txt", "Students called a strike in Cusco.")
+    with assistant.using() as old_engine:  # a request that started on the old version
+        write(settings.corpus, "b.txt", "Students called a strike in Cusco.")
+        assistant.build()
+        assert assistant.health()["documents"] == 2
+        # ... can still finish on it.
+        assert old_engine.retriever.search("assembly Lima", k=1)[0].document_id == "a.txt"
+    assert old_engine.index.catalog.closed and not assistant.engine().index.catalog.closed
+
+
+def test_old_versions_are_closed_when_their_last_request_ends(make_settings, fake_embedder):
+    """Open files stay flat across rebuilds, without waiting for the garbage collector."""
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "The assembly met in Lima on 10 December.")
+    assistant = Assistant(settings, fake_embedder)
     assistant.build()
-    assert assistant.health()["documents"] == 2
-    # A request that started on the old version can still finish on it.
-    assert old_engine.retriever.search("assembly Lima", k=1)[0].document_id == "a.txt"
+
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    def requests_from_every_thread(pool) -> None:
+        list(pool.map(lambda _: assistant.search("assembly strike", k=3), range(32)))
+
+    collecting = gc.isenabled()
+    gc.disable()  # old versions must be closed on purpose, not by collection
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            requests_from_every_thread(pool)
+            before = open_files()
+            for number in range(12):
+                write(settings.corpus, f"b{number}.txt", f"Students {number} called a strike.")
+                assistant.build()
+                requests_from_every_thread(pool)
+            assert open_files() <= before
+    finally:
+        if collecting:
+            gc.enable()
 
 
 KILLED_BUILD = textwrap.dedent(
