@@ -186,10 +186,14 @@ def test_old_versions_are_closed_when_their_last_request_ends(make_settings, fak
 
 KILLED_BUILD = textwrap.dedent(
     """
-    import time
+    import signal, time
     from qa.testing import FakeEmbedder
     from qa.config import Settings
     from qa.index import build_index
+
+    # Ctrl-C must stop this build even when the parent ignored SIGINT (a background shell
+    # does), since an ignored disposition is inherited across exec.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     class SlowEmbedder(FakeEmbedder):
         def encode(self, texts, batch_size=32, progress=False):
@@ -203,10 +207,22 @@ KILLED_BUILD = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
+def ignore_sigint() -> None:
+    """What a background shell or some CI runners do to the processes they start."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("how", "inherited"),
+    [
+        pytest.param(signal.SIGKILL, None, id="SIGKILL"),
+        pytest.param(signal.SIGINT, None, id="SIGINT"),
+        pytest.param(signal.SIGINT, ignore_sigint, id="SIGINT-ignored-by-the-parent"),
+    ],
+)
 @pytest.mark.parametrize("full", [False, True])
 def test_a_killed_build_leaves_the_old_index_serving(
-    make_settings, fake_embedder, tmp_path, how, full
+    make_settings, fake_embedder, tmp_path, how, inherited, full
 ):
     settings = make_settings()
     write(settings.corpus, "a.txt", "The assembly met in Lima on 10 December.")
@@ -221,15 +237,22 @@ def test_a_killed_build_leaves_the_old_index_serving(
         index=str(settings.index),
         full=full,
     )
-    process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not flag.exists() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    assert flag.exists(), "the build never reached the embedding step"
-    os.kill(process.pid, how)
-    process.wait(timeout=30)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stderr=subprocess.DEVNULL, preexec_fn=inherited
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not flag.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        assert flag.exists(), "the build never reached the embedding step"
+        os.kill(process.pid, how)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
 
     assert current_version(settings.index) == before
+    if how == signal.SIGINT:  # an interrupted build removes its unfinished folder at once
+        assert [p.name for p in (settings.index / "versions").iterdir()] == [before.name]
     assistant = Assistant(settings, fake_embedder)
     assert assistant.health()["documents"] == 1
     assert assistant.search("assembly Lima", k=1)[0].document_id == "a.txt"
