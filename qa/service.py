@@ -159,6 +159,11 @@ class Assistant:
                 raise DocumentNotFoundError(f"No document has the id '{document_id}'.")
             return document, catalog.document_passages(document_id)
 
+    def document_ids(self, limit: int) -> list[str]:
+        """The first `limit` document ids of the index in service, in id order."""
+        with self.using() as engine:
+            return engine.index.catalog.document_ids(limit)
+
     def health(self) -> dict:
         with self.using() as engine:
             documents, passages = engine.index.catalog.counts()

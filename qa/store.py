@@ -8,7 +8,7 @@ updated row by row, so incremental builds touch only what changed.
 
 from __future__ import annotations
 
-import datetime
+import calendar
 import hashlib
 import json
 import math
@@ -80,24 +80,27 @@ class SearchFilters:
                 raise InvalidQueryError(
                     f"{name} must be a date as YYYY, YYYY-MM or YYYY-MM-DD, not '{value}'."
                 )
-        if self.date_from and self.date_to:
-            if date_bounds(self.date_from)[0] > date_bounds(self.date_to)[1]:
-                raise InvalidQueryError("date_from is after date_to.")
 
     def is_empty(self) -> bool:
         return not (self.source or self.language or self.date_from or self.date_to)
 
+    @property
+    def matches_nothing(self) -> bool:
+        """A date range that ends before it starts holds no date, so no document."""
+        if not (self.date_from and self.date_to):
+            return False
+        return date_bounds(self.date_from)[0] > date_bounds(self.date_to)[1]
+
 
 def _valid_date(value: str) -> bool:
-    match = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", value)
+    """YYYY, YYYY-MM or YYYY-MM-DD in ASCII digits, a day that its month has."""
+    match = re.fullmatch(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?", value)
     if not match:
         return False
-    year, month, day = match.groups()
-    try:
-        datetime.date(int(year), int(month or 1), int(day or 1))
-    except ValueError:
+    year, month, day = (int(part) if part else None for part in match.groups())
+    if month is not None and not 1 <= month <= 12:
         return False
-    return True
+    return day is None or 1 <= day <= calendar.monthrange(year, month)[1]
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,10 @@ class Catalog:
     def document_hashes(self) -> dict[str, str]:
         return dict(self.connection.execute("SELECT id, content_hash FROM documents"))
 
+    def document_ids(self, limit: int) -> list[str]:
+        rows = self.connection.execute("SELECT id FROM documents ORDER BY id LIMIT ?", (limit,))
+        return [row[0] for row in rows]
+
     def counts(self) -> tuple[int, int]:
         db = self.connection
         documents = db.execute("SELECT count(*) FROM documents").fetchone()[0]
@@ -399,6 +406,8 @@ def _match_expression(query_terms: list[str]) -> str:
 
 def _filter_clause(filters: SearchFilters) -> tuple[str, list]:
     clauses, values = ["1=1"], []
+    if filters.matches_nothing:
+        clauses.append("0")
     if filters.source:
         clauses.append("d.source = ?")
         values.append(filters.source)

@@ -32,6 +32,8 @@ def make_settings(tmp_path):
             "index": tmp_path / "index",
             "model": "fake",
             "progress": False,
+            # FastAPI's test client addresses the app as http://testserver.
+            "allowed_hosts": ["testserver", "localhost", "127.0.0.1"],
         }
         values.update(overrides)
         Path(values["corpus"]).mkdir(parents=True, exist_ok=True)

@@ -218,3 +218,13 @@ def test_the_chat_works_without_javascript(browser, server_url):
         expect(page.locator("#t2 .card").first).to_be_visible()
     finally:
         context.close()
+
+
+def test_the_api_docs_render_under_the_content_security_policy(page: Page, server_url):
+    refused = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
+    page.goto(server_url + "/docs")
+    expect(page.locator(".opblock-summary-path", has_text="/api/search")).to_be_visible()
+    page.locator(".opblock-summary-path", has_text="/api/search").click()
+    expect(page.locator(".parameters")).to_contain_text("date_from")
+    assert refused == []
