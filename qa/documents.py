@@ -18,19 +18,16 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
-import math
 import os
-import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from qa.config import Settings
 from qa.errors import CorpusError
+from qa.metadata import MetadataLimits, bounded_metadata, normalise_date
 from qa.readers import (
     UnreadableDocument,
     decode_text,
@@ -44,7 +41,18 @@ from qa.readers import (
 from qa.text import detect_language, normalise_language
 from qa.types import Document, SkippedFile
 
-__all__ = ["UnreadableDocument", "check_corpus", "scan_corpus", "load_document", "read_corpus"]
+__all__ = [
+    "CorpusScan",
+    "MetadataLimits",
+    "SourceEntry",
+    "UnreadableDocument",
+    "check_corpus",
+    "lies_in",
+    "load_document",
+    "normalise_date",
+    "read_corpus",
+    "scan_corpus",
+]
 
 #: Bumped when parsing changes, so that documents are re-read by the next build.
 READER_VERSION = "1"
@@ -55,18 +63,6 @@ MAX_TITLE_CHARS = 200
 
 class OutsideCorpus(UnreadableDocument):
     """A path that leads out of the corpus folder: never read, and never kept."""
-
-
-@dataclass(frozen=True)
-class MetadataLimits:
-    """How much metadata one document may carry (see `Settings.metadata_max_*`)."""
-
-    max_chars: int
-    max_depth: int
-
-    @classmethod
-    def of(cls, settings: Settings) -> MetadataLimits:
-        return cls(settings.metadata_max_chars, settings.metadata_max_depth)
 
 
 @dataclass(frozen=True)
@@ -200,59 +196,6 @@ def read_inside(path: Path, real_root: str) -> bytes:
         if not stat.S_ISREG(mode):
             raise UnreadableDocument(f"not a regular file ({_file_kind(mode)})")
         return handle.read()
-
-
-def normalise_date(value: Any) -> str | None:
-    """An ISO date prefix ("2022", "2022-12", "2022-12-15") from metadata, else None."""
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    pattern = r"^\s*(\d{4})(?:[-/](\d{1,2})(?:[-/](\d{1,2}))?)?"
-    match = re.match(pattern, str(value or ""), flags=re.ASCII)
-    if not match:
-        return None
-    year, month, day = match.groups()
-    if month and not 1 <= int(month) <= 12:
-        return year
-    if day and not 1 <= int(day) <= 31:
-        day = None
-    parts = [year] + [f"{int(part):02d}" for part in (month, day) if part]
-    return "-".join(parts)
-
-
-def bounded_metadata(metadata: dict, limits: MetadataLimits) -> dict[str, Any]:
-    """`metadata` as JSON values, or UnreadableDocument when it would take more than
-    `limits.max_chars` characters as JSON or nest deeper than `limits.max_depth`. Checked
-    while walking, so shared YAML aliases are never expanded past the limit."""
-    budget = limits.max_chars
-
-    def convert(value: Any, depth: int) -> Any:
-        nonlocal budget
-        if depth > limits.max_depth:
-            raise UnreadableDocument(f"metadata nested deeper than {limits.max_depth} levels")
-        if isinstance(value, dict):
-            budget -= 2
-            result: Any = {}
-            for key, item in value.items():
-                name = key if isinstance(key, str) else str(_scalar(key))
-                budget -= len(name) + 4
-                result[name] = convert(item, depth + 1)
-        elif isinstance(value, (list, tuple, set, frozenset)):
-            budget -= 2
-            items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
-            result = [convert(item, depth + 1) for item in items]
-        else:
-            result = _scalar(value)
-            budget -= len(json.dumps(result, ensure_ascii=False)) + 1
-        if budget < 0:
-            raise UnreadableDocument(
-                f"metadata too large: over {limits.max_chars:,} characters as JSON "
-                "(QA_METADATA_MAX_CHARS)"
-            )
-        return result
-
-    return convert(metadata, 0)
 
 
 def _load(entry: SourceEntry, limits: MetadataLimits) -> Document:
@@ -407,19 +350,6 @@ def _file_bytes(entry: SourceEntry) -> bytes:
 def _sidecar_metadata(entry: SourceEntry) -> dict[str, Any]:
     data = _sidecar_bytes(entry.path, entry.root)
     return read_sidecar(data, entry.path.name + SIDECAR_SUFFIX) if data else {}
-
-
-def _scalar(value: Any) -> Any:
-    """A metadata value that is not a container, as JSON can hold it."""
-    if isinstance(value, str | bool | int) or value is None:
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
 
 
 def _hash(data: bytes, extra: bytes) -> str:
