@@ -44,6 +44,7 @@ from qa.errors import (
 )
 from qa.middleware import HeadAsGet, HostCheck, NoSniffing
 from qa.pages import AssistantDep
+from qa.retrieval import NOT_BLANK_PATTERN
 from qa.service import Assistant
 from qa.store import SearchFilters
 
@@ -341,7 +342,11 @@ def _schema_with_limits(app: FastAPI, settings: Settings, assistant: Assistant):
 
     def openapi() -> dict:
         schema = generate()  # made once and kept by FastAPI
-        text = {"minLength": 1, "maxLength": settings.max_question_chars, "pattern": r"\S"}
+        text = {
+            "minLength": 1,
+            "maxLength": settings.max_question_chars,
+            "pattern": NOT_BLANK_PATTERN,
+        }
         search = schema["paths"]["/api/search"]["get"]["parameters"]
         ask = schema["components"]["schemas"]["AskRequest"]["properties"]
         for parameter in search:

@@ -7,11 +7,13 @@ Layout of the index folder:
       versions/<version>/     manifest.json, catalog.sqlite, vectors.faiss
       .build.lock             held by the one build that may run at a time
 
-A build never touches the version in service: it copies it into a new version folder,
-applies the corpus's changes there (only new or changed documents are parsed, chunked and
-embedded, by content hash), and then points CURRENT at the new folder with one atomic
-rename. A crash, SIGKILL or Ctrl-C before that rename leaves CURRENT on the old version;
-the next build removes the unfinished folder.
+A build never touches the version in service: it reads the corpus, copies the version
+into a new folder, applies the corpus's changes there (only new or changed documents are
+parsed, chunked and embedded, by content hash), writes the manifest last and then points
+CURRENT at the new folder with one atomic rename. A build that fails or is interrupted
+before that rename removes its folder at once; after a crash or SIGKILL, the next build
+removes what was left. Each build keeps the version that served before it (requests may
+still read it) and removes every other one.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ VECTORS_FILE = "vectors.faiss"
 MANIFEST_FILE = "manifest.json"
 #: Passages embedded per call: large enough for the model's length-sorted batching.
 EMBED_GROUP = 1024
+#: Said of a skipped document whose earlier version stays in the index.
 KEPT = " (the previously indexed version is kept)"
 
 

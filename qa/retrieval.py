@@ -43,10 +43,21 @@ class Candidate:
     fused: float = 0.0
 
 
+#: What a question may not consist of alone: Python's whitespace and the `\s` of JSON
+#: Schema's regular expressions (ECMA-262) together, so that the API schema's pattern
+#: (`NOT_BLANK_PATTERN`) and this check agree on every character (U+001F, U+FEFF...).
+BLANK = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+NOT_BLANK_PATTERN = "[^" + "".join(f"\\u{ord(c):04x}" for c in BLANK) + "]"
+
+
 def validate_query(query: str, settings: Settings, what: str = "query") -> str:
-    """The query stripped; InvalidQueryError if empty or longer than the settings allow."""
+    """The query stripped; InvalidQueryError if blank or longer than the settings allow."""
     query = query or ""
-    stripped = query.strip()
+    stripped = query.strip(BLANK)
     if not stripped:
         raise InvalidQueryError(f"The {what} is empty.")
     # The length as sent, spaces included: what the API schema's maxLength promises.

@@ -2,7 +2,7 @@
 server (`qa serve`'s stack over the fake embedder) and runs every check it has; counts the
 requests, their 5xx answers and the schema findings.
 
-    python scripts/campaign_fuzz.py                    # 250 examples per operation (~2,500)
+    python scripts/campaign_fuzz.py                    # 500 examples per operation (~2,500 cases)
     python scripts/campaign_fuzz.py --max-examples 1000
 """
 
@@ -25,7 +25,7 @@ TOKEN = "fuzz-token"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--max-examples", type=int, default=250, help="per API operation")
+    parser.add_argument("--max-examples", type=int, default=500, help="per API operation")
     parser.add_argument("--seed", type=int, default=10)
     options = parser.parse_args()
     started = time.monotonic()

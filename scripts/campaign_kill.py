@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import shutil
 import signal
 import sqlite3
@@ -38,6 +39,9 @@ from qa.index import CATALOG_FILE, Manifest, build_index, current_version, open_
 from qa.service import Assistant
 from qa.testing import FakeEmbedder
 
+#: The dry run and the killed runs hash strings alike, so that loops over sets run their
+#: lines as often in each (a point is a line's n-th run).
+SAME_RUN = {**os.environ, "PYTHONHASHSEED": "0"}
 CHILD = """
 import json, os, signal, sys
 import qa.index, qa.store
@@ -77,6 +81,7 @@ def steps(corpus: Path, index: Path, kind: str) -> list[str]:
         capture_output=True,
         text=True,
         check=True,
+        env=SAME_RUN,
     )
     points = []
     for key, runs in json.loads(done.stdout):
@@ -173,9 +178,11 @@ def main() -> None:
                 shutil.rmtree(run, ignore_errors=True)
                 shutil.copytree(base, run)
                 child = [sys.executable, "-c", CHILD, str(corpus), str(run), kind, point]
-                died = subprocess.run(child, capture_output=True, text=True)
+                died = subprocess.run(child, capture_output=True, text=True, env=SAME_RUN)
                 totals["points"] += 1
                 totals["killed"] += died.returncode == -signal.SIGKILL
+                if died.returncode != -signal.SIGKILL:
+                    print(f"  not killed at {point}: exit {died.returncode}", flush=True)
                 settings = Settings(corpus=corpus, index=run, model="fake", progress=False)
                 problem = broken(settings, before, after)
                 if problem:
