@@ -166,3 +166,10 @@ def test_index_refuses_a_missing_corpus_in_one_line(tmp_path):
     result = run("index", "--corpus", str(missing), "--index", str(tmp_path / "index"))
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: No corpus folder at {missing}."
+
+
+def test_a_bad_setting_is_one_clear_line(tmp_path):
+    result = run("--index", str(tmp_path / "none"), "search", "x", env={"QA_ADMIN_TOKEN": " x"})
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: Invalid setting: QA_ADMIN_TOKEN: ")
+    assert "Traceback" not in result.output and len(result.output.splitlines()) == 1
