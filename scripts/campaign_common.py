@@ -95,7 +95,10 @@ from qa.server import server_config
 from qa.service import Assistant
 from qa.testing import FakeEmbedder
 
-corpus, index, port, token = sys.argv[1:5]
+corpus, index, port, token, collect = sys.argv[1:6]
+if collect == "no":
+    import gc
+    gc.disable()
 settings = Settings(corpus=corpus, index=index, model="fake", progress=False,
                     admin_token=token, port=int(port))
 assistant = Assistant(settings, FakeEmbedder())
@@ -105,11 +108,15 @@ uvicorn.Server(server_config(create_app(settings, assistant), settings)).run()
 
 
 @contextlib.contextmanager
-def fake_server(corpus: Path, index: Path, token: str) -> Iterator[tuple[subprocess.Popen, int]]:
+def fake_server(
+    corpus: Path, index: Path, token: str, collect_garbage: bool = True
+) -> Iterator[tuple[subprocess.Popen, int]]:
     """`qa serve` as it runs (uvicorn, JSON-error protocol, middleware) over the fake
-    embedder, in a child process; yields it and its port once /api/health answers."""
+    embedder, in a child process; yields it and its port once /api/health answers. Without
+    `collect_garbage`, only what the server closes on purpose is ever closed."""
     port = free_port()
-    command = [sys.executable, "-c", SERVE, str(corpus), str(index), str(port), token]
+    collect = "yes" if collect_garbage else "no"
+    command = [sys.executable, "-c", SERVE, str(corpus), str(index), str(port), token, collect]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120

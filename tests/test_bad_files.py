@@ -67,10 +67,7 @@ def hostile_corpus(corpus: Path) -> dict[str, str]:
     write(corpus / "date.md", "---\ndate: 2022-13-45\n---\nText about the month.\n")
     write(corpus / "recursive.md", "---\nx: &a [*a]\n---\nText about recursion.\n")
     write(corpus / "bomb.md", "---\n" + alias_bomb() + "\n---\nText about laughter.\n")
-    write(
-        corpus / "deep.jsonl",
-        json.dumps({"text": "deep"})[:-1] + ', "x": ' + nested_json(100_000) + "}\n",
-    )
+    write(corpus / "deep.jsonl", '{"text": "deep", "x": ' + nested_json(100_000) + "}\n")
     write(corpus / "digits.jsonl", '{"text": "many digits", "n": ' + "9" * 5000 + "}\n")
     write(corpus / "sidecar.txt", GOOD_TEXT)
     write(corpus / "sidecar.txt.meta.json", '{"x": ' + nested_json(100_000) + "}")
