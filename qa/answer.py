@@ -63,8 +63,15 @@ class Answerer:
         if dated is not None:  # "What happened between 10 and 15 December?"
             return dated
         language = self.retriever.query_language(question)
-        resolved = resolve(question, history, language, self.settings.max_history_turns)
-        hits = self.retriever.search(resolved.query, k=RETRIEVED, filters=filters)
+        resolved = resolve(
+            question,
+            history,
+            language,
+            self.settings.max_history_turns,
+            max_borrowed_chars=self.settings.max_question_chars,
+        )
+        # The limit applies to what the user typed; the borrowed words have their own.
+        hits = self.retriever.ranked(resolved.query, k=RETRIEVED, filters=filters)
         answer = self._answer(resolved, language, hits)
         answer.resolved_query = resolved.query
         answer.language_note = language_note(self.retriever.question_language(question), answer)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from starlette.convertors import Convertor, register_url_convertor
 
 from qa.types import Answer, Citation, Document, EventSource, Hit, Passage, TimelineEvent
 
@@ -24,9 +25,25 @@ EXAMPLE_METADATA = {"date": "2022-12", "source": "Field reports", "language": "e
 
 
 def document_url(document_id: str, passage_id: int | None = None) -> str:
-    """The web page of a document, scrolled to a passage when one is given."""
+    """The web page of a document, scrolled to a passage when one is given (routes take
+    the id with the `document_id` convertor below)."""
     url = "/documents/" + quote(document_id, safe="/:")
     return url if passage_id is None else f"{url}#p{passage_id}"
+
+
+class DocumentIdConvertor(Convertor[str]):
+    """A document id in a URL: anything, '/' and line breaks included (ids are paths)."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("document_id", DocumentIdConvertor())
 
 
 def _utf8_text(value: str) -> str:

@@ -15,7 +15,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
@@ -23,6 +22,7 @@ from starlette.exceptions import HTTPException
 
 from qa import pages
 from qa.api_models import (
+    EXAMPLE_DOCUMENT_ID,
     AnswerResponse,
     AskRequest,
     DocumentResponse,
@@ -36,19 +36,32 @@ from qa.api_models import (
 from qa.config import Settings
 from qa.errors import (
     BuildInProgressError,
+    CorpusError,
     DocumentNotFoundError,
     IndexMismatchError,
     IndexMissingError,
     InvalidQueryError,
     QAError,
 )
+from qa.middleware import HeadAsGet, HostCheck, NoSniffing
 from qa.pages import AssistantDep
+from qa.retrieval import BLANK, NOT_BLANK_PATTERN
 from qa.service import Assistant
 from qa.store import SearchFilters
 
 logger = logging.getLogger(__name__)
 
 WEB = Path(__file__).resolve().parent.parent / "web"
+#: What the core accepts as a date filter: a year or a month (or an empty field: no
+#: filter), or a day of the calendar (no 30 February).
+DATE_SCHEMA = [
+    {"type": "string", "pattern": r"^([0-9]{4}(-(0[1-9]|1[0-2]))?)?$"},
+    {"type": "string", "format": "date"},
+    {"type": "null"},
+]
+#: Document ids of the index in service that the schema gives as examples.
+EXAMPLE_IDS = 3
+
 
 #: Domain error -> (HTTP status, error type in the JSON body).
 ERROR_STATUS: dict[type[QAError], tuple[int, str]] = {
@@ -57,6 +70,7 @@ ERROR_STATUS: dict[type[QAError], tuple[int, str]] = {
     IndexMissingError: (503, "index_missing"),
     IndexMismatchError: (503, "index_mismatch"),
     BuildInProgressError: (409, "build_in_progress"),
+    CorpusError: (503, "corpus_unavailable"),
 }
 HTTP_ERROR_TYPES = {
     400: "invalid_request",
@@ -73,7 +87,7 @@ ERROR_DESCRIPTIONS = {
     403: "The admin token is wrong.",
     404: "No document has this id.",
     409: "A rebuild is already running.",
-    422: "The input is invalid (empty or over-long text, k out of 1..50, bad dates...).",
+    422: "The input is invalid (blank or over-long text, k out of 1..50, bad dates...).",
     503: "The index is missing or was built with other settings.",
 }
 
@@ -152,8 +166,12 @@ def require_admin(
             "Send the admin token as 'Authorization: Bearer <token>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    expected = (settings.admin_token or "").encode()
-    if not expected or not hmac.compare_digest(credentials.credentials.encode(), expected):
+    expected = (settings.admin_token or "").encode("utf-8")
+    try:
+        sent = credentials.credentials.encode("latin-1")  # the header's bytes, as sent
+    except UnicodeEncodeError:
+        sent = b""
+    if not expected or not hmac.compare_digest(sent, expected):
         raise HTTPException(403, "The admin token is wrong.")
 
 
@@ -253,7 +271,8 @@ def api_timeline(
     """Dated events, each with its date, precision, sentence and every source that tells it:
     the timeline of `qa timeline --json`. `date_from` and `date_to` apply to the events'
     dates; `source` and `language` to their documents."""
-    return TimelineResponse.build(assistant.timeline(q or None, filters, limit))
+    query = (q or "").strip(BLANK) or None  # a blank query asks for the whole timeline
+    return TimelineResponse.build(assistant.timeline(query, filters, limit))
 
 
 @api.post(
@@ -273,7 +292,7 @@ def api_ask(assistant: AssistantDep, body: AskRequest) -> AnswerResponse:
 
 
 @api.get(
-    "/documents/{document_id:path}",
+    "/documents/{document_id:document_id}",
     response_model=DocumentResponse,
     responses=_error_responses(404, 503),
     summary="A document with its metadata and passages",
@@ -327,25 +346,60 @@ def api_rebuild_status(request: Request) -> RebuildStatus:
 
 
 def _mount_docs(app: FastAPI) -> None:
-    """Swagger UI at /docs, from local files when swagger-ui-py is installed (works offline)."""
-    try:
-        import swagger_ui
-    except ImportError:
-        assets = None
-    else:
-        assets = Path(swagger_ui.__file__).resolve().parent / "static"
-        app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
+    """Swagger UI at /docs from the files swagger-ui-py ships (works offline); its set-up is
+    a static file, so the page keeps the strict Content-Security-Policy of the others."""
+    import swagger_ui
+
+    assets = Path(swagger_ui.__file__).resolve().parent / "static"
+    app.mount("/docs-assets", StaticFiles(directory=assets), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        local = {}
-        if assets is not None:
-            local = {
-                "swagger_js_url": "/docs-assets/swagger-ui-bundle.js",
-                "swagger_css_url": "/docs-assets/swagger-ui.css",
-                "swagger_favicon_url": "/docs-assets/favicon-32x32.png",
-            }
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="archive-qa API", **local)
+    def docs(request: Request) -> HTMLResponse:
+        return pages.render(request, "docs.html", {})
+
+
+def _schema_with_limits(app: FastAPI, settings: Settings, assistant: Assistant):
+    """app.openapi, saying what the core accepts (the question limits come from the
+    settings) and giving documents of the index in service as example ids."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        schema = generate()  # made once and kept by FastAPI
+        text = {
+            "minLength": 1,
+            "maxLength": settings.max_question_chars,
+            "pattern": NOT_BLANK_PATTERN,
+        }
+        search = schema["paths"]["/api/search"]["get"]["parameters"]
+        timeline = schema["paths"]["/api/timeline"]["get"]["parameters"]
+        ask = schema["components"]["schemas"]["AskRequest"]["properties"]
+        for parameter in search + timeline:
+            if parameter["name"] == "q" and parameter in search:
+                parameter["schema"].update(text)
+            if parameter["name"] == "q" and parameter in timeline:
+                # Optional: a blank query means the whole timeline.
+                parameter["schema"]["anyOf"] = [
+                    {"type": "string", "maxLength": settings.max_question_chars},
+                    {"type": "null"},
+                ]
+            if parameter["name"] in {"date_from", "date_to"}:
+                parameter["schema"]["anyOf"] = DATE_SCHEMA
+        ask["question"].update(text)
+        for name in ("date_from", "date_to"):
+            ask[name]["anyOf"] = DATE_SCHEMA
+        (document,) = schema["paths"]["/api/documents/{document_id}"]["get"]["parameters"]
+        ids = _example_document_ids(assistant)
+        document["examples"] = {f"document {n}": {"value": i} for n, i in enumerate(ids, 1)}
+        return schema
+
+    return openapi
+
+
+def _example_document_ids(assistant: Assistant) -> list[str]:
+    try:
+        return assistant.document_ids(limit=EXAMPLE_IDS) or [EXAMPLE_DOCUMENT_ID]
+    except QAError:  # no index yet
+        return [EXAMPLE_DOCUMENT_ID]
 
 
 def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
@@ -373,4 +427,9 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
     _mount_docs(app)
+    app.openapi = _schema_with_limits(app, settings, app.state.assistant)
+    # Outermost last: the host check comes first, then HEAD, then the headers.
+    app.add_middleware(NoSniffing)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(HostCheck, names=settings.host_names())
     return app

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from qa.config import Settings
 from qa.errors import QAError
@@ -36,13 +37,19 @@ def _assistant(settings: Settings):
 
 
 class _Group(click.Group):
-    """Translates domain errors into one line and exit code 1."""
+    """Translates domain errors and bad settings into one line and exit code 1."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except QAError as error:
             raise click.ClickException(str(error)) from None
+        except ValidationError as error:
+            problems = "; ".join(
+                f"QA_{'_'.join(map(str, problem['loc'])).upper()}: {problem['msg']}"
+                for problem in error.errors()
+            )
+            raise click.ClickException(f"Invalid setting: {problems}") from None
 
 
 @click.group(cls=_Group)
@@ -75,8 +82,6 @@ def index(ctx, corpus, index_dir, full: bool, as_json: bool) -> None:
     settings = _settings(
         ctx, corpus=corpus, index=index_dir, progress=not as_json and sys.stderr.isatty()
     )
-    if not Path(settings.corpus).is_dir():
-        raise click.ClickException(f"No corpus folder at {settings.corpus}.")
     report = _assistant(settings).build(full=full)
     if as_json:
         _print_json(report)
@@ -275,13 +280,15 @@ def serve(ctx, corpus, index_dir, host, port):
     import uvicorn
 
     from qa.app import create_app
+    from qa.documents import check_corpus
+    from qa.server import server_config
 
     settings = _settings(ctx, corpus=corpus, index=index_dir, host=host, port=port)
+    # Serving an archive whose corpus is gone would let the next rebuild empty it.
+    check_corpus(Path(settings.corpus))
     assistant = _assistant(settings)
     report = assistant.ensure_index()
     if report is not None:
         click.echo(f"Built the index: {report.documents} documents, {report.passages} passages.")
     click.echo(f"Serving on http://{settings.host}:{settings.port}/")
-    uvicorn.run(
-        create_app(settings, assistant), host=settings.host, port=settings.port, log_level="warning"
-    )
+    uvicorn.Server(server_config(create_app(settings, assistant), settings)).run()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SearchMode = Literal["hybrid", "dense", "lexical"]
 
@@ -272,6 +273,21 @@ class Settings(BaseSettings):
         description="Most events an answer to 'what happened between ... and ...?' lists.",
     )
 
+    # --- Reading documents ---
+    metadata_max_chars: int = Field(
+        10_000,
+        ge=100,
+        description="Most metadata one document may carry, in characters of JSON; a document "
+        "with more (a YAML alias bomb expands 400 bytes into megabytes) is skipped and named. "
+        "Every search hit and citation carries its document's metadata.",
+    )
+    metadata_max_depth: int = Field(
+        10,
+        ge=1,
+        description="Deepest nesting of lists and objects in a document's metadata; a document "
+        "with deeper metadata (or a recursive YAML alias) is skipped and named.",
+    )
+
     # --- Input limits ---
     max_question_chars: int = Field(1000, ge=1, description="Longest question or query accepted.")
     max_history_turns: int = Field(10, ge=0, description="Earlier turns of a conversation read.")
@@ -281,5 +297,42 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` binds.")
     admin_token: str | None = Field(
         None,
-        description="When set, enables POST /api/index/rebuild for requests bearing this token.",
+        description="When set, enables POST /api/index/rebuild for requests bearing this token "
+        "(any Unicode, compared as UTF-8 bytes; no surrounding spaces or control characters, "
+        "which no HTTP header can carry).",
     )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        ["localhost", "127.0.0.1", "::1"],
+        description="Host names requests may be addressed to (the Host header, port aside); "
+        "others get a 400, so that a web page cannot reach this server through a DNS name "
+        "rebound to 127.0.0.1. `host` is added when it names one address. Comma-separated in "
+        "QA_ALLOWED_HOSTS; '*' accepts any.",
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value):
+        return (
+            [part.strip() for part in value.split(",") if part.strip()]
+            if isinstance(value, str)
+            else value
+        )
+
+    @field_validator("admin_token")
+    @classmethod
+    def _token_an_http_header_can_carry(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value != value.strip() or any(unicodedata.category(c) == "Cc" for c in value):
+            raise ValueError(
+                "admin_token must not start or end with spaces nor hold control characters: "
+                "no Authorization header could carry it"
+            )
+        return value
+
+    def host_names(self) -> set[str]:
+        """The host names the server answers to, lower case (see `allowed_hosts`)."""
+        names = {name.lower().strip("[]").rstrip(".") for name in self.allowed_hosts}
+        if self.host not in {"0.0.0.0", "::", ""}:
+            names.add(self.host.lower().strip("[]"))
+        return names

@@ -33,3 +33,12 @@ class EvalFileError(QAError):
 
 class ConfigurationError(QAError):
     """A setting names something that cannot be used (an unknown embedder or model)."""
+
+
+class CorpusError(QAError):
+    """The corpus folder is missing or cannot be listed: a build would empty the archive."""
+
+
+class BuildError(QAError):
+    """A build failed on the way (a full disk, an unwritable index folder); the version in
+    service is unchanged."""

@@ -57,24 +57,34 @@ def content_words(text: str, language: str) -> list[str]:
 
 
 def resolve(
-    question: str, history: list[dict] | None, language: str, turns: int
+    question: str,
+    history: list[dict] | None,
+    language: str,
+    turns: int,
+    max_borrowed_chars: int | None = None,
 ) -> ResolvedQuestion:
     """`question` with the content words of the earlier questions it leans on.
 
     Walks back from the latest turn while each earlier question leans on the one before
-    it too, so a third turn can still reach the topic the first one set.
+    it too, so a third turn can still reach the topic the first one set. The borrowed words
+    take at most `max_borrowed_chars` characters (the latest turns' words first).
     """
     if not history or turns <= 0 or not leans_on_history(question, language):
         return ResolvedQuestion(question)
     own = set(words(question))
     borrowed: list[str] = []
+    used = 0  # characters the borrowed words take in the query
     for turn in reversed(history[-turns:]):
         earlier = str(turn.get("question") or "").strip() if isinstance(turn, dict) else ""
         if not earlier:
             continue
         for word in content_words(earlier, language):
-            if word not in own and word not in borrowed:
-                borrowed.append(word)
+            if word in own or word in borrowed:
+                continue
+            used += len(word) + 1
+            if max_borrowed_chars is not None and used > max_borrowed_chars:
+                return ResolvedQuestion(question, tuple(borrowed))
+            borrowed.append(word)
         if not leans_on_history(earlier, language):
             break
     return ResolvedQuestion(question, tuple(borrowed))

@@ -7,11 +7,13 @@ Layout of the index folder:
       versions/<version>/     manifest.json, catalog.sqlite, vectors.faiss
       .build.lock             held by the one build that may run at a time
 
-A build never touches the version in service: it copies it into a new version folder,
-applies the corpus's changes there (only new or changed documents are parsed, chunked and
-embedded, by content hash), and then points CURRENT at the new folder with one atomic
-rename. A crash, SIGKILL or Ctrl-C before that rename leaves CURRENT on the old version;
-the next build removes the unfinished folder.
+A build never touches the version in service: it reads the corpus, copies the version
+into a new folder, applies the corpus's changes there (only new or changed documents are
+parsed, chunked and embedded, by content hash), writes the manifest last and then points
+CURRENT at the new folder with one atomic rename. A build that fails or is interrupted
+before that rename removes its folder at once; after a crash or SIGKILL, the next build
+removes what was left. Each build keeps the version that served before it (requests may
+still read it) and removes every other one.
 """
 
 from __future__ import annotations
@@ -39,9 +41,17 @@ from qa.chunking import (
     truncate_title,
 )
 from qa.config import Settings
-from qa.documents import SourceEntry, UnreadableDocument, load_document, scan_corpus
+from qa.documents import (
+    CorpusScan,
+    MetadataLimits,
+    SourceEntry,
+    UnreadableDocument,
+    lies_in,
+    load_document,
+    scan_corpus,
+)
 from qa.embedders import Embedder, model_identity
-from qa.errors import BuildInProgressError, IndexMismatchError, IndexMissingError
+from qa.errors import BuildError, BuildInProgressError, IndexMismatchError, IndexMissingError
 from qa.events import add_document_dates
 from qa.store import Catalog, VectorStore, inverted_lists_for
 from qa.text import terms
@@ -53,8 +63,8 @@ VECTORS_FILE = "vectors.faiss"
 MANIFEST_FILE = "manifest.json"
 #: Passages embedded per call: large enough for the model's length-sorted batching.
 EMBED_GROUP = 1024
-#: Old versions kept beside the current one, for requests still reading them.
-KEEP_PREVIOUS = 1
+#: Said of a skipped document whose earlier version stays in the index.
+KEPT = " (the previously indexed version is kept)"
 
 
 @dataclass
@@ -185,56 +195,98 @@ def _build_lock(index_dir: Path) -> Iterator[None]:
 
 
 def build_index(settings: Settings, embedder: Embedder, full: bool = False) -> BuildReport:
-    """Bring the index up to date with the corpus; see the module docstring for how."""
+    """Bring the index up to date with the corpus; see the module docstring for how.
+
+    Raises CorpusError when the corpus folder is missing or unreadable and BuildError when
+    writing fails (a full disk); either way the version in service is left as it was."""
     started = time.perf_counter()
     index_dir = Path(settings.index)
-    with _build_lock(index_dir):
-        versions = index_dir / "versions"
-        versions.mkdir(exist_ok=True)
-        base = None if full else current_version(index_dir)
-        if base is not None:
-            check_compatible(Manifest.read(base), settings, index_dir)
-        _remove_unfinished(index_dir)
+    try:
+        with _build_lock(index_dir):
+            report = _build(settings, embedder, full, index_dir)
+    except (OSError, sqlite3.Error) as error:
+        live = current_version(index_dir)
+        serving = f"version {live.name} is still in service" if live else "no index is built"
+        raise BuildError(
+            f"The build failed: {_describe(error)}. Nothing changed: {serving}."
+        ) from None
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
 
-        name = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
-        folder = versions / name
-        folder.mkdir()
-        catalog, vectors, previous = _start_version(folder, base, embedder, settings)
-        report = _apply_changes(settings, embedder, catalog, vectors, previous)
+
+def _build(settings: Settings, embedder: Embedder, full: bool, index_dir: Path) -> BuildReport:
+    versions = index_dir / "versions"
+    versions.mkdir(exist_ok=True)
+    live = current_version(index_dir)
+    base = None if full else live
+    if base is not None:
+        check_compatible(Manifest.read(base), settings, index_dir)
+    # Read the corpus before anything is written: a missing one must not empty the archive.
+    scan = scan_corpus(Path(settings.corpus))
+    _remove_leftovers(index_dir, live)
+
+    name = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+    folder = versions / name
+    folder.mkdir()
+    try:
+        report = _write_version(folder, base, scan, settings, embedder)
+        # The one step that switches service to the new version.
+        _write_atomically(index_dir / "CURRENT", name + "\n")
+    except BaseException:
+        # Interrupted or failed: the unfinished folder goes at once (unless the switch was made).
+        if current_version(index_dir) != folder:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    # Kept: the new version and the one serving until now, for requests still reading it.
+    # Anything else (older versions, orphans of a crash before the switch) goes.
+    _remove_versions(index_dir, keep={name, live.name if live else name})
+    report.version = name
+    return report
+
+
+def _write_version(
+    folder: Path, base: Path | None, scan: CorpusScan, settings: Settings, embedder: Embedder
+) -> BuildReport:
+    """Writes the complete new version into `folder`, its manifest last."""
+    catalog, vectors, previous = _start_version(folder, base, embedder, settings)
+    try:
+        report = _apply_changes(settings, embedder, catalog, vectors, previous, scan)
         catalog.commit()
         lists = inverted_lists_for(vectors.size, settings.faiss_factory, settings.ivf_min_passages)
         vectors = vectors.reorganised(lists)
         vectors.save(folder / VECTORS_FILE)
-
         report.documents, report.passages = catalog.counts()
-        manifest = Manifest(
-            format_version=FORMAT_VERSION,
-            version=name,
-            embedder=embedder.backend,
-            model=embedder.name,
-            dimension=embedder.dimension,
-            normalised=True,
-            chunking={
-                **asdict(chunking_parameters(settings, embedder)),
-                "requested_tokens": settings.chunk_tokens,
-                "model_max_tokens": embedder.max_tokens,
-                "sentence_vectors": settings.sentence_vectors,
-            },
-            faiss_factory=settings.faiss_factory,
-            vectors_layout=vectors.layout,
-            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            documents=dict(sorted(catalog.document_hashes().items())),
-            passages=report.passages,
-        )
+        document_hashes = dict(sorted(catalog.document_hashes().items()))
+    finally:
         catalog.close()
-        manifest.write(folder)
-        _fsync_folder(folder)
-        # The one step that switches service to the new version.
-        _write_atomically(index_dir / "CURRENT", name + "\n")
-        _remove_old_versions(index_dir, keep=name)
-        report.version = name
-        report.seconds = round(time.perf_counter() - started, 3)
-        return report
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        version=folder.name,
+        embedder=embedder.backend,
+        model=embedder.name,
+        dimension=embedder.dimension,
+        normalised=True,
+        chunking={
+            **asdict(chunking_parameters(settings, embedder)),
+            "requested_tokens": settings.chunk_tokens,
+            "model_max_tokens": embedder.max_tokens,
+            "sentence_vectors": settings.sentence_vectors,
+        },
+        faiss_factory=settings.faiss_factory,
+        vectors_layout=vectors.layout,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        documents=document_hashes,
+        passages=report.passages,
+    )
+    manifest.write(folder)
+    _fsync_folder(folder)
+    return report
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror} ({error.filename})" if error.filename else error.strerror
+    return str(error) or type(error).__name__
 
 
 def _start_version(folder: Path, base: Path | None, embedder: Embedder, settings: Settings):
@@ -263,16 +315,22 @@ def _apply_changes(
     catalog: Catalog,
     vectors: VectorStore,
     previous: dict[str, str],
+    scan: CorpusScan,
 ) -> BuildReport:
-    entries, skipped = scan_corpus(Path(settings.corpus))
-    report = BuildReport(skipped=list(skipped))
-    seen = {entry.id for entry in entries}
+    report = BuildReport()
+    seen = {entry.id for entry in scan.entries}
     for document_id in sorted(set(previous) - seen):
+        if scan.keeps(document_id):
+            continue  # in a file or folder that could not be read: unknown, not removed
         vectors.remove(catalog.remove_document(document_id))
         report.removed += 1
+    for skipped in scan.skipped:
+        unreadable = skipped.path in scan.unreadable
+        kept = unreadable and any(lies_in(document_id, skipped.path) for document_id in previous)
+        report.skipped.append(SkippedFile(skipped.path, skipped.reason + (KEPT if kept else "")))
 
     todo: list[SourceEntry] = []
-    for entry in entries:
+    for entry in scan.entries:
         old_hash = previous.get(entry.id)
         if old_hash == entry.content_hash:
             report.unchanged += 1
@@ -280,18 +338,28 @@ def _apply_changes(
             todo.append(entry)
 
     params = chunking_parameters(settings, embedder)
+    limits = MetadataLimits.of(settings)
     pending: list[tuple[Passage, str]] = []  # passages waiting for their vectors
     progress = tqdm(
         todo, desc="Indexing", unit="doc", disable=not settings.progress or len(todo) < 50
     )
     for entry in progress:
         try:
-            document = load_document(entry)
+            document = load_document(entry, limits)
+            passages = chunk_document(
+                document, embedder, params.max_tokens, params.overlap_sentences
+            )
         except UnreadableDocument as error:
-            kept = " (the previously indexed version is kept)" if entry.id in previous else ""
+            kept = KEPT if entry.id in previous else ""
             report.skipped.append(SkippedFile(entry.id, f"{error}{kept}"))
             continue
-        passages = chunk_document(document, embedder, params.max_tokens, params.overlap_sentences)
+        except OSError:
+            raise  # the machine's failure (a full disk), not the document's
+        except Exception as error:  # a failure on one document is named, never fatal
+            kept = KEPT if entry.id in previous else ""
+            reason = f"cannot split into passages: {type(error).__name__}: {error}{kept}"
+            report.skipped.append(SkippedFile(entry.id, reason))
+            continue
         if not passages:
             report.skipped.append(SkippedFile(entry.id, "no sentences"))
             continue
@@ -349,18 +417,20 @@ def _embed(
     return len(pending)
 
 
-def _remove_unfinished(index_dir: Path) -> None:
-    """Version folders that no manifest completes are left by interrupted builds."""
-    live = current_version(index_dir)
+def _remove_leftovers(index_dir: Path, live: Path | None) -> None:
+    """What interrupted builds leave: version folders that no manifest completes, and
+    temporary files of the CURRENT pointer."""
     for folder in (index_dir / "versions").iterdir():
         if folder != live and not (folder / MANIFEST_FILE).is_file():
             shutil.rmtree(folder, ignore_errors=True)
+    for temporary in index_dir.glob(".CURRENT.*.tmp"):
+        temporary.unlink(missing_ok=True)
 
 
-def _remove_old_versions(index_dir: Path, keep: str) -> None:
-    folders = sorted(p for p in (index_dir / "versions").iterdir() if p.name != keep)
-    for folder in folders[: max(0, len(folders) - KEEP_PREVIOUS)]:
-        shutil.rmtree(folder, ignore_errors=True)
+def _remove_versions(index_dir: Path, keep: set[str]) -> None:
+    for folder in (index_dir / "versions").iterdir():
+        if folder.name not in keep:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _write_atomically(path: Path, text: str) -> None:

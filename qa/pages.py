@@ -253,7 +253,7 @@ def search_page(
     return render(request, "search.html", context, status=422 if error else 200)
 
 
-@router.get("/documents/{document_id:path}", response_class=HTMLResponse)
+@router.get("/documents/{document_id:document_id}", response_class=HTMLResponse)
 def document_page(request: Request, assistant: AssistantDep, document_id: str) -> HTMLResponse:
     document, passages = assistant.document(document_id)
     context = {

@@ -33,15 +33,27 @@ BM25_K1 = 1.2
 BM25_B = 0.75
 
 
+#: What a question may not consist of alone: Python's whitespace and the `\s` of JSON
+#: Schema's regular expressions (ECMA-262) together, so that the API schema's pattern
+#: (`NOT_BLANK_PATTERN`) and this check agree on every character (U+001F, U+FEFF...).
+BLANK = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+NOT_BLANK_PATTERN = "[^" + "".join(f"\\u{ord(c):04x}" for c in BLANK) + "]"
+
+
 def validate_query(query: str, settings: Settings, what: str = "query") -> str:
-    """The query stripped; InvalidQueryError if empty or longer than the settings allow."""
-    stripped = (query or "").strip()
+    """The query stripped; InvalidQueryError if blank or longer than the settings allow."""
+    query = query or ""
+    stripped = query.strip(BLANK)
     if not stripped:
         raise InvalidQueryError(f"The {what} is empty.")
-    if len(stripped) > settings.max_question_chars:
+    # The length as sent, spaces included: what the API schema's maxLength promises.
+    if len(query) > settings.max_question_chars:
         raise InvalidQueryError(
-            f"The {what} has {len(stripped)} characters; the limit is "
-            f"{settings.max_question_chars}."
+            f"The {what} has {len(query)} characters; the limit is {settings.max_question_chars}."
         )
     return stripped
 
@@ -178,8 +190,18 @@ class Retriever:
         mode: SearchMode | None = None,
         filters: SearchFilters | None = None,
     ) -> list[Hit]:
-        """The best `k` passages for `query`, best first."""
-        query = validate_query(query, self.settings)
+        """The best `k` passages for `query` as a user typed it (checked first), best first."""
+        return self.ranked(validate_query(query, self.settings), k, mode, filters)
+
+    def ranked(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: SearchMode | None = None,
+        filters: SearchFilters | None = None,
+    ) -> list[Hit]:
+        """The best `k` passages for a query the caller built from checked input (a
+        follow-up's question with the words it borrows may be longer than users may type)."""
         k = self.settings.search_k if k is None else k
         if not 1 <= k <= 50:
             raise InvalidQueryError(f"k must be between 1 and 50, not {k}.")

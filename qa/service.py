@@ -3,7 +3,7 @@
 It owns the embedding model (loaded once), the index version in service and the
 retriever and answerer over it. When a build switches the index's CURRENT pointer (from
 this process or another), the next request opens the new version; requests already running
-finish on the version they started with.
+finish on the version they started with, and the last of them closes it.
 """
 
 from __future__ import annotations
@@ -12,11 +12,14 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from qa.answer import Answerer
 from qa.config import SearchMode, Settings
+from qa.documents import check_corpus
 from qa.embedders import Embedder, embedder_for
 from qa.errors import DocumentNotFoundError
 from qa.index import IndexVersion, build_index, current_version, open_index
@@ -46,6 +49,10 @@ class Engine:
     index: IndexVersion
     retriever: Retriever
     answerer: Answerer
+    #: Requests holding this engine (see `Assistant.using`).
+    users: int = 0
+    #: Replaced by a newer version: closed when its last user lets go.
+    retired: bool = False
 
 
 class Assistant:
@@ -68,7 +75,9 @@ class Assistant:
             return self._embedder
 
     def engine(self) -> Engine:
-        """The engine over the version in service, reopened when CURRENT has moved."""
+        """The engine over the version in service, reopened when CURRENT has moved; the one
+        it replaces is closed once no request holds it (`using`). Tools that never rebuild
+        may use the engine directly; requests hold it with `using`."""
         now = time.monotonic()
         engine = self._engine
         if engine is not None and now - self._checked_at < RELOAD_CHECK_SECONDS:
@@ -82,12 +91,35 @@ class Assistant:
             if self._engine is None or self._engine.index.folder != live:
                 index = open_index(self.settings)
                 retriever = Retriever(index, embedder, self.settings)
-                # The old engine is not closed: requests in flight may still be reading it.
+                replaced = self._engine
                 self._engine = Engine(index, retriever, Answerer(retriever, self.settings))
+                if replaced is not None:
+                    replaced.retired = True
+                    if replaced.users == 0:
+                        replaced.index.close()
             return self._engine
+
+    @contextmanager
+    def using(self) -> Iterator[Engine]:
+        """The engine in service, held open for the block (a request) even if a rebuild
+        replaces it meanwhile; the last holder of a replaced engine closes it."""
+        while True:
+            engine = self.engine()
+            with self._lock:
+                if not engine.retired:  # else it was replaced just now: take the new one
+                    engine.users += 1
+                    break
+        try:
+            yield engine
+        finally:
+            with self._lock:
+                engine.users -= 1
+                if engine.retired and engine.users == 0:
+                    engine.index.close()
 
     def build(self, full: bool = False) -> BuildReport:
         """Update the index from the corpus; serving switches to it when it is done."""
+        check_corpus(Path(self.settings.corpus))  # before the model loads, for a quick answer
         with self._build_lock:
             use_threads(self.settings.index_threads or os.cpu_count() or 1)
             try:
@@ -110,7 +142,8 @@ class Assistant:
         mode: SearchMode | None = None,
         filters: SearchFilters | None = None,
     ) -> list[Hit]:
-        return self.engine().retriever.search(query, k=k, mode=mode, filters=filters)
+        with self.using() as engine:
+            return engine.retriever.search(query, k=k, mode=mode, filters=filters)
 
     def ask(
         self,
@@ -118,7 +151,8 @@ class Assistant:
         history: list[dict] | None = None,
         filters: SearchFilters | None = None,
     ) -> Answer:
-        return self.engine().answerer.ask(question, history=history, filters=filters)
+        with self.using() as engine:
+            return engine.answerer.ask(question, history=history, filters=filters)
 
     def timeline(
         self,
@@ -127,18 +161,25 @@ class Assistant:
         limit: int | None = None,
     ) -> Timeline:
         """Dated events, oldest first: all of them, or those of the passages `query` finds."""
-        return build_timeline(self.engine().retriever, self.settings, query, filters, limit)
+        with self.using() as engine:
+            return build_timeline(engine.retriever, self.settings, query, filters, limit)
 
     def document(self, document_id: str) -> tuple[Document, list[Passage]]:
-        catalog = self.engine().index.catalog
-        document = catalog.document(document_id)
-        if document is None:
-            raise DocumentNotFoundError(f"No document has the id '{document_id}'.")
-        return document, catalog.document_passages(document_id)
+        with self.using() as engine:
+            catalog = engine.index.catalog
+            document = catalog.document(document_id)
+            if document is None:
+                raise DocumentNotFoundError(f"No document has the id '{document_id}'.")
+            return document, catalog.document_passages(document_id)
+
+    def document_ids(self, limit: int) -> list[str]:
+        """The first `limit` document ids of the index in service, in id order."""
+        with self.using() as engine:
+            return engine.index.catalog.document_ids(limit)
 
     def health(self) -> dict:
-        engine = self.engine()
-        documents, passages = engine.index.catalog.counts()
+        with self.using() as engine:
+            documents, passages = engine.index.catalog.counts()
         return {
             "status": "ok",
             "index_version": engine.index.version,

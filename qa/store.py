@@ -8,7 +8,7 @@ updated row by row, so incremental builds touch only what changed.
 
 from __future__ import annotations
 
-import datetime
+import calendar
 import hashlib
 import json
 import math
@@ -99,24 +99,27 @@ class SearchFilters:
                 raise InvalidQueryError(
                     f"{name} must be a date as YYYY, YYYY-MM or YYYY-MM-DD, not '{value}'."
                 )
-        if self.date_from and self.date_to:
-            if date_bounds(self.date_from)[0] > date_bounds(self.date_to)[1]:
-                raise InvalidQueryError("date_from is after date_to.")
 
     def is_empty(self) -> bool:
         return not (self.source or self.language or self.date_from or self.date_to)
 
+    @property
+    def matches_nothing(self) -> bool:
+        """A date range that ends before it starts holds no date, so no document."""
+        if not (self.date_from and self.date_to):
+            return False
+        return date_bounds(self.date_from)[0] > date_bounds(self.date_to)[1]
+
 
 def _valid_date(value: str) -> bool:
-    match = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", value)
+    """YYYY, YYYY-MM or YYYY-MM-DD in ASCII digits, a day that its month has."""
+    match = re.fullmatch(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?", value)
     if not match:
         return False
-    year, month, day = match.groups()
-    try:
-        datetime.date(int(year), int(month or 1), int(day or 1))
-    except ValueError:
+    year, month, day = (int(part) if part else None for part in match.groups())
+    if month is not None and not 1 <= month <= 12:
         return False
-    return True
+    return day is None or 1 <= day <= calendar.monthrange(year, month)[1]
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,9 @@ class Catalog:
         self.path = Path(path)
         self.readonly = readonly
         self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []  # every thread's, so close() reaches all
+        self._opened_lock = threading.Lock()
+        self.closed = False
         if not readonly:
             self.connection.executescript(SCHEMA)
 
@@ -156,6 +162,8 @@ class Catalog:
         """One connection per thread (web requests run in a thread pool)."""
         connection = getattr(self._local, "connection", None)
         if connection is None:
+            if self.closed:
+                raise sqlite3.ProgrammingError(f"The catalog {self.path} is closed.")
             if self.readonly:
                 uri = f"file:{self.path}?mode=ro"
                 connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
@@ -165,13 +173,18 @@ class Catalog:
                 connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA foreign_keys=ON")
             self._local.connection = connection
+            with self._opened_lock:
+                self._opened.append(connection)
         return connection
 
     def close(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
+        """Closes the connections of every thread; call it when no thread uses them."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+            self.closed = True
+        for connection in opened:
             connection.close()
-            self._local.connection = None
+        self._local = threading.local()
 
     # --- Writing ---
     def add_document(
@@ -274,6 +287,10 @@ class Catalog:
     # --- Reading ---
     def document_hashes(self) -> dict[str, str]:
         return dict(self.connection.execute("SELECT id, content_hash FROM documents"))
+
+    def document_ids(self, limit: int) -> list[str]:
+        rows = self.connection.execute("SELECT id FROM documents ORDER BY id LIMIT ?", (limit,))
+        return [row[0] for row in rows]
 
     def counts(self) -> tuple[int, int]:
         db = self.connection
@@ -434,6 +451,8 @@ def _match_expression(query_terms: list[str]) -> str:
 
 def _filter_clause(filters: SearchFilters) -> tuple[str, list]:
     clauses, values = ["1=1"], []
+    if filters.matches_nothing:
+        clauses.append("0")
     if filters.source:
         clauses.append("d.source = ?")
         values.append(filters.source)
@@ -510,7 +529,10 @@ class VectorStore:
     def save(self, path: Path) -> None:
         import faiss
 
-        faiss.write_index(self._index, str(path))
+        try:
+            faiss.write_index(self._index, str(path))
+        except RuntimeError as error:  # FAISS reports a failed write (a full disk) this way
+            raise OSError(f"cannot write {path}: {str(error).strip().splitlines()[-1]}") from None
 
     @property
     def size(self) -> int:

@@ -1,62 +1,20 @@
-"""Shared fixtures: a small deterministic fake embedder beside the real bundled model."""
+"""Shared fixtures: the small deterministic fake embedder (qa.testing) beside the real model."""
 
 from __future__ import annotations
 
-import hashlib
-import re
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from qa.config import Settings
-from qa.embedders import register
-from qa.text import terms
+from qa.testing import FakeEmbedder
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 BUNDLED_CORPUS = REPOSITORY / "corpus"
-
-
-class FakeEmbedder:
-    """Hashes stemmed words into a fixed-size vector: texts sharing words are similar.
-
-    Same interface as the real embedder, deterministic and instant; its "wordpieces" are
-    the text's \\w+ words, so chunk sizes can be reasoned about in tests.
-    """
-
-    backend = "fake"
-    name = "fake"
-    dimension = 64
-    max_tokens = 64
-
-    def __init__(self) -> None:
-        self.encoded: list[str] = []
-
-    def token_spans(self, texts: list[str]) -> list[list[tuple[int, int]]]:
-        return [[m.span() for m in re.finditer(r"\w+", text)] for text in texts]
-
-    def encode_passages(self, texts, batch_size: int = 32) -> np.ndarray:
-        self.encoded.extend(texts)
-        matrix = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for term in terms(text, "en"):
-                digest = hashlib.blake2b(term.encode(), digest_size=4).digest()
-                matrix[row, int.from_bytes(digest, "big") % self.dimension] += 1.0
-            norm = np.linalg.norm(matrix[row])
-            matrix[row] = matrix[row] / norm if norm else matrix[row]
-            if not norm:
-                matrix[row, 0] = 1.0
-        return matrix
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.encode_passages([text])[0]
-
-
-@register("fake", "fake")
-def _fake_backend(model, options) -> FakeEmbedder:
-    """Settings with `embedder="fake"` load the fake embedder (the CLI tests use it)."""
-    return FakeEmbedder()
 
 
 @pytest.fixture
@@ -75,6 +33,8 @@ def make_settings(tmp_path):
             "embedder": "fake",
             "model": "fake",
             "progress": False,
+            # FastAPI's test client addresses the app as http://testserver.
+            "allowed_hosts": ["testserver", "localhost", "127.0.0.1"],
         }
         values.update(overrides)
         Path(values["corpus"]).mkdir(parents=True, exist_ok=True)
@@ -89,6 +49,22 @@ def bundled_corpus(tmp_path) -> Path:
     target = tmp_path / "bundled"
     shutil.copytree(BUNDLED_CORPUS, target)
     return target
+
+
+#: Capabilities that let root read and list what file permissions deny.
+PERMISSION_OVERRIDES = "-dac_override,-dac_read_search"
+
+
+def run_bound_by_permissions(code: str, *args: str) -> subprocess.CompletedProcess:
+    """Runs Python `code` in a child that file permissions bind. As root (whom chmod 000
+    denies nothing) the child keeps its user but loses the capabilities that override
+    permissions (`setpriv`), so the venv under /root stays usable; skipped without setpriv."""
+    command = [sys.executable, "-c", code, *args]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv: cannot make a read fail")
+        command = ["setpriv", f"--bounding-set={PERMISSION_OVERRIDES}", *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -88,6 +89,7 @@ def client(tmp_path_factory, module_fake_embedder):
         model="fake",
         progress=False,
         admin_token="s3cret-token",
+        allowed_hosts=["testserver"],
     )
     settings.corpus.mkdir()
     write_archive(settings.corpus)
@@ -159,13 +161,20 @@ def test_search_filters_by_source_language_and_dates(client):
         ({"q": "strike", "mode": "psychic"}, "invalid_request", "mode"),
         ({"q": "strike", "date_from": "2022-13"}, "invalid_query", "date_from"),
         ({"q": "strike", "date_to": "yesterday"}, "invalid_query", "date_to"),
-        ({"q": "strike", "date_from": "2023", "date_to": "2022"}, "invalid_query", "after"),
         ({}, "invalid_request", "q"),
     ],
 )
 def test_search_rejects_bad_input_with_a_reason(client, params, kind, fragment):
     message = error_of(client.get("/api/search", params=params), 422, kind)
     assert fragment in message
+
+
+def test_a_date_range_that_ends_before_it_starts_matches_nothing(client):
+    params = {"q": "strike harvest flooded", "date_from": "2023", "date_to": "2022"}
+    response = client.get("/api/search", params=params)
+    assert response.status_code == 200 and response.json()["hits"] == []
+    question = {"question": "When was the strike called?", "date_from": "2023", "date_to": "2022"}
+    assert client.post("/api/ask", json=question).json()["abstained"] is True
 
 
 # --- /api/ask -------------------------------------------------------------------------------
@@ -396,6 +405,18 @@ def test_rebuild_swaps_the_index_without_failing_requests(archive):
         assert statuses and set(statuses) == {200}
 
 
+def test_a_rebuild_from_a_missing_corpus_fails_and_keeps_the_archive(archive):
+    settings, assistant = archive
+    headers = {"Authorization": "Bearer s3cret-token"}
+    with TestClient(create_app(settings, assistant)) as client:
+        before = client.get("/api/health").json()
+        settings.corpus.rename(settings.corpus.with_name("moved"))
+        assert client.post("/api/index/rebuild", headers=headers).status_code == 202
+        status = wait_for_rebuild(client, headers)
+        assert "No corpus folder" in status["error"]
+        assert client.get("/api/health").json() == before
+
+
 def test_a_second_rebuild_while_one_runs_is_409(archive, monkeypatch):
     settings, assistant = archive
     release = threading.Event()
@@ -537,3 +558,69 @@ def test_archive_and_user_text_is_escaped_everywhere(client):
     assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt; Evil memo" in pages[0].text
     assert "&lt;img src=x onerror=" in pages[0].text
     assert "&lt;script&gt;x()&lt;/script&gt;" in pages[2].text
+
+
+# --- The edges of the API ------------------------------------------------------------------
+
+
+def test_the_schema_says_what_the_server_accepts(client):
+    schema = client.get("/openapi.json").json()
+    search = {p["name"]: p["schema"] for p in schema["paths"]["/api/search"]["get"]["parameters"]}
+    question = schema["components"]["schemas"]["AskRequest"]["properties"]["question"]
+    for text in (search["q"], question):
+        assert (text["minLength"], text["maxLength"]) == (1, 1000)
+        # What the schema calls blank, the server does (Python and ECMA-262 differ on some).
+        for blank in (" ", "\x1f", "\ufeff", "\u3000", "\x85"):
+            assert not re.search(text["pattern"], blank)
+            response = client.get("/api/search", params={"q": blank * 3})
+            assert "empty" in error_of(response, 422, "invalid_query")
+        assert re.search(text["pattern"], "\x1fa\ufeff")
+    assert (search["k"]["anyOf"][0]["minimum"], search["k"]["anyOf"][0]["maximum"]) == (1, 50)
+    date_pattern = search["date_from"]["anyOf"][0]["pattern"]
+    assert re.fullmatch(date_pattern, "2022-12") and not re.fullmatch(date_pattern, "２０２２")
+
+
+def test_the_schema_gives_real_document_ids_as_examples(client):
+    schema = client.get("/openapi.json").json()
+    (parameter,) = schema["paths"]["/api/documents/{document_id}"]["get"]["parameters"]
+    examples = [example["value"] for example in parameter["examples"].values()]
+    assert len(examples) == 3
+    for document_id in examples:
+        assert client.get(f"/api/documents/{document_id}").status_code == 200
+
+
+@pytest.mark.parametrize("date", ["２０２２", "٢٠٢٢-١٢", "2022-1２"])
+def test_dates_in_other_digits_are_refused(client, date):
+    response = client.get("/api/search", params={"q": "strike", "date_from": date})
+    assert "date_from" in error_of(response, 422, "invalid_query")
+
+
+def test_a_follow_up_may_borrow_past_the_length_limit(client):
+    question = "And " + "so " * 325 + "when was it called?"  # 998 characters
+    history = [{"question": "Who called the national strike?", "answer": "The assembly. [1]"}]
+    body = {"question": question, "history": history}
+    response = client.post("/api/ask", json=body)
+    assert response.status_code == 200, response.text
+    assert len(response.json()["resolved_query"]) > 1000
+    assert "national" in response.json()["resolved_query"]
+
+
+def test_a_file_name_with_a_line_break_has_a_working_url(make_settings, fake_embedder):
+    settings = make_settings()
+    (settings.corpus / "minutes\nof the assembly.txt").write_text(
+        "The assembly met in Lima on 10 December.\n", encoding="utf-8"
+    )
+    assistant = Assistant(settings, fake_embedder)
+    assistant.build()
+    with TestClient(create_app(settings, assistant)) as client:
+        hit = client.get("/api/search", params={"q": "assembly Lima"}).json()["hits"][0]
+        assert hit["url"].startswith("/documents/minutes%0Aof%20the%20assembly.txt#p")
+        assert client.get(hit["url"].split("#")[0]).status_code == 200
+        api = client.get("/api/documents/minutes%0Aof%20the%20assembly.txt")
+        assert api.status_code == 200 and api.json()["id"] == "minutes\nof the assembly.txt"
+
+
+@pytest.mark.parametrize("token", [" s3cret", "s3cret\n", "s3c\x00ret", "tab\tbed"])
+def test_an_admin_token_that_can_never_authenticate_is_refused_at_start(token):
+    with pytest.raises(ValueError, match="admin_token"):
+        Settings(admin_token=token)

@@ -271,3 +271,13 @@ def test_an_answer_shows_its_dates_on_a_mini_timeline(page: Page, server_url):
     assert labels[:3] == ["10 Dec 2022", "13 Dec 2022", "15 Dec 2022"]
     expect(answer.locator(".answer-text")).to_contain_text("Extraordinary National Assembly")
     expect(answer.locator(".card mark").first).to_be_visible()
+
+
+def test_the_api_docs_render_under_the_content_security_policy(page: Page, server_url):
+    refused = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
+    page.goto(server_url + "/docs")
+    expect(page.locator(".opblock-summary-path", has_text="/api/search")).to_be_visible()
+    page.locator(".opblock-summary-path", has_text="/api/search").click()
+    expect(page.locator(".parameters")).to_contain_text("date_from")
+    assert refused == []

@@ -145,3 +145,31 @@ def test_eval_prints_every_metric(tmp_path):
     assert metrics["questions"] == 2
     assert metrics["passage_top1"] == 1.0
     assert metrics["passage_tokens_max"] <= 256
+
+
+def test_serve_refuses_a_missing_corpus_in_one_line(tmp_path, monkeypatch):
+    import uvicorn
+
+    def never(*args, **kwargs):
+        raise AssertionError("the server must not start")
+
+    monkeypatch.setattr(uvicorn, "run", never)
+    missing = tmp_path / "typo"
+    result = run("serve", "--corpus", str(missing), "--index", str(tmp_path / "index"))
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: No corpus folder at {missing}."
+    assert not (tmp_path / "index").exists()
+
+
+def test_index_refuses_a_missing_corpus_in_one_line(tmp_path):
+    missing = tmp_path / "typo"
+    result = run("index", "--corpus", str(missing), "--index", str(tmp_path / "index"))
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: No corpus folder at {missing}."
+
+
+def test_a_bad_setting_is_one_clear_line(tmp_path):
+    result = run("--index", str(tmp_path / "none"), "search", "x", env={"QA_ADMIN_TOKEN": " x"})
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: Invalid setting: QA_ADMIN_TOKEN: ")
+    assert "Traceback" not in result.output and len(result.output.splitlines()) == 1

@@ -6,8 +6,17 @@ import json
 
 from pdfs import write_pdf
 
-from qa.documents import load_document, normalise_date, read_corpus, scan_corpus
+from qa.config import Settings
+from qa.documents import (
+    MetadataLimits,
+    load_document,
+    normalise_date,
+    read_corpus,
+    scan_corpus,
+)
 from qa.types import Document, SkippedFile
+
+LIMITS = MetadataLimits.of(Settings())
 
 
 def read(root):
@@ -97,7 +106,6 @@ def test_unreadable_files_are_skipped_with_reasons(tmp_path):
     (tmp_path / "good.txt").write_text("A good document about the strike.", "utf-8")
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\ngarbage")
     (tmp_path / "empty.txt").write_text("   \n", "utf-8")
-    (tmp_path / "latin1.txt").write_bytes("Per\xfa".encode("latin-1"))
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02binary")
     (tmp_path / "bad.md").write_text("---\ntitle: [unclosed\n---\nText.", "utf-8")
     (tmp_path / "image.png").write_bytes(b"\x89PNG")
@@ -105,7 +113,6 @@ def test_unreadable_files_are_skipped_with_reasons(tmp_path):
     assert set(documents) == {"good.txt"}
     assert "PDF" in skipped["broken.pdf"]
     assert skipped["empty.txt"] == "no text"
-    assert "UTF-8" in skipped["latin1.txt"]
     assert "binary" in skipped["binary.txt"]
     assert "front matter" in skipped["bad.md"]
     assert "unsupported format" in skipped["image.png"]
@@ -115,18 +122,20 @@ def test_ids_come_from_paths_not_order_and_hashes_from_content(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "z.txt").write_text("Zeta text.", "utf-8")
     (tmp_path / "a.txt").write_text("Alpha text.", "utf-8")
-    first, _ = scan_corpus(tmp_path)
+    first = scan_corpus(tmp_path).entries
     (tmp_path / "0.txt").write_text("New first file.", "utf-8")
-    second, _ = scan_corpus(tmp_path)
+    second = scan_corpus(tmp_path).entries
     hashes = {entry.id: entry.content_hash for entry in first}
     assert {entry.id for entry in first} == {"a.txt", "sub/z.txt"}
     for entry in second:
         if entry.id in hashes:
             assert entry.content_hash == hashes[entry.id]
     (tmp_path / "a.txt").write_text("Alpha text, changed.", "utf-8")
-    third = {entry.id: entry.content_hash for entry in scan_corpus(tmp_path)[0]}
+    third = {entry.id: entry.content_hash for entry in scan_corpus(tmp_path).entries}
     assert third["a.txt"] != hashes["a.txt"]
-    assert load_document(next(e for e in second if e.id == "0.txt")).text == "New first file."
+    assert (
+        load_document(next(e for e in second if e.id == "0.txt"), LIMITS).text == "New first file."
+    )
 
 
 def test_dates_normalise_to_iso_prefixes():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +21,6 @@ from qa.errors import BuildInProgressError, IndexMismatchError, IndexMissingErro
 from qa.index import _build_lock, build_index, current_version, open_index
 from qa.service import Assistant
 from qa.text import terms
-
-TESTS = Path(__file__).resolve().parent
 
 
 def write(corpus: Path, name: str, text: str) -> None:
@@ -175,21 +175,54 @@ def test_serving_switches_to_a_new_build_and_old_readers_keep_working(make_setti
     write(settings.corpus, "a.txt", "The assembly met in Lima.")
     assistant = Assistant(settings, fake_embedder)
     assistant.build()
-    old_engine = assistant.engine()
-    write(settings.corpus, "b.txt", "Students called a strike in Cusco.")
+    with assistant.using() as old_engine:  # a request that started on the old version
+        write(settings.corpus, "b.txt", "Students called a strike in Cusco.")
+        assistant.build()
+        assert assistant.health()["documents"] == 2
+        # ... can still finish on it.
+        assert old_engine.retriever.search("assembly Lima", k=1)[0].document_id == "a.txt"
+    assert old_engine.index.catalog.closed and not assistant.engine().index.catalog.closed
+
+
+def test_old_versions_are_closed_when_their_last_request_ends(make_settings, fake_embedder):
+    """Open files stay flat across rebuilds, without waiting for the garbage collector."""
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "The assembly met in Lima on 10 December.")
+    assistant = Assistant(settings, fake_embedder)
     assistant.build()
-    assert assistant.health()["documents"] == 2
-    # A request that started on the old version can still finish on it.
-    assert old_engine.retriever.search("assembly Lima", k=1)[0].document_id == "a.txt"
+
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    def requests_from_every_thread(pool) -> None:
+        list(pool.map(lambda _: assistant.search("assembly strike", k=3), range(32)))
+
+    collecting = gc.isenabled()
+    gc.disable()  # old versions must be closed on purpose, not by collection
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            requests_from_every_thread(pool)
+            before = open_files()
+            for number in range(12):
+                write(settings.corpus, f"b{number}.txt", f"Students {number} called a strike.")
+                assistant.build()
+                requests_from_every_thread(pool)
+            assert open_files() <= before
+    finally:
+        if collecting:
+            gc.enable()
 
 
 KILLED_BUILD = textwrap.dedent(
     """
-    import sys, time
-    sys.path.insert(0, {tests!r})
-    from conftest import FakeEmbedder
+    import signal, time
+    from qa.testing import FakeEmbedder
     from qa.config import Settings
     from qa.index import build_index
+
+    # Ctrl-C must stop this build even when the parent ignored SIGINT (a background shell
+    # does), since an ignored disposition is inherited across exec.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     class SlowEmbedder(FakeEmbedder):
         def encode_passages(self, texts, batch_size=32):
@@ -205,10 +238,22 @@ KILLED_BUILD = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
+def ignore_sigint() -> None:
+    """What a background shell or some CI runners do to the processes they start."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("how", "inherited"),
+    [
+        pytest.param(signal.SIGKILL, None, id="SIGKILL"),
+        pytest.param(signal.SIGINT, None, id="SIGINT"),
+        pytest.param(signal.SIGINT, ignore_sigint, id="SIGINT-ignored-by-the-parent"),
+    ],
+)
 @pytest.mark.parametrize("full", [False, True])
 def test_a_killed_build_leaves_the_old_index_serving(
-    make_settings, fake_embedder, tmp_path, how, full
+    make_settings, fake_embedder, tmp_path, how, inherited, full
 ):
     settings = make_settings()
     write(settings.corpus, "a.txt", "The assembly met in Lima on 10 December.")
@@ -218,21 +263,27 @@ def test_a_killed_build_leaves_the_old_index_serving(
 
     flag = tmp_path / "embedding-started"
     script = KILLED_BUILD.format(
-        tests=str(TESTS),
         flag=str(flag),
         corpus=str(settings.corpus),
         index=str(settings.index),
         full=full,
     )
-    process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not flag.exists() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    assert flag.exists(), "the build never reached the embedding step"
-    os.kill(process.pid, how)
-    process.wait(timeout=30)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stderr=subprocess.DEVNULL, preexec_fn=inherited
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not flag.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        assert flag.exists(), "the build never reached the embedding step"
+        os.kill(process.pid, how)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
 
     assert current_version(settings.index) == before
+    if how == signal.SIGINT:  # an interrupted build removes its unfinished folder at once
+        assert [p.name for p in (settings.index / "versions").iterdir()] == [before.name]
     assistant = Assistant(settings, fake_embedder)
     assert assistant.health()["documents"] == 1
     assert assistant.search("assembly Lima", k=1)[0].document_id == "a.txt"
@@ -264,3 +315,130 @@ def test_term_counts_follow_adds_changes_and_removals(make_settings, fake_embedd
     assert kept == counted
     (farmers,) = terms("Farmers", "en")
     assert kept["puno"] == 2 and farmers not in kept and "lima" not in kept
+
+
+CRASH_BEFORE_SWITCH = textwrap.dedent(
+    """
+    import os, signal, sys
+    from qa.config import Settings
+    from qa.index import build_index
+    from qa.testing import FakeEmbedder
+
+    real_replace = os.replace
+
+    def crash_at_the_switch(source, target, *args, **kwargs):
+        if os.path.basename(target) == "CURRENT":  # the manifest is written, CURRENT not yet
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_replace(source, target, *args, **kwargs)
+
+    os.replace = crash_at_the_switch
+    settings = Settings(
+        corpus=sys.argv[1], index=sys.argv[2], embedder="fake", model="fake", progress=False
+    )
+    build_index(settings, FakeEmbedder())
+    """
+)
+
+
+def test_a_crash_between_the_manifest_and_the_switch_leaves_no_orphan(make_settings, fake_embedder):
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "The assembly met in Lima on 10 December.")
+    build_index(settings, fake_embedder)
+    write(settings.corpus, "b.txt", "Students called a strike in Cusco.")
+    build_index(settings, fake_embedder)
+    serving = current_version(settings.index)
+
+    write(settings.corpus, "c.txt", "Farmers blocked the roads near Puno.")
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH_BEFORE_SWITCH, str(settings.corpus), str(settings.index)]
+    )
+    assert crashed.returncode == -signal.SIGKILL
+    assert current_version(settings.index) == serving
+    versions = settings.index / "versions"
+    orphans = [p for p in versions.iterdir() if (p / "manifest.json").is_file() and p != serving]
+    assert len(orphans) == 2  # the version before the one serving, and the crashed build's
+    assert list(settings.index.glob(".CURRENT.*.tmp"))
+
+    report = build_index(settings, fake_embedder)
+    assert report.documents == 3
+    # Kept: the new version, and the one that was serving until now (for requests in flight).
+    assert {p.name for p in versions.iterdir()} == {report.version, serving.name}
+    assert not list(settings.index.glob(".CURRENT.*.tmp"))
+
+
+FULL_DISK_BUILD = textwrap.dedent(
+    """
+    import resource, signal, sys
+    import qa.cli
+    from qa.service import Assistant
+    from qa.testing import FakeEmbedder
+    from qa.text import detect_language
+
+    # Writes past this size fail, as on a full disk (SIGXFSZ would kill instead). The
+    # language detector unpacks its model into a file first: it is loaded before.
+    detect_language("The assembly met in Lima on the tenth of December.")
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    limit = int(sys.argv[3])
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    qa.cli._assistant = lambda settings: Assistant(settings, FakeEmbedder())
+    qa.cli.main(["index", "--corpus", sys.argv[1], "--index", sys.argv[2]])
+    """
+)
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_unfinished_version(make_settings, fake_embedder):
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "The assembly met in Lima on 10 December.")
+    build_index(settings, fake_embedder)
+    serving = current_version(settings.index)
+    largest = max(p.stat().st_size for p in serving.iterdir())
+    sentences = [f"Delegate number {n} from province {n % 97} spoke." for n in range(20_000)]
+    write(settings.corpus, "minutes.txt", " ".join(sentences))
+
+    arguments = [str(settings.corpus), str(settings.index), str(largest + 64 * 1024)]
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_BUILD, *arguments],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QA_EMBEDDER": "fake", "QA_MODEL": "fake"},
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("Error: The build failed") and "still in service" in lines[0]
+    assert current_version(settings.index) == serving
+    assert [p.name for p in (settings.index / "versions").iterdir()] == [serving.name]
+
+
+FAKE_MODEL_CLI = textwrap.dedent(
+    """
+    import sys
+    import qa.cli
+    from qa.service import Assistant
+    from qa.testing import FakeEmbedder
+
+    qa.cli._assistant = lambda settings: Assistant(settings, FakeEmbedder())
+    qa.cli.main(sys.argv[1:])
+    """
+)
+
+
+def test_a_damaged_pdf_is_named_without_noise_on_stderr(make_settings):
+    settings = make_settings()
+    write(settings.corpus, "good.txt", "The strike was on 15 December.")
+    (settings.corpus / "bad.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer garbage")
+    done = subprocess.run(
+        [sys.executable, "-c", FAKE_MODEL_CLI, "index"],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "QA_EMBEDDER": "fake",
+            "QA_MODEL": "fake",
+            "QA_CORPUS": str(settings.corpus),
+            "QA_INDEX": str(settings.index),
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("Skipped bad.pdf: unreadable PDF: ")

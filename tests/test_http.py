@@ -1,0 +1,160 @@
+"""HTTP at its edges, through a real uvicorn server on 127.0.0.1 (served as `qa serve` does):
+HEAD, transfer encodings, Host names, admin tokens that are not ASCII, security headers."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+
+from qa.app import create_app
+from qa.config import Settings
+from qa.server import server_config
+from qa.service import Assistant
+from qa.testing import FakeEmbedder
+
+TOKEN = "contraseña-ñandú-🔑"
+QUESTION = b'{"question": "When was the national strike called?"}'
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def port(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("http")
+    corpus = folder / "corpus"
+    corpus.mkdir()
+    (corpus / "strike.txt").write_text(
+        "The national strike was called for December 15 by the assembly of unions.\n",
+        encoding="utf-8",
+    )
+    settings = Settings(
+        corpus=corpus,
+        index=folder / "index",
+        embedder="fake",
+        model="fake",
+        progress=False,
+        admin_token=TOKEN,
+        port=_free_port(),
+    )
+    assistant = Assistant(settings, FakeEmbedder())
+    assistant.build()
+    server = uvicorn.Server(server_config(create_app(settings, assistant), settings))
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield settings.port
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None, headers=None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def raw_request(port: int, head: bytes, body: bytes = b"") -> tuple[int, dict, bytes]:
+    """Sends bytes as they are, for what http.client would not send."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(head + b"\r\n\r\n" + body)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    header_block, _, content = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = header_block.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    return int(status_line.split()[1]), {k.lower(): v for k, v in headers.items()}, content
+
+
+def json_error(status: int, headers: dict, content: bytes, expected: int) -> dict:
+    assert status == expected, content
+    assert headers["content-type"] == "application/json"
+    error = json.loads(content)["error"]
+    assert error["type"] and error["message"]
+    return error
+
+
+@pytest.mark.parametrize("path", ["/", "/api/health", "/docs", "/static/app.css", "/openapi.json"])
+def test_head_answers_as_get_without_a_body(port, path):
+    status, headers, content = request(port, "GET", path)
+    head_status, head_headers, head_content = request(port, "HEAD", path)
+    assert (status, head_status) == (200, 200)
+    assert head_content == b""
+    assert head_headers["content-type"] == headers["content-type"]
+    assert head_headers["content-length"] == headers["content-length"] == str(len(content))
+
+
+def test_a_chunked_question_is_answered(port):
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(QUESTION), QUESTION)
+    head = (
+        b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\nTransfer-Encoding: chunked"
+    )
+    status, _, content = raw_request(port, head, chunked)
+    assert status == 200 and "December 15" in json.loads(content)["answer"]
+
+
+def test_a_request_the_server_cannot_parse_gets_a_json_400(port):
+    head = (
+        b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\nTransfer-Encoding: gzip, chunked"
+    )
+    error = json_error(*raw_request(port, head, QUESTION), expected=400)
+    assert error["type"] == "invalid_request"
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:80", "127.0.0.1.nip.io", ""])
+def test_unknown_host_names_are_refused(port, host):
+    head = f"GET /api/health HTTP/1.1\r\nHost: {host}\r\nConnection: close".encode()
+    error = json_error(*raw_request(port, head), expected=400)
+    assert error["type"] == "invalid_host"
+    status, _, _ = raw_request(port, head.replace(b"/api/health", b"/"))
+    assert status == 400
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "LOCALHOST.", "[::1]"])
+def test_the_configured_host_names_are_served(port, host):
+    head = f"GET /api/health HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close".encode()
+    assert raw_request(port, head)[0] == 200
+
+
+def test_an_admin_token_that_is_not_ascii_authenticates(port):
+    token = {"Authorization": b"Bearer " + TOKEN.encode()}
+    status, _, content = request(port, "GET", "/api/index/status", headers=token)
+    assert status == 200, content
+    wrong = {"Authorization": b"Bearer " + TOKEN[:-1].encode()}
+    json_error(*request(port, "GET", "/api/index/status", headers=wrong), expected=403)
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/health", "/api/nothing", "/static/app.css", "/docs", "/openapi.json", "/"]
+)
+def test_every_response_forbids_sniffing(port, path):
+    headers = request(port, "GET", path)[1]
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_api_docs_page_has_a_strict_content_security_policy(port):
+    status, headers, content = request(port, "GET", "/docs")
+    assert status == 200
+    policy = headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "script-src" not in policy
+    assert b"<script>" not in content  # no inline script: its set-up is a file of its own
