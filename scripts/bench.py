@@ -63,6 +63,7 @@ class TimedEmbedder:
 
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
+        self.backend = inner.backend
         self.name = inner.name
         self.dimension = inner.dimension
         self.max_tokens = inner.max_tokens
@@ -96,6 +97,7 @@ class RecordedEmbedder:
     def __init__(self, inner: Embedder, known: dict[str, np.ndarray]) -> None:
         self.inner, self.known = inner, known
         self.computed = 0
+        self.backend = inner.backend
         self.name, self.dimension, self.max_tokens = inner.name, inner.dimension, inner.max_tokens
         self.token_spans = inner.token_spans
 
@@ -117,6 +119,7 @@ class TorchQueries:
 
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
+        self.backend = inner.backend
         self.name, self.dimension, self.max_tokens = inner.name, inner.dimension, inner.max_tokens
         self.token_spans, self.encode_passages = inner.token_spans, inner.encode_passages
 
@@ -516,6 +519,13 @@ def bench_build(
         capture_output=True,
         text=True,
         check=True,
+        # The same model and settings as the build above.
+        env={
+            **os.environ,
+            "QA_EMBEDDER": settings.embedder,
+            "QA_MODEL": settings.model or "",
+            "QA_SENTENCE_VECTORS": str(settings.sentence_vectors).lower(),
+        },
     )
     cli_seconds = time.perf_counter() - started
     cli_embedded = json.loads(cli.stdout)["embedded_passages"]
@@ -805,7 +815,11 @@ def bench_large_search(
 def memory_worker(index_dir: Path, queries_file: Path, rounds: int) -> None:
     """Runs in its own process: load the model, open the index, search; print peak memory."""
     settings = Settings(
-        index=index_dir, embedder="sentence-transformers", model=SYNTHETIC_MODEL, progress=False
+        index=index_dir,
+        embedder="sentence-transformers",
+        model=SYNTHETIC_MODEL,
+        sentence_vectors=False,
+        progress=False,
     )
     embedder = embedder_for(settings.model_copy(update={"model": BUNDLED_MODEL}))
     after_model = peak_rss_mb()
