@@ -51,7 +51,6 @@ from qa.store import SearchFilters
 
 logger = logging.getLogger(__name__)
 
-WEB = Path(__file__).resolve().parent.parent / "web"
 #: What the core accepts as a date filter: a year or a month (or an empty field: no
 #: filter), or a day of the calendar (no 30 February).
 DATE_SCHEMA = [
@@ -414,7 +413,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     app.state.settings = settings
     app.state.assistant = assistant or Assistant(settings)
     app.state.rebuilds = Rebuilds(app.state.assistant)
-    app.state.templates = pages.templates(WEB / "templates")
+    app.state.templates = pages.templates()
 
     app.add_exception_handler(QAError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -425,7 +424,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     if settings.admin_token:
         app.include_router(admin)
     app.include_router(pages.router)
-    app.mount("/static", StaticFiles(directory=WEB / "static"), name="static")
+    app.mount("/static", StaticFiles(packages=[("qa.web", "static")]), name="static")
     _mount_docs(app)
     app.openapi = _schema_with_limits(app, settings, app.state.assistant)
     # Outermost last: the host check comes first, then HEAD, then the headers.

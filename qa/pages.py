@@ -13,7 +13,6 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from itertools import pairwise
-from pathlib import Path
 from typing import Annotated, Literal
 
 import jinja2
@@ -136,9 +135,10 @@ def document_segments(document: Document, passages: list[Passage]) -> list[Segme
 # --- Rendering ---------------------------------------------------------------------------
 
 
-def templates(directory: Path) -> Jinja2Templates:
+def templates() -> Jinja2Templates:
+    """The pages' templates, read from the package (`web/templates`, shipped as `qa.web`)."""
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(directory),
+        loader=jinja2.PackageLoader("qa.web", "templates"),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,

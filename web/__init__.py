@@ -1,0 +1,1 @@
+"""The web chat's templates and static files, shipped inside the package as `qa.web`."""
