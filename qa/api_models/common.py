@@ -1,0 +1,72 @@
+"""What every area of the API shares: document URLs, the document id URL convertor, text
+that must be valid Unicode, the error body, and the example values of the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from starlette.convertors import Convertor, register_url_convertor
+
+EXAMPLE_DOCUMENT_ID = "reports/strike-2022.pdf"
+EXAMPLE_TITLE = "Peru's mass mobilizations of December 2022"
+EXAMPLE_PASSAGE_TEXT = (
+    "They outlined key demands, including a national strike scheduled for December 15. "
+    "This strike was supported by various unions and social movements."
+)
+EXAMPLE_METADATA = {"date": "2022-12", "source": "Field reports", "language": "en"}
+
+
+def document_url(document_id: str, passage_id: int | None = None) -> str:
+    """The web page of a document, scrolled to a passage when one is given (routes take
+    the id with the `document_id` convertor below)."""
+    url = "/documents/" + quote(document_id, safe="/:")
+    return url if passage_id is None else f"{url}#p{passage_id}"
+
+
+class DocumentIdConvertor(Convertor[str]):
+    """A document id in a URL: anything, '/' and line breaks included (ids are paths)."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("document_id", DocumentIdConvertor())
+
+
+def _utf8_text(value: str) -> str:
+    # JSON may carry lone surrogates, which no database or response can encode.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_utf8_text)]
+
+
+# --- Errors -----------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    type: str = Field(description="A stable, machine-readable kind of error.")
+    message: str = Field(description="What is wrong, in a sentence meant for people.")
+
+
+class ErrorResponse(BaseModel):
+    """The body of every 4xx and 5xx answer of the API."""
+
+    error: ErrorDetail
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"error": {"type": "invalid_query", "message": "The question is empty."}}]
+        }
+    )
