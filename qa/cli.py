@@ -280,12 +280,9 @@ def serve(ctx, corpus, index_dir, host, port):
     import uvicorn
 
     from qa.app import create_app
-    from qa.documents import check_corpus
     from qa.server import server_config
 
     settings = _settings(ctx, corpus=corpus, index=index_dir, host=host, port=port)
-    # Serving an archive whose corpus is gone would let the next rebuild empty it.
-    check_corpus(Path(settings.corpus))
     assistant = _assistant(settings)
     report = assistant.ensure_index()
     if report is not None:

@@ -180,6 +180,8 @@ def open_index(settings: Settings) -> IndexVersion:
 
 @contextmanager
 def _build_lock(index_dir: Path) -> Iterator[None]:
+    """One build of an index folder at a time across processes (`qa index` beside `qa
+    serve`); builds within one process are kept apart by their `Assistant`."""
     index_dir.mkdir(parents=True, exist_ok=True)
     with open(index_dir / ".build.lock", "w") as handle:
         try:

@@ -16,13 +16,13 @@ from itertools import pairwise
 from typing import Annotated, Literal
 
 import jinja2
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from qa.api_models import document_url
+from qa.dependencies import AssistantDep
 from qa.errors import InvalidQueryError
-from qa.service import Assistant
 from qa.store import SearchFilters
 from qa.text import terms
 from qa.types import Document, Passage
@@ -37,14 +37,6 @@ SECURITY_HEADERS = {
 _WORD = re.compile(r"\w+")
 
 router = APIRouter(include_in_schema=False)
-
-
-def get_assistant(request: Request) -> Assistant:
-    """The app's one assistant (see `qa.app.create_app`)."""
-    return request.app.state.assistant
-
-
-AssistantDep = Annotated[Assistant, Depends(get_assistant)]
 
 
 # --- Text helpers used by the templates --------------------------------------------------

@@ -1,32 +1,36 @@
 """The assistant: one object that the CLI and the web app share.
 
 It owns the embedding model (loaded once), the index version in service and the
-retriever and answerer over it. When a build switches the index's CURRENT pointer (from
-this process or another), the next request opens the new version; requests already running
-finish on the version they started with, and the last of them closes it.
+retriever and answerer over it, and the builds of its archive. When a build switches the
+index's CURRENT pointer (from this process or another), the next request opens the new
+version; requests already running finish on the version they started with, and the last of
+them closes it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa.answer import Answerer
 from qa.config import SearchMode, Settings
 from qa.documents import check_corpus
 from qa.embedders import Embedder, embedder_for
-from qa.errors import DocumentNotFoundError
+from qa.errors import BuildInProgressError, DocumentNotFoundError
 from qa.index import IndexVersion, build_index, current_version, open_index
 from qa.retrieval import Retriever
 from qa.store import SearchFilters
 from qa.timeline import Timeline, build_timeline
 from qa.types import Answer, BuildReport, Document, Hit, Passage
+
+logger = logging.getLogger(__name__)
 
 #: Seconds between checks of the index's CURRENT pointer.
 RELOAD_CHECK_SECONDS = 1.0
@@ -55,15 +59,35 @@ class Engine:
     retired: bool = False
 
 
+@dataclass(frozen=True)
+class RebuildState:
+    """Where the last background rebuild (`Assistant.start_rebuild`) stands."""
+
+    running: bool = False
+    #: The last rebuild started was a full one.
+    full: bool = False
+    #: The version the last finished rebuild made.
+    version: str | None = None
+    #: Why the last rebuild failed, if it did.
+    error: str | None = None
+
+
 class Assistant:
-    """Search, answers, documents and rebuilds over the configured archive."""
+    """Search, answers, documents and builds over the configured archive.
+
+    Builds go through here, so that one lock lets one build of this process run at a time,
+    whether the CLI, `qa serve`'s first start or the admin API asked for it; the index's own
+    file lock (`qa.index`) keeps builds of different processes apart.
+    """
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
         self._engine: Engine | None = None
         self._lock = threading.Lock()
-        self._build_lock = threading.Lock()
+        #: Held by the build under way in this process, if any.
+        self._building = threading.Lock()
+        self._rebuild = RebuildState()
         self._checked_at = 0.0
         use_threads(settings.search_threads)
 
@@ -118,22 +142,65 @@ class Assistant:
                     engine.index.close()
 
     def build(self, full: bool = False) -> BuildReport:
-        """Update the index from the corpus; serving switches to it when it is done."""
-        check_corpus(Path(self.settings.corpus))  # before the model loads, for a quick answer
-        with self._build_lock:
-            use_threads(self.settings.index_threads or os.cpu_count() or 1)
-            try:
-                report = build_index(self.settings, self.embedder, full=full)
-            finally:
-                use_threads(self.settings.search_threads)
-        self._checked_at = 0.0
-        return report
+        """Update the index from the corpus now; serving switches to it when it is done.
+        Raises BuildInProgressError while another build of this archive runs."""
+        self._take_build_lock()
+        try:
+            return self._build(full)
+        finally:
+            self._building.release()
+
+    def start_rebuild(self, full: bool = False) -> RebuildState:
+        """Start a build in a background thread and return at once (the admin API); its
+        outcome is in `rebuild_status`. Raises BuildInProgressError while a build runs."""
+        with self._lock:  # the lock and the status change together (see _rebuild_now)
+            self._take_build_lock()
+            self._rebuild = RebuildState(running=True, full=full)
+        worker = threading.Thread(target=self._rebuild_now, args=(full,), name="qa-rebuild")
+        worker.daemon = True  # stopping the server stops the build; the next one cleans up
+        worker.start()
+        return self._rebuild
+
+    def rebuild_status(self) -> RebuildState:
+        return self._rebuild
 
     def ensure_index(self) -> BuildReport | None:
-        """Build the index if there is none yet (first start of `qa serve`)."""
+        """Ready the archive for serving (`qa serve`): refuse a missing corpus folder, whose
+        next rebuild would empty the archive, and build the index if there is none yet."""
+        check_corpus(Path(self.settings.corpus))
         if current_version(Path(self.settings.index)) is None:
             return self.build()
         return None
+
+    def _take_build_lock(self) -> None:
+        if not self._building.acquire(blocking=False):
+            raise BuildInProgressError("A rebuild is already running; try again when it ends.")
+
+    def _build(self, full: bool) -> BuildReport:
+        """A build, under the build lock its caller holds."""
+        check_corpus(Path(self.settings.corpus))  # before the model loads, for a quick answer
+        use_threads(self.settings.index_threads or os.cpu_count() or 1)
+        try:
+            report = build_index(self.settings, self.embedder, full=full)
+        finally:
+            use_threads(self.settings.search_threads)
+        self._checked_at = 0.0
+        return report
+
+    def _rebuild_now(self, full: bool) -> None:
+        """The background thread of `start_rebuild`: it releases the build lock it was
+        handed, and reports through the status."""
+        outcome = RebuildState(full=full)
+        try:
+            outcome = replace(outcome, version=self._build(full).version)
+        except Exception as error:  # reported through the status, and logged
+            logger.exception("Index rebuild failed")
+            outcome = replace(outcome, error=str(error))
+        finally:
+            # Together, so that whoever sees the rebuild over may start the next at once.
+            with self._lock:
+                self._rebuild = outcome
+                self._building.release()
 
     def search(
         self,

@@ -10,6 +10,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
+from qa import service
 from qa.app import create_app
 from qa.config import Settings
 from qa.service import Assistant
@@ -420,13 +421,13 @@ def test_a_rebuild_from_a_missing_corpus_fails_and_keeps_the_archive(archive):
 def test_a_second_rebuild_while_one_runs_is_409(archive, monkeypatch):
     settings, assistant = archive
     release = threading.Event()
-    original = assistant.build
+    original = service.build_index
 
-    def slow_build(full=False):
+    def slow_build_index(*args, **kwargs):
         release.wait(10)
-        return original(full=full)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(assistant, "build", slow_build)
+    monkeypatch.setattr(service, "build_index", slow_build_index)
     headers = {"Authorization": "Bearer s3cret-token"}
     with TestClient(create_app(settings, assistant)) as client:
         assert client.post("/api/index/rebuild", headers=headers).status_code == 202

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from qa.service import RebuildState
 
 
 class HealthResponse(BaseModel):
@@ -45,6 +51,10 @@ class RebuildStatus(BaseModel):
     full: bool = Field(False, description="The last rebuild started was a full one.")
     version: str | None = Field(None, description="Version the last finished rebuild made.")
     error: str | None = Field(None, description="Why the last rebuild failed, if it did.")
+
+    @classmethod
+    def build(cls, state: RebuildState) -> RebuildStatus:
+        return cls(**asdict(state))
 
     model_config = ConfigDict(
         json_schema_extra={
