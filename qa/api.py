@@ -13,7 +13,6 @@ from qa.api_models import (
     AskRequest,
     DocumentResponse,
     HealthResponse,
-    HitOut,
     RebuildStatus,
     SearchResponse,
     TimelineResponse,
@@ -56,7 +55,7 @@ def api_search(
 ) -> SearchResponse:
     """The best passages for a query, best first: the hits of `qa search --json`."""
     hits = assistant.search(q, k=k, mode=mode, filters=filters)
-    return SearchResponse(query=q, hits=[HitOut.build(hit) for hit in hits])
+    return SearchResponse.build(q, hits)
 
 
 @api.get(

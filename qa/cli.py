@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import click
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from qa.config import Settings
 from qa.errors import QAError
@@ -25,7 +25,11 @@ def _settings(ctx: click.Context, **overrides) -> Settings:
 
 
 def _print_json(value) -> None:
-    if dataclasses.is_dataclass(value):
+    """Print a report, a dict or one of the API's models (`qa.api_models`, so that `--json`
+    gives tools the shapes the HTTP API gives them) as JSON."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    elif dataclasses.is_dataclass(value):
         value = dataclasses.asdict(value)
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
@@ -111,13 +115,14 @@ def index(ctx, corpus, index_dir, full: bool, as_json: bool) -> None:
 @click.pass_context
 def search(ctx, corpus, index_dir, query, k, mode, source, language, date_from, date_to, as_json):
     """Search the archive's passages."""
+    from qa.api_models import SearchResponse
     from qa.store import SearchFilters
 
     settings = _settings(ctx, corpus=corpus, index=index_dir)
     filters = SearchFilters(source, language, date_from, date_to)
     hits = _assistant(settings).search(query, k=k, mode=mode, filters=filters)
     if as_json:
-        _print_json({"query": query, "hits": [dataclasses.asdict(hit) for hit in hits]})
+        _print_json(SearchResponse.build(query, hits))
         return
     for hit in hits:
         where = f", page {hit.page}" if hit.page else ""
@@ -137,13 +142,13 @@ def search(ctx, corpus, index_dir, query, k, mode, source, language, date_from, 
 @click.pass_context
 def ask(ctx, corpus, index_dir, question, history, as_json):
     """Answer a question from the archive, each sentence cited."""
+    from qa.api_models import AnswerResponse
+
     settings = _settings(ctx, corpus=corpus, index=index_dir)
     turns = _read_history(history) if history else None
     answer = _assistant(settings).ask(question, history=turns)
     if as_json:
-        payload = dataclasses.asdict(answer)
-        payload.pop("hits")
-        _print_json(payload)
+        _print_json(AnswerResponse.build(answer))
         return
     click.echo(answer.answer + "\n")
     for citation in answer.citations:
@@ -171,7 +176,7 @@ def timeline(ctx, corpus, index_dir, query, source, language, date_from, date_to
     filters = SearchFilters(source, language, date_from, date_to)
     result = _assistant(settings).timeline(query, filters, limit)
     if as_json:
-        _print_json(TimelineResponse.build(result).model_dump())
+        _print_json(TimelineResponse.build(result))
         return
     for event in result.events:
         sources = ", ".join(f"{s.title} ({s.document_id})" for s in event.sources)

@@ -41,6 +41,10 @@ class SearchResponse(BaseModel):
     query: str
     hits: list[HitOut]
 
+    @classmethod
+    def build(cls, query: str, hits: list[Hit]) -> SearchResponse:
+        return cls(query=query, hits=[HitOut.build(hit) for hit in hits])
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
