@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from qa.api_models import document_url
-from qa.dependencies import AssistantDep
+from qa.dependencies import AssistantDep, SettingsDep
 from qa.errors import InvalidQueryError
 from qa.store import SearchFilters
 from qa.text import terms
@@ -205,14 +205,19 @@ def chat_form(
 def search_page(
     request: Request,
     assistant: AssistantDep,
+    settings: SettingsDep,
     q: str = "",
-    k: Annotated[int, Query(ge=1, le=50)] = 10,
-    mode: Literal["hybrid", "dense", "lexical"] = "hybrid",
+    k: Annotated[int | None, Query(ge=1, le=50)] = None,
+    mode: Literal["hybrid", "dense", "lexical"] | None = None,
     source: str = "",
     language: str = "",
     date_from: str = "",
     date_to: str = "",
 ) -> HTMLResponse:
+    """Passages for a query; the number of hits and the mode default to the settings'
+    `search_k` and `search_mode`, as in the API and the CLI."""
+    k = settings.search_k if k is None else k
+    mode = mode or settings.search_mode
     form = {
         "q": q,
         "k": k,
@@ -241,7 +246,14 @@ def search_page(
                     )
                 spans = term_spans(hit.text, query_terms[language_of_hit], language_of_hit)
                 results.append({"hit": hit, "parts": marked(hit.text, spans)})
-    context = {"form": form, "results": results, "error": error, "searched": bool(q.strip())}
+    context = {
+        "form": form,
+        "results": results,
+        "error": error,
+        "searched": bool(q.strip()),
+        "default_mode": settings.search_mode,
+        "k_choices": sorted({5, 10, 20, 50, k}),
+    }
     return render(request, "search.html", context, status=422 if error else 200)
 
 
