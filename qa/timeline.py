@@ -18,7 +18,7 @@ from qa.errors import InvalidQueryError
 from qa.events import DatedSentence, dated_sentences, sentence_mentions
 from qa.retrieval import Retriever, validate_query
 from qa.store import Catalog, SearchFilters
-from qa.text import stop_words, terms
+from qa.text import detect_question_language, stop_words, terms, words
 from qa.types import Answer, AnswerSentence, Citation, EventSource, TimelineEvent
 
 MONTH_ABBREVIATIONS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
@@ -27,6 +27,12 @@ EVENTS_QUESTION = re.compile(
     r"\b(what (?:happened|took place|occurred|went on)|which events|what events|"
     r"qu[ée] (?:pas[óo]|ocurri[óo]|sucedi[óo]|hechos|eventos|acontecimientos))\b",
     re.IGNORECASE,
+)
+#: Words of asking for events that name no topic ("What events took place in 2020?").
+EVENT_WORDS = frozenset(
+    "happen happened happens occur occurred took take place places went go event events "
+    "pasó paso pasaron ocurrió ocurrio ocurrieron sucedió sucedio sucedieron hecho hechos "
+    "evento eventos acontecimiento acontecimientos hubo".split()
 )
 #: Most limit a caller may ask for.
 MAX_LIMIT = 1000
@@ -155,6 +161,28 @@ def _content_terms(row: DatedSentence) -> set[str]:
 # --- Answers -------------------------------------------------------------------------------
 
 
+def asks_for_a_span(question: str) -> bool:
+    """Whether the question asks what happened in a span and nothing more: "What happened
+    to the rate of deforestation between 2004 and 2014?" asks about deforestation, which
+    the ordinary answer step finds; the span's events would bury it."""
+    asked = EVENTS_QUESTION.search(question)
+    if asked is None:
+        return False
+    # Any year makes a year-less span ("between 10 and 15 December") a date mention too.
+    mentions = find_dates(question, "2000-01-01")
+    rest = [question[: asked.start()]]
+    position = asked.end()
+    for mention in sorted(mentions, key=lambda m: m.start):
+        if mention.start >= position:
+            rest.append(question[position : mention.start])
+            position = mention.end
+    rest.append(question[position:])
+    language = detect_question_language(question)
+    stops = stop_words(language)
+    topic = [w for w in words(" ".join(rest)) if w not in stops and w not in EVENT_WORDS]
+    return not [w for w in topic if not w.isdigit()]
+
+
 def question_span(catalog: Catalog, question: str) -> tuple[str, str] | None:
     """The span of days a question asks about ("between 10 and 15 December", "in 2020"),
     or None. A year the question leaves out is the year whose events that span holds most."""
@@ -191,7 +219,7 @@ def events_answer(
 ) -> Answer | None:
     """The answer to 'what happened between ... and ...?': the span's events in order, each
     sentence cited; None when the question asks no such thing or the span holds no event."""
-    if not EVENTS_QUESTION.search(question):
+    if not asks_for_a_span(question):
         return None
     catalog = retriever.index.catalog
     span = question_span(catalog, question)

@@ -14,6 +14,7 @@ from qa.cli import main
 from qa.index import build_index
 from qa.service import Assistant
 from qa.store import SearchFilters
+from qa.timeline import asks_for_a_span
 
 
 def write(corpus, name: str, text: str, date: str | None = None, source: str | None = None):
@@ -185,3 +186,21 @@ def test_eval_dates_prints_precision_and_recall(tmp_path):
     assert "It rained on Monday." in text.output and "precision" in text.output
     missing = CliRunner().invoke(main, ["eval-dates", str(tmp_path / "none.json")])
     assert missing.exit_code == 1 and "No labelled file" in missing.output
+
+
+@pytest.mark.parametrize(
+    "question, span_only",
+    [
+        ("What happened between 10 and 15 December?", True),
+        ("¿Qué pasó entre el 10 y el 15 de diciembre?", True),
+        ("What events took place in 2020?", True),
+        ("What happened in December 2022?", True),
+        ("What happened to the rate of deforestation in Brazil between 2004 and 2014?", False),
+        ("What happened in 1992 in a UK-wide process?", False),
+        ("What happened in Lima on 15 December?", False),
+        ("What happened during the test?", False),
+    ],
+)
+def test_only_a_question_about_a_span_and_nothing_else_gets_the_span_events(question, span_only):
+    # A question with a topic besides its dates goes to the answer step, which finds the topic.
+    assert asks_for_a_span(question) is span_only
