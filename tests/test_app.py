@@ -8,9 +8,11 @@ import threading
 import time
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from qa.app import create_app
+from qa.cli import main
 from qa.config import Settings
 from qa.service import Assistant
 
@@ -20,6 +22,11 @@ EVIL_TEXT = (
     'Attached image: <img src=x onerror="window.__pwned = 2"> and nothing more.'
 )
 LONG_QUESTION = "why " * 300
+#: The keys of each hit of `qa search --json` (README).
+CLI_SEARCH_KEYS = {
+    "passage_id", "document_id", "title", "text", "score", "start", "end", "page", "rank",
+    "dense_score", "lexical_score", "metadata",
+}  # fmt: skip
 
 
 def write_archive(corpus) -> None:
@@ -79,8 +86,8 @@ def archive(make_settings, fake_embedder):
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory, module_fake_embedder):
-    """A client of the app over one archive that the read-only tests of this module share."""
+def shared_archive(tmp_path_factory, module_fake_embedder):
+    """Settings and an assistant over one archive that the read-only tests of this module share."""
     folder = tmp_path_factory.mktemp("shared")
     settings = Settings(
         corpus=folder / "corpus",
@@ -95,6 +102,13 @@ def client(tmp_path_factory, module_fake_embedder):
     write_archive(settings.corpus)
     assistant = Assistant(settings, module_fake_embedder)
     assistant.build()
+    return settings, assistant
+
+
+@pytest.fixture(scope="module")
+def client(shared_archive):
+    """A client of the app over the shared archive."""
+    settings, assistant = shared_archive
     with TestClient(create_app(settings, assistant)) as test_client:
         yield test_client
 
@@ -122,7 +136,8 @@ def test_health_reports_index_counts_and_model(client):
     assert body["query_encoder"] == "fake"  # what embeds questions: the backend itself
 
 
-def test_search_returns_the_hits_of_the_cli(client):
+def test_search_returns_the_hits_of_the_cli(client, shared_archive):
+    settings, _ = shared_archive
     response = client.get("/api/search", params={"q": "potato harvest", "k": 3})
     assert response.status_code == 200
     body = response.json()
@@ -130,10 +145,24 @@ def test_search_returns_the_hits_of_the_cli(client):
     top = body["hits"][0]
     assert top["document_id"] == "reports/harvest.md"
     assert "potato harvest" in top["text"]
-    for key in ("passage_id", "document_id", "title", "text", "score", "start", "end", "page"):
-        assert key in top
     assert top["url"] == f"/documents/reports/harvest.md#p{top['passage_id']}"
-    assert len(body["hits"]) <= 3
+
+    # `qa search --json` on the same index prints the same hits, in the same order, with
+    # the same values for every key it prints (the README's keys at least).
+    paths = ["--corpus", str(settings.corpus), "--index", str(settings.index)]
+    printed = CliRunner().invoke(
+        main,
+        ["search", *paths, "potato harvest", "-k", "3", "--json"],
+        env={"QA_EMBEDDER": "fake", "QA_MODEL": "fake"},
+        catch_exceptions=False,
+    )
+    assert printed.exit_code == 0, printed.output
+    cli = json.loads(printed.stdout)
+    assert cli["query"] == body["query"]
+    assert len(body["hits"]) == len(cli["hits"]) == 3
+    for cli_hit, api_hit in zip(cli["hits"], body["hits"], strict=True):
+        assert CLI_SEARCH_KEYS <= set(cli_hit)
+        assert {key: api_hit.get(key) for key in cli_hit} == cli_hit
 
 
 def test_search_filters_by_source_language_and_dates(client):
