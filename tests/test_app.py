@@ -228,11 +228,21 @@ def test_ask_answers_with_cited_sentences(client):
 
 
 def test_ask_abstains_plainly_with_the_closest_passages(client):
-    response = client.post("/api/ask", json={"question": "Quantum chromodynamics lattice gauge?"})
+    question = "What is the quantum chromodynamics of a glacier?"
+    response = client.post("/api/ask", json={"question": question})
+    assert response.status_code == 200, response.text
     body = response.json()
     assert body["abstained"] is True
     assert body["sentences"] == []
     assert body["answer"].startswith("The archive does not say")
+    # The closest passages, best first, none of them marked as answering: the one passage
+    # that shares a word with the question leads, as it leads the search for it.
+    closest = body["citations"]
+    assert [citation["n"] for citation in closest] == [1, 2, 3]
+    assert closest[0]["document_id"] == "reports/field notes #3.txt"
+    top = client.get("/api/search", params={"q": question, "k": 1}).json()["hits"][0]
+    assert closest[0]["passage_id"] == top["passage_id"]
+    assert [citation["highlights"] for citation in closest] == [[], [], []]
 
 
 def test_ask_passes_the_conversation_to_the_core(archive):
