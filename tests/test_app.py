@@ -6,6 +6,7 @@ import json
 import re
 import threading
 import time
+import urllib.parse
 
 import pytest
 from click.testing import CliRunner
@@ -325,11 +326,37 @@ def test_document_metadata(client):
 @pytest.mark.parametrize(
     "document_id", ["nope.txt", "../strike.txt", "..%2F..%2Fetc%2Fpasswd", "/etc/passwd", ""]
 )
-def test_unknown_documents_are_404_and_never_reach_the_file_system(client, document_id):
+def test_unknown_documents_are_404(client, document_id):
     response = client.get(f"/api/documents/{document_id}")
     assert response.status_code == 404
     # "../" may be resolved by the client before it is sent: then no route matches at all.
     assert response.json()["error"]["type"] in {"document_not_found", "not_found"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "reports%2F..%2Fstrike.txt",
+        "reports/.%2Fharvest.md",
+        ".%2Fstrike.txt",
+        "{corpus}/strike.txt",
+        "..%2Fcorpus%2Fstrike.txt",
+        "..%2Findex%2FCURRENT",
+        "strike.txt.meta.json",
+    ],
+)
+def test_unknown_documents_never_reach_the_file_system(client, shared_archive, path):
+    """Each of these names a file that exists, inside the corpus or beside it; none is the id
+    of a document, so none is served: documents are found by id, never by path."""
+    settings, _ = shared_archive
+    path = path.format(corpus=settings.corpus)
+    named = settings.corpus / urllib.parse.unquote(path)
+    assert named.is_file(), named
+    for url in (f"/api/documents/{path}", f"/documents/{path}"):
+        response = client.get(url)
+        assert response.status_code == 404, (url, response.text[:200])
+        assert "Strike bulletin" not in response.text and "December 15" not in response.text
+    error_of(client.get(f"/api/documents/{path}"), 404, "document_not_found")
 
 
 # --- Errors outside the core ---------------------------------------------------------------
