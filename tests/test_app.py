@@ -435,16 +435,33 @@ def wait_for_rebuild(client, headers) -> dict:
     raise AssertionError("the rebuild did not finish in 30 s")
 
 
-def test_rebuild_swaps_the_index_without_failing_requests(archive):
+def test_rebuild_swaps_the_index_without_failing_requests(archive, fake_embedder, monkeypatch):
+    """Requests keep coming before, during and after a rebuild: all succeed, and the ones
+    after the swap see the new version. The rebuild is held at its new document until two
+    rounds of requests have been answered, so requests surely run while it builds; the test
+    waits on those events, never on a clock."""
     settings, assistant = archive
     headers = {"Authorization": "Bearer s3cret-token"}
+    progress = threading.Condition()
+    rounds = {"done": 0, "on_new_version": 0, "while_building": 0}
+    statuses: list[int] = []
+    stop = threading.Event()
+    encode = fake_embedder.encode_passages
+
+    def encode_held(texts, batch_size=32):
+        if any("volcano" in text for text in texts):  # the rebuild reached the new document
+            with progress:
+                target = rounds["done"] + 2
+                if progress.wait_for(lambda: rounds["done"] >= target, timeout=60):
+                    rounds["while_building"] = 2
+        return encode(texts, batch_size)
+
+    monkeypatch.setattr(fake_embedder, "encode_passages", encode_held)
     with TestClient(create_app(settings, assistant)) as client:
         before = client.get("/api/health").json()["index_version"]
         (settings.corpus / "late.txt").write_text(
             "The volcano erupted at dawn.\n", encoding="utf-8"
         )
-        statuses: list[int] = []
-        stop = threading.Event()
 
         def keep_asking():
             while not stop.is_set():
@@ -452,23 +469,35 @@ def test_rebuild_swaps_the_index_without_failing_requests(archive):
                 statuses.append(
                     client.post("/api/ask", json={"question": "When was the strike?"}).status_code
                 )
+                health = client.get("/api/health")
+                statuses.append(health.status_code)
+                with progress:
+                    rounds["done"] += 1
+                    if health.json().get("index_version") != before:
+                        rounds["on_new_version"] += 1
+                    progress.notify_all()
 
         worker = threading.Thread(target=keep_asking)
         worker.start()
         try:
+            with progress:
+                assert progress.wait_for(lambda: rounds["done"] >= 2, timeout=60)
             started = client.post("/api/index/rebuild", params={"full": True}, headers=headers)
             assert started.status_code == 202
             assert started.json()["running"] is True
+            with progress:
+                swapped = progress.wait_for(lambda: rounds["on_new_version"] >= 2, timeout=60)
             status = wait_for_rebuild(client, headers)
-            time.sleep(1.2)  # the assistant looks for a new version once a second
         finally:
             stop.set()
             worker.join()
         assert status["error"] is None and status["version"]
+        assert swapped, "no request saw the new version"
+        assert rounds["while_building"] == 2, "no request was answered during the rebuild"
         health = client.get("/api/health").json()
         assert health["index_version"] == status["version"] != before
         assert health["documents"] == 7
-        assert statuses and set(statuses) == {200}
+        assert len(statuses) >= 3 * 6 and set(statuses) == {200}
 
 
 def test_a_rebuild_from_a_missing_corpus_fails_and_keeps_the_archive(archive):
