@@ -340,7 +340,15 @@ def test_bundled_question_file_scores(make_settings, real_embedder):
         DATA / "bundled-unanswerable.txt",
         DATA / "followups.json",
     )
+    assert (result["questions"], result["unanswerable_questions"]) == (16, 30)
+    assert result["followup_turns"] == 11
     assert result["sentence_acc1"] >= 0.8
-    assert result["abstain_unanswerable"] >= 0.7  # bar is 0.90: short, see report
-    assert result["abstain_answerable"] <= 0.1
     assert result["followup_acc1"] >= 0.7
+    # Issue 4's bar: at least 0.90 of the unanswerable questions refused, at most 0.03 of the
+    # answerable ones. This model refuses 24 of the 30 (0.80; 26 of 30 before the 300-token
+    # passages and sentence vectors of a49b903): six near-topic questions are answered, e.g.
+    # "Who founded the Rural and Agrarian Front of Peru?" or "What is the capital of
+    # Bolivia?". The test holds what the code reaches, so that any further loss fails; the
+    # shortfall against 0.90 is open.
+    assert result["abstain_unanswerable"] >= 0.8
+    assert result["abstain_answerable"] <= 0.03
