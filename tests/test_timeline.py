@@ -69,7 +69,9 @@ def test_filters_apply_to_event_dates_and_documents(archive):
     cusco = assistant.timeline(filters=SearchFilters(source="Cusco desk"))
     assert [s.document_id for e in cusco.events for s in e.sources] == ["cusco.txt"]
     assert labels(assistant.timeline("Vizcarra Congress")) == ["2020"]
-    assert assistant.timeline(limit=1).total == 3
+    # A limit keeps the oldest events and still counts them all.
+    limited = assistant.timeline(limit=2)
+    assert (labels(limited), limited.total) == (["2020", "10 Dec 2022"], 3)
 
 
 def test_incremental_builds_keep_the_timeline_right(archive, fake_embedder):
