@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from qa.answer import ScoredSentence, _rerank
-from qa.features import SentenceFeatures, answer_kind, holds_kind, question_profile
+from qa.features import SentenceFeatures, answer_kind, holds_kind
 from qa.followup import leans_on_history, resolve
 from qa.service import Assistant
 from qa.types import Hit, Sentence
@@ -160,29 +160,61 @@ def test_unrelated_question_is_refused_with_closest_passages(archive):
 
 
 def test_a_sentence_lacking_what_is_asked_loses_confidence(make_settings, fake_embedder):
-    """'Who insured the building?' against a sentence about who rebuilt it: the sentence
-    names the subject but lacks the question's rarest term, so the answer's confidence
-    drops by the penalty times that term's share of the question's weight."""
+    """'Who insured the building?' finds a sentence about who rebuilt it: the sentence names
+    the subject but lacks what is asked (no passage mentions insurance). The penalty for
+    that missing term turns the answer into a refusal, and it leaves alone a question
+    whose every term the sentence holds."""
     documents = {"museum.txt": (HISTORY_TEXT, {"title": "The town museum", "language": "en"})}
-    question = "Who insured the building after it burned down?"
-    plain = _archive(make_settings, fake_embedder, documents, abstain_missing_penalty=0.0)
-    penalised = _archive(make_settings, fake_embedder, documents, abstain_missing_penalty=0.45)
-    retriever = plain.engine().retriever
-    profile = question_profile(question, "en", retriever.frequencies, retriever.passages_total)
-    assert max(profile.weights, key=profile.weights.get) == "insur"  # no passage holds it
-    share = profile.weights["insur"] / profile.total_weight
-    before, after = plain.ask(question), penalised.ask(question)
-    assert after.confidence == pytest.approx(before.confidence - 0.45 * share, abs=1e-3)
+    lacking = "Who insured the building after it burned down?"
+    complete = "Who rebuilt the building after it burned down?"
+    # A threshold between what the fake model gives the two questions without the penalty.
+    plain = _archive(
+        make_settings, fake_embedder, documents, abstain_missing_penalty=0.0, abstain_threshold=0.3
+    )
+    penalised = _archive(
+        make_settings, fake_embedder, documents, abstain_missing_penalty=0.45, abstain_threshold=0.3
+    )
+    before, after = plain.ask(lacking), penalised.ask(lacking)
+    assert not before.abstained and "Juan Perez" in before.sentences[0].text
+    assert after.abstained and after.confidence < before.confidence - 0.1
+    whole, whole_penalised = plain.ask(complete), penalised.ask(complete)
+    assert not whole_penalised.abstained and "Juan Perez" in whole_penalised.sentences[0].text
+    assert whole_penalised.confidence == whole.confidence
 
 
-def test_the_dense_floor_is_the_mean_cosine_with_the_archive(archive, fake_embedder):
-    retriever = archive.engine().retriever
-    vectors = retriever.index.vectors
-    question = "Who rebuilt the building?"
-    expected = (
-        vectors.vectors(vectors.ids().tolist()) @ fake_embedder.encode_query(question)
-    ).mean()
-    assert retriever.background(question) == pytest.approx(float(expected), abs=1e-6)
+def test_an_archive_that_resembles_the_question_raises_the_dense_floor(
+    make_settings, fake_embedder, tmp_path
+):
+    """The dense part of the confidence is how far the answer's cosine rises above the
+    archive's typical cosine with the question: the same sentence answers the same
+    question with less confidence in an archive whose other passages resemble it."""
+    question = "Who rebuilt the building after it burned down?"
+    unlike = {f"river-{n}.txt": RIVER_TEXT.replace("river", f"river{n}") for n in range(6)}
+    alike = {
+        f"fire-{n}.txt": f"In year {n} a building burned down in the old town.\n" for n in range(6)
+    }
+    answers = []
+    for folder, others in (("unlike", unlike), ("alike", alike)):
+        documents = {
+            "museum.txt": (HISTORY_TEXT, {"title": "The town museum", "language": "en"}),
+            **{name: (text, {"title": name, "language": "en"}) for name, text in others.items()},
+        }
+        # The confidence is the dense evidence alone.
+        assistant = _archive(
+            make_settings,
+            fake_embedder,
+            documents,
+            corpus=tmp_path / folder / "corpus",
+            index=tmp_path / folder / "index",
+            abstain_dense_weight=1.0,
+            abstain_missing_penalty=0.0,
+            abstain_threshold=-1.0,
+        )
+        answers.append(assistant.ask(question))
+    among_unlike, among_alike = answers
+    assert among_unlike.sentences[0].text == among_alike.sentences[0].text
+    assert "Juan Perez" in among_alike.sentences[0].text
+    assert among_alike.confidence < among_unlike.confidence - 0.05
 
 
 def test_confidence_does_not_depend_on_the_archive_size(make_settings, fake_embedder):
@@ -308,7 +340,15 @@ def test_bundled_question_file_scores(make_settings, real_embedder):
         DATA / "bundled-unanswerable.txt",
         DATA / "followups.json",
     )
+    assert (result["questions"], result["unanswerable_questions"]) == (16, 30)
+    assert result["followup_turns"] == 11
     assert result["sentence_acc1"] >= 0.8
-    assert result["abstain_unanswerable"] >= 0.7  # bar is 0.90: short, see report
-    assert result["abstain_answerable"] <= 0.1
     assert result["followup_acc1"] >= 0.7
+    # Issue 4's bar: at least 0.90 of the unanswerable questions refused, at most 0.03 of the
+    # answerable ones. This model refuses 24 of the 30 (0.80; 26 of 30 before the 300-token
+    # passages and sentence vectors of a49b903): six near-topic questions are answered, e.g.
+    # "Who founded the Rural and Agrarian Front of Peru?" or "What is the capital of
+    # Bolivia?". The test holds what the code reaches, so that any further loss fails; the
+    # shortfall against 0.90 is open.
+    assert result["abstain_unanswerable"] >= 0.8
+    assert result["abstain_answerable"] <= 0.03

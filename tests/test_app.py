@@ -6,12 +6,15 @@ import json
 import re
 import threading
 import time
+import urllib.parse
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from qa import service
 from qa.app import create_app
+from qa.cli import main
 from qa.config import Settings
 from qa.service import Assistant
 
@@ -21,6 +24,11 @@ EVIL_TEXT = (
     'Attached image: <img src=x onerror="window.__pwned = 2"> and nothing more.'
 )
 LONG_QUESTION = "why " * 300
+#: The keys of each hit of `qa search --json` (README).
+CLI_SEARCH_KEYS = {
+    "passage_id", "document_id", "title", "text", "score", "start", "end", "page", "rank",
+    "dense_score", "lexical_score", "metadata",
+}  # fmt: skip
 
 
 def write_archive(corpus) -> None:
@@ -80,8 +88,8 @@ def archive(make_settings, fake_embedder):
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory, module_fake_embedder):
-    """A client of the app over one archive that the read-only tests of this module share."""
+def shared_archive(tmp_path_factory, module_fake_embedder):
+    """Settings and an assistant over one archive that the read-only tests of this module share."""
     folder = tmp_path_factory.mktemp("shared")
     settings = Settings(
         corpus=folder / "corpus",
@@ -96,6 +104,13 @@ def client(tmp_path_factory, module_fake_embedder):
     write_archive(settings.corpus)
     assistant = Assistant(settings, module_fake_embedder)
     assistant.build()
+    return settings, assistant
+
+
+@pytest.fixture(scope="module")
+def client(shared_archive):
+    """A client of the app over the shared archive."""
+    settings, assistant = shared_archive
     with TestClient(create_app(settings, assistant)) as test_client:
         yield test_client
 
@@ -123,7 +138,8 @@ def test_health_reports_index_counts_and_model(client):
     assert body["query_encoder"] == "fake"  # what embeds questions: the backend itself
 
 
-def test_search_returns_the_hits_of_the_cli(client):
+def test_search_returns_the_hits_of_the_cli(client, shared_archive):
+    settings, _ = shared_archive
     response = client.get("/api/search", params={"q": "potato harvest", "k": 3})
     assert response.status_code == 200
     body = response.json()
@@ -131,10 +147,24 @@ def test_search_returns_the_hits_of_the_cli(client):
     top = body["hits"][0]
     assert top["document_id"] == "reports/harvest.md"
     assert "potato harvest" in top["text"]
-    for key in ("passage_id", "document_id", "title", "text", "score", "start", "end", "page"):
-        assert key in top
     assert top["url"] == f"/documents/reports/harvest.md#p{top['passage_id']}"
-    assert len(body["hits"]) <= 3
+
+    # `qa search --json` on the same index prints the same hits, in the same order, with
+    # the same values for every key it prints (the README's keys at least).
+    paths = ["--corpus", str(settings.corpus), "--index", str(settings.index)]
+    printed = CliRunner().invoke(
+        main,
+        ["search", *paths, "potato harvest", "-k", "3", "--json"],
+        env={"QA_EMBEDDER": "fake", "QA_MODEL": "fake"},
+        catch_exceptions=False,
+    )
+    assert printed.exit_code == 0, printed.output
+    cli = json.loads(printed.stdout)
+    assert cli["query"] == body["query"]
+    assert len(body["hits"]) == len(cli["hits"]) == 3
+    for cli_hit, api_hit in zip(cli["hits"], body["hits"], strict=True):
+        assert CLI_SEARCH_KEYS <= set(cli_hit)
+        assert {key: api_hit.get(key) for key in cli_hit} == cli_hit
 
 
 def test_search_filters_by_source_language_and_dates(client):
@@ -171,11 +201,25 @@ def test_search_rejects_bad_input_with_a_reason(client, params, kind, fragment):
 
 
 def test_a_date_range_that_ends_before_it_starts_matches_nothing(client):
-    params = {"q": "strike harvest flooded", "date_from": "2023", "date_to": "2022"}
-    response = client.get("/api/search", params=params)
-    assert response.status_code == 200 and response.json()["hits"] == []
-    question = {"question": "When was the strike called?", "date_from": "2023", "date_to": "2022"}
-    assert client.post("/api/ask", json=question).json()["abstained"] is True
+    def search(date_from, date_to):
+        params = {"q": "strike harvest flooded", "date_from": date_from, "date_to": date_to}
+        response = client.get("/api/search", params=params)
+        assert response.status_code == 200, response.text
+        return {hit["document_id"] for hit in response.json()["hits"]}
+
+    def ask(date_from, date_to):
+        question = {"question": "When was the strike called?"}
+        response = client.post(
+            "/api/ask", json={**question, "date_from": date_from, "date_to": date_to}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    # The same years the right way round find the December 2022 bulletin and answer from it.
+    assert search("2022", "2023") == {"strike.txt"}
+    assert "December 15" in ask("2022", "2023")["answer"]
+    assert search("2023", "2022") == set()
+    assert ask("2023", "2022")["abstained"] is True
 
 
 # --- /api/ask -------------------------------------------------------------------------------
@@ -200,11 +244,21 @@ def test_ask_answers_with_cited_sentences(client):
 
 
 def test_ask_abstains_plainly_with_the_closest_passages(client):
-    response = client.post("/api/ask", json={"question": "Quantum chromodynamics lattice gauge?"})
+    question = "What is the quantum chromodynamics of a glacier?"
+    response = client.post("/api/ask", json={"question": question})
+    assert response.status_code == 200, response.text
     body = response.json()
     assert body["abstained"] is True
     assert body["sentences"] == []
     assert body["answer"].startswith("The archive does not say")
+    # The closest passages, best first, none of them marked as answering: the one passage
+    # that shares a word with the question leads, as it leads the search for it.
+    closest = body["citations"]
+    assert [citation["n"] for citation in closest] == [1, 2, 3]
+    assert closest[0]["document_id"] == "reports/field notes #3.txt"
+    top = client.get("/api/search", params={"q": question, "k": 1}).json()["hits"][0]
+    assert closest[0]["passage_id"] == top["passage_id"]
+    assert [citation["highlights"] for citation in closest] == [[], [], []]
 
 
 def test_ask_passes_the_conversation_to_the_core(archive):
@@ -287,11 +341,37 @@ def test_document_metadata(client):
 @pytest.mark.parametrize(
     "document_id", ["nope.txt", "../strike.txt", "..%2F..%2Fetc%2Fpasswd", "/etc/passwd", ""]
 )
-def test_unknown_documents_are_404_and_never_reach_the_file_system(client, document_id):
+def test_unknown_documents_are_404(client, document_id):
     response = client.get(f"/api/documents/{document_id}")
     assert response.status_code == 404
     # "../" may be resolved by the client before it is sent: then no route matches at all.
     assert response.json()["error"]["type"] in {"document_not_found", "not_found"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "reports%2F..%2Fstrike.txt",
+        "reports/.%2Fharvest.md",
+        ".%2Fstrike.txt",
+        "{corpus}/strike.txt",
+        "..%2Fcorpus%2Fstrike.txt",
+        "..%2Findex%2FCURRENT",
+        "strike.txt.meta.json",
+    ],
+)
+def test_unknown_documents_never_reach_the_file_system(client, shared_archive, path):
+    """Each of these names a file that exists, inside the corpus or beside it; none is the id
+    of a document, so none is served: documents are found by id, never by path."""
+    settings, _ = shared_archive
+    path = path.format(corpus=settings.corpus)
+    named = settings.corpus / urllib.parse.unquote(path)
+    assert named.is_file(), named
+    for url in (f"/api/documents/{path}", f"/documents/{path}"):
+        response = client.get(url)
+        assert response.status_code == 404, (url, response.text[:200])
+        assert "Strike bulletin" not in response.text and "December 15" not in response.text
+    error_of(client.get(f"/api/documents/{path}"), 404, "document_not_found")
 
 
 # --- Errors outside the core ---------------------------------------------------------------
@@ -370,16 +450,33 @@ def wait_for_rebuild(client, headers) -> dict:
     raise AssertionError("the rebuild did not finish in 30 s")
 
 
-def test_rebuild_swaps_the_index_without_failing_requests(archive):
+def test_rebuild_swaps_the_index_without_failing_requests(archive, fake_embedder, monkeypatch):
+    """Requests keep coming before, during and after a rebuild: all succeed, and the ones
+    after the swap see the new version. The rebuild is held at its new document until two
+    rounds of requests have been answered, so requests surely run while it builds; the test
+    waits on those events, never on a clock."""
     settings, assistant = archive
     headers = {"Authorization": "Bearer s3cret-token"}
+    progress = threading.Condition()
+    rounds = {"done": 0, "on_new_version": 0, "while_building": 0}
+    statuses: list[int] = []
+    stop = threading.Event()
+    encode = fake_embedder.encode_passages
+
+    def encode_held(texts, batch_size=32):
+        if any("volcano" in text for text in texts):  # the rebuild reached the new document
+            with progress:
+                target = rounds["done"] + 2
+                if progress.wait_for(lambda: rounds["done"] >= target, timeout=60):
+                    rounds["while_building"] = 2
+        return encode(texts, batch_size)
+
+    monkeypatch.setattr(fake_embedder, "encode_passages", encode_held)
     with TestClient(create_app(settings, assistant)) as client:
         before = client.get("/api/health").json()["index_version"]
         (settings.corpus / "late.txt").write_text(
             "The volcano erupted at dawn.\n", encoding="utf-8"
         )
-        statuses: list[int] = []
-        stop = threading.Event()
 
         def keep_asking():
             while not stop.is_set():
@@ -387,23 +484,35 @@ def test_rebuild_swaps_the_index_without_failing_requests(archive):
                 statuses.append(
                     client.post("/api/ask", json={"question": "When was the strike?"}).status_code
                 )
+                health = client.get("/api/health")
+                statuses.append(health.status_code)
+                with progress:
+                    rounds["done"] += 1
+                    if health.json().get("index_version") != before:
+                        rounds["on_new_version"] += 1
+                    progress.notify_all()
 
         worker = threading.Thread(target=keep_asking)
         worker.start()
         try:
+            with progress:
+                assert progress.wait_for(lambda: rounds["done"] >= 2, timeout=60)
             started = client.post("/api/index/rebuild", params={"full": True}, headers=headers)
             assert started.status_code == 202
             assert started.json()["running"] is True
+            with progress:
+                swapped = progress.wait_for(lambda: rounds["on_new_version"] >= 2, timeout=60)
             status = wait_for_rebuild(client, headers)
-            time.sleep(1.2)  # the assistant looks for a new version once a second
         finally:
             stop.set()
             worker.join()
         assert status["error"] is None and status["version"]
+        assert swapped, "no request saw the new version"
+        assert rounds["while_building"] == 2, "no request was answered during the rebuild"
         health = client.get("/api/health").json()
         assert health["index_version"] == status["version"] != before
         assert health["documents"] == 7
-        assert statuses and set(statuses) == {200}
+        assert len(statuses) >= 3 * 6 and set(statuses) == {200}
 
 
 def test_a_rebuild_from_a_missing_corpus_fails_and_keeps_the_archive(archive):

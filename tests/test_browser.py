@@ -113,15 +113,19 @@ def test_ask_see_the_citation_and_open_the_passage(page: Page, server_url):
     assert box.input_value() == "first line\n"
     expect(page.locator(".turn")).to_have_count(0)
 
-    # Hold the answer back to see the loading state.
+    # Hold the answer back to see the loading state. Playwright delivers the route of a
+    # request after its request event and before the replies to later calls, so once the
+    # request is seen and the page has been asked anything, the route is held here.
+    sent = []
+    page.on("request", lambda request: sent.append(request) if "/api/ask" in request.url else None)
     held = []
     page.route("**/api/ask", lambda route: held.append(route))
     box.fill(QUESTION)
-    box.press("Enter")
+    with page.expect_request("**/api/ask"):
+        box.press("Enter")
     expect(page.locator("#t1 .answer.loading")).to_be_visible()
     expect(page.locator("#send")).to_be_disabled()
     expect(box).to_be_focused()
-    page.wait_for_timeout(100)
     assert len(held) == 1
     held[0].continue_()
 
@@ -137,6 +141,7 @@ def test_ask_see_the_citation_and_open_the_passage(page: Page, server_url):
     expect(card.locator("mark").first).to_contain_text("December 15")
     expect(box).to_be_focused()
     expect(page.locator("#send")).to_be_enabled()
+    assert len(sent) == 1  # one question, one request, from the press to the rendered answer
 
     # The marker leads to its card; the card's link opens the document at the passage.
     answer.locator(".cite").first.click()
@@ -177,6 +182,21 @@ def test_the_archive_says_plainly_when_it_does_not_answer(page: Page, server_url
     expect(answer.locator(".badge").first).to_have_text("Not an answer")
 
 
+def settled(page: Page) -> None:
+    """Waits until the page has loaded and every image in it has loaded or failed. A failed
+    image fires its error event in the task that marks it complete, so an injected error
+    handler would have run by now: a wait on the page's state, not on a clock."""
+    page.wait_for_load_state("load")
+    page.wait_for_function("() => Array.from(document.images).every(image => image.complete)")
+
+
+def assert_nothing_ran(page: Page, dialogs: list[str], content: str) -> None:
+    settled(page)
+    assert dialogs == []
+    assert page.evaluate("document.body.dataset.pwned") is None
+    assert page.locator(f"{content} img, {content} script").count() == 0
+
+
 def test_injected_scripts_never_run(page: Page, server_url):
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -193,18 +213,17 @@ def test_injected_scripts_never_run(page: Page, server_url):
     evil_card = page.locator("#t1 .card", has_text="Lighthouse log")
     expect(evil_card.locator(".card-text")).to_contain_text("<img src=x onerror=")
     expect(evil_card.locator(".card-meta")).to_contain_text("<b>Harbour</b> office")
+    assert_nothing_ran(page, dialogs, "#t1")
 
     evil_card.locator(".open").click()
     page.wait_for_url(re.compile(r"/documents/lighthouse\.txt#p\d+$"))
     expect(page.locator("h1")).to_have_text(EVIL_TITLE)
     expect(page.locator(".document-text")).to_contain_text("<script>document.body")
+    assert_nothing_ran(page, dialogs, "main")
 
     page.goto(server_url + "/search?q=lighthouse+keeper")
     expect(page.locator(".card-title").first).to_have_text(EVIL_TITLE)
-    page.wait_for_timeout(300)  # time for any image error handler to fire
-    assert dialogs == []
-    assert page.evaluate("document.body.dataset.pwned") is None
-    assert page.locator(".card img, .document-text img, .card script").count() == 0
+    assert_nothing_ran(page, dialogs, "main")
 
 
 def test_the_chat_works_without_javascript(browser, server_url):

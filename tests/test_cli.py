@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -28,30 +30,45 @@ def run(*args, env=None):
     return result
 
 
+def error_line(result) -> str:
+    """The one line a failed command prints: on stderr, nothing on stdout, exit code 1.
+    (An uncaught exception would propagate out of `run`, traceback and all.)"""
+    assert result.exit_code == 1, result.output
+    assert result.stdout == "", result.stdout
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+def documented_commands() -> set[str]:
+    """The commands of the README's table of commands and their JSON keys."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    return set(re.findall(r"^\| `qa ([a-z][a-z-]*)", readme, flags=re.MULTILINE))
+
+
 def test_help_lists_every_command():
     result = run("--help")
     assert result.exit_code == 0
-    for command in ("index", "search", "ask", "eval", "serve"):
-        assert command in result.output
+    _, _, listing = result.output.partition("\nCommands:\n")
+    listed = {line.split()[0] for line in listing.splitlines() if line.strip()}
+    documented = documented_commands()
+    assert {"index", "search", "ask", "timeline", "eval", "eval-dates", "serve"} <= documented
+    assert listed == documented
 
 
 def test_missing_index_is_one_clear_line(tmp_path):
-    result = run("--index", str(tmp_path / "none"), "search", "strike")
-    assert result.exit_code == 1
-    assert "No index" in result.output and "qa index" in result.output
-    assert "Traceback" not in result.output
+    line = error_line(run("--index", str(tmp_path / "none"), "search", "strike"))
+    assert "No index" in line and "qa index" in line
 
 
 def test_eval_errors_are_one_clear_line(tmp_path):
-    missing = run("eval", str(tmp_path / "missing.json"))
-    assert missing.exit_code == 1 and "No evaluation file" in missing.output
+    assert "No evaluation file" in error_line(run("eval", str(tmp_path / "missing.json")))
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    result = run("eval", str(bad))
-    assert result.exit_code == 1 and "not JSON" in result.output
+    assert "not JSON" in error_line(run("eval", str(bad)))
     wrong = tmp_path / "wrong.json"
     wrong.write_text('{"version": 1}')
-    assert "SQuAD" in run("eval", str(wrong)).output
+    assert "SQuAD" in error_line(run("eval", str(wrong)))
 
 
 @pytest.mark.model

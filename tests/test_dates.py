@@ -15,8 +15,19 @@ from qa.errors import EvalFileError
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "data" / "dates-labelled.json"
+
+
+def shared_eval_file(name: str) -> Path:
+    """`shared/eval/NAME` beside the checkout (the README's `../shared/eval`), or beside a
+    folder above it: a git worktree sits deeper than the clone whose neighbour it is."""
+    for folder in ROOT.parents:
+        if (folder / "shared" / "eval" / name).is_file():
+            return folder / "shared" / "eval" / name
+    return ROOT.parent / "shared" / "eval" / name
+
+
 #: The BBC News archive next to the checkout; the labelled BBC sentences are references into it.
-BBC = ROOT.parent / "shared" / "eval" / "bbc-dev.json"
+BBC = shared_eval_file("bbc-dev.json")
 SPLITS = ("tuning", "held-out", "fresh", "fresh2")
 
 

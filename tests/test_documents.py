@@ -126,10 +126,12 @@ def test_ids_come_from_paths_not_order_and_hashes_from_content(tmp_path):
     (tmp_path / "0.txt").write_text("New first file.", "utf-8")
     second = scan_corpus(tmp_path).entries
     hashes = {entry.id: entry.content_hash for entry in first}
-    assert {entry.id for entry in first} == {"a.txt", "sub/z.txt"}
-    for entry in second:
-        if entry.id in hashes:
-            assert entry.content_hash == hashes[entry.id]
+    assert set(hashes) == {"a.txt", "sub/z.txt"}
+    # A file sorted before the others changes no id and no hash.
+    again = {entry.id: entry.content_hash for entry in second}
+    assert set(again) == {"0.txt", "a.txt", "sub/z.txt"}
+    assert {key: again[key] for key in hashes} == hashes
+    assert len(set(again.values())) == 3
     (tmp_path / "a.txt").write_text("Alpha text, changed.", "utf-8")
     third = {entry.id: entry.content_hash for entry in scan_corpus(tmp_path).entries}
     assert third["a.txt"] != hashes["a.txt"]

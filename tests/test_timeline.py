@@ -70,7 +70,9 @@ def test_filters_apply_to_event_dates_and_documents(archive):
     cusco = assistant.timeline(filters=SearchFilters(source="Cusco desk"))
     assert [s.document_id for e in cusco.events for s in e.sources] == ["cusco.txt"]
     assert labels(assistant.timeline("Vizcarra Congress")) == ["2020"]
-    assert assistant.timeline(limit=1).total == 3
+    # A limit keeps the oldest events and still counts them all.
+    limited = assistant.timeline(limit=2)
+    assert (labels(limited), limited.total) == (["2020", "10 Dec 2022"], 3)
 
 
 def test_incremental_builds_keep_the_timeline_right(archive, fake_embedder):
@@ -128,7 +130,10 @@ def test_the_api_serves_the_timeline_and_refuses_bad_dates(archive):
         refused = client.get("/api/timeline", params=params)
         assert refused.status_code == 422, params
         assert words in refused.json()["error"]["message"]
-    # A range that ends before it starts is no error, as for search: it matches nothing.
+    # A range that ends before it starts is no error, as for search: it matches nothing,
+    # where the same years the right way round hold the 2022 events.
+    in_2022 = client.get("/api/timeline", params={"date_from": "2022", "date_to": "2022"})
+    assert [event["date"] for event in in_2022.json()["events"]] == ["2022-12-10", "2022-12-15"]
     reversed_range = client.get("/api/timeline", params={"date_from": "2023", "date_to": "2022"})
     assert reversed_range.status_code == 200 and reversed_range.json()["events"] == []
     page = client.get("/timeline", params={"q": "strike"})
