@@ -8,7 +8,6 @@ guess a missing score.
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 
 import numpy as np
@@ -18,8 +17,9 @@ from qa.embedders import Embedder
 from qa.errors import InvalidQueryError
 from qa.fusion import Candidate, convex, dense_range
 from qa.index import IndexVersion
+from qa.lexical import bm25_scores, idf_robertson, query_terms, selective_terms
 from qa.store import SearchFilters
-from qa.text import detect_question_language, stop_words, terms, words
+from qa.text import detect_question_language
 from qa.types import Hit
 
 QUERY_CACHE_SIZE = 256
@@ -27,10 +27,6 @@ QUERY_CACHE_SIZE = 256
 BACKGROUND_SAMPLE = 1000
 FREQUENCY_CACHE_SIZE = 100_000
 MODES = ("hybrid", "dense", "lexical")
-#: Archive languages whose stemming a query is matched with.
-MATCH_LANGUAGES = 3
-BM25_K1 = 1.2
-BM25_B = 0.75
 
 
 #: What a question may not consist of alone: Python's whitespace and the `\s` of JSON
@@ -106,21 +102,7 @@ class Retriever:
         return detected if detected in self.languages else self.languages[0]
 
     def query_terms(self, query: str) -> list[str]:
-        """The query's terms, its language's stop words left out, stemmed as the query's
-        language and each of the archive's main languages stem them: a short query's language
-        is often unclear, and a stem that no document has costs nothing. A query of stop
-        words alone keeps them."""
-        first = self.question_language(query)
-        archive = [x for x in self.languages[:MATCH_LANGUAGES] if x != first]
-        stops = stop_words(first)
-        for drop in (True, False):
-            kept = " ".join(w for w in words(query) if not (drop and w in stops))
-            found: list[str] = []
-            for language in [first, *archive]:
-                found += [t for t in terms(kept, language, drop) if t not in found]
-            if found:
-                return found
-        return []
+        return query_terms(query, self.question_language(query), self.languages)
 
     def frequencies(self, query_terms: list[str]) -> dict[str, int]:
         """Passages holding each term; remembered, since an index version never changes."""
@@ -131,46 +113,20 @@ class Retriever:
             self._frequencies.update(self.index.catalog.document_frequencies(missing))
         return {t: self._frequencies[t] for t in query_terms}
 
-    def selective_terms(self, query_terms: list[str], frequencies: dict[str, int]) -> list[str]:
-        """The terms that find lexical candidates: those in at most `lexical_max_postings`
-        passages (or the two rarest). A common term's long posting list costs FTS5 time in
-        proportion to the archive, for little evidence; it still counts in the scoring."""
-        present = [t for t in query_terms if frequencies.get(t, 0) > 0]
-        limit = self.settings.lexical_max_postings
-        selective = [t for t in present if frequencies[t] <= limit]
-        if selective:
-            return selective
-        return sorted(present, key=lambda t: frequencies[t])[:2]
-
     def bm25(
         self, query_terms: list[str], frequencies: dict[str, int], ids: list[int]
     ) -> dict[int, float]:
-        """Okapi BM25 of these passages, as SQLite FTS5 computes it (k1=1.2, b=0.75), from
-        their stored terms: exact for every candidate, whichever retriever proposed it."""
+        """Okapi BM25 of these passages, as SQLite FTS5 computes it, from their stored terms:
+        exact for every candidate, whichever retriever proposed it."""
         total = max(1, self.passages_total)
         weights = {}
         for term in set(query_terms):
             df = frequencies.get(term, 0)
             if df:
-                weights[term] = max(1e-6, math.log((total - df + 0.5) / (df + 0.5)))
+                weights[term] = idf_robertson(df, total)
         if not weights:
             return {}
-        average = self.average_terms or 1.0
-        # Terms are \w+ tokens joined by single spaces, so " term " counts them exactly.
-        needles = {term: f" {term} " for term in weights}
-        scores: dict[int, float] = {}
-        for passage_id, text in self.index.catalog.passage_terms(ids).items():
-            padded = f" {text} "
-            length = text.count(" ") + 1 if text else 0
-            norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average)
-            score = 0.0
-            for term, needle in needles.items():
-                tf = padded.count(needle)
-                if tf:
-                    score += weights[term] * tf * (BM25_K1 + 1) / (tf + norm)
-            if score:
-                scores[passage_id] = score
-        return scores
+        return bm25_scores(weights, self.index.catalog.passage_terms(ids), self.average_terms)
 
     def query_vector(self, query: str) -> np.ndarray:
         vector = self._query_vectors.get(query)
@@ -221,7 +177,7 @@ class Retriever:
             allowed = catalog.filtered_passage_ids(filters)
         query_terms = self.query_terms(query)
         frequencies = self.frequencies(query_terms)
-        selective = self.selective_terms(query_terms, frequencies)
+        selective = selective_terms(query_terms, frequencies, self.settings.lexical_max_postings)
         found: dict[int, Candidate] = {}
         if mode in ("dense", "hybrid"):
             for passage_id, score in vectors.search(self.query_vector(query), limit, allowed):
