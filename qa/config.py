@@ -143,15 +143,6 @@ class Settings(BaseSettings):
         "candidates (FTS5 scores every posting, so a common term costs time in proportion "
         "to the archive and says little); they still count in every candidate's BM25.",
     )
-    document_weight: float = Field(
-        0.0,
-        ge=0.0,
-        le=1.0,
-        description="Share of a passage's hybrid score that comes from its whole document's "
-        "evidence (document BM25 and its best passage's cosine); 0 ranks passages alone. "
-        "Off by default: with titles embedded in passages it changed nothing measurable on "
-        "XQuAD or the BBC archive, and costs ~9 ms a search at 100,000 passages.",
-    )
 
     # --- Answering ---
     answer_passages: int = Field(5, ge=1, description="Top passages the answer step reads.")

@@ -65,7 +65,6 @@ NUMBER_WORDS = frozenset(
 class QuestionProfile:
     """A question's content terms with their rarity, and the kind of fact it asks for."""
 
-    language: str
     weights: dict[str, float]
     kind: str | None
     words: frozenset[str]
@@ -120,7 +119,7 @@ def question_profile(
     weights = {term: idf_lucene(df, total) for term, df in frequencies.items()}
     for term in earlier:
         weights[term] *= borrowed_weight
-    return QuestionProfile(language, weights, answer_kind(question), frozenset(folded))
+    return QuestionProfile(weights, answer_kind(question), frozenset(folded))
 
 
 def holds_kind(text: str, kind: str | None, question_words: frozenset[str]) -> bool:

@@ -57,7 +57,7 @@ from qa.store import Catalog, VectorStore, inverted_lists_for
 from qa.text import terms
 from qa.types import BuildReport, Passage, SkippedFile
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 CATALOG_FILE = "catalog.sqlite"
 VECTORS_FILE = "vectors.faiss"
 MANIFEST_FILE = "manifest.json"
@@ -174,7 +174,7 @@ def open_index(settings: Settings) -> IndexVersion:
         folder,
         manifest,
         Catalog(folder / CATALOG_FILE),
-        VectorStore.load(folder / VECTORS_FILE, settings.ivf_probes),
+        VectorStore.load(folder / VECTORS_FILE, probes=settings.ivf_probes),
     )
 
 
@@ -301,7 +301,7 @@ def _start_version(folder: Path, base: Path | None, embedder: Embedder, settings
         target.close()
         shutil.copyfile(base / VECTORS_FILE, folder / VECTORS_FILE)
         previous = Manifest.read(base).documents
-        vectors = VectorStore.load(folder / VECTORS_FILE, settings.ivf_probes)
+        vectors = VectorStore.load(folder / VECTORS_FILE, probes=settings.ivf_probes)
     else:
         # Vectors gather in the exact layout; the build's end moves them to inverted lists
         # when the archive is large enough (see VectorStore.reorganised).
@@ -370,12 +370,7 @@ def _apply_changes(
             report.added += 1
         title = truncate_title(embedder, document.title) if params.title_in_passage else ""
         texts = [embedding_text(title, p.text, params.title_in_passage) for p in passages]
-        catalog.add_document(
-            document,
-            passages,
-            [terms(text, document.language) for text in texts],
-            terms(f"{document.title}\n{document.text}", document.language),
-        )
+        catalog.add_document(document, passages, [terms(text, document.language) for text in texts])
         add_document_dates(catalog, document, passages)
         pending.extend(zip(passages, texts, strict=True))
         if len(pending) >= EMBED_GROUP:

@@ -15,7 +15,7 @@ import numpy as np
 from qa.config import SearchMode, Settings
 from qa.embedders import Embedder
 from qa.errors import InvalidQueryError
-from qa.fusion import Candidate, convex, dense_range
+from qa.fusion import Candidate, convex
 from qa.index import IndexVersion
 from qa.lexical import bm25_scores, idf_robertson, query_terms, selective_terms
 from qa.store import SearchFilters
@@ -197,8 +197,6 @@ class Retriever:
         if mode == "hybrid":
             self._mark_languages(query, ranked)
             convex(ranked, self.settings.dense_weight, self.settings.cross_language_lexical_share)
-            if self.settings.document_weight > 0:
-                self._add_document_evidence(selective, ranked)
         else:
             for candidate in ranked:
                 candidate.fused = candidate.dense if mode == "dense" else candidate.lexical
@@ -223,27 +221,6 @@ class Retriever:
             languages = self.index.catalog.passage_languages(c.passage_id for c in ranked)
         for candidate in ranked:
             candidate.same_language = languages.get(candidate.passage_id) == language
-
-    def _add_document_evidence(self, query_terms: list[str], ranked: list[Candidate]) -> None:
-        """Blend each passage's score with its document's: a passage that never names its
-        subject is found through the document that does (whole-document BM25, and the best
-        dense score among the document's candidate passages)."""
-        catalog = self.index.catalog
-        documents = catalog.passage_documents(c.passage_id for c in ranked)
-        lexical = catalog.document_lexical_scores(query_terms, limit=len(ranked))
-        best_lexical = max(lexical.values(), default=0.0)
-        dense_low, dense_span = dense_range(ranked)
-        best_dense: dict[str, float] = {}
-        for candidate in ranked:
-            document_id = documents.get(candidate.passage_id)
-            dense = (candidate.dense - dense_low) / dense_span if dense_span > 0 else 1.0
-            best_dense[document_id] = max(best_dense.get(document_id, 0.0), dense)
-        weight, share = self.settings.dense_weight, self.settings.document_weight
-        for candidate in ranked:
-            document_id = documents.get(candidate.passage_id)
-            lexical_part = lexical.get(document_id, 0.0) / best_lexical if best_lexical else 0.0
-            document_score = weight * best_dense.get(document_id, 0.0) + (1 - weight) * lexical_part
-            candidate.fused = (1 - share) * candidate.fused + share * document_score
 
     def hits(self, candidates: list[Candidate]) -> list[Hit]:
         stored = self.index.catalog.passages(c.passage_id for c in candidates)

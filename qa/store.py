@@ -9,7 +9,6 @@ updated row by row, so incremental builds touch only what changed.
 from __future__ import annotations
 
 import calendar
-import hashlib
 import json
 import math
 import re
@@ -28,7 +27,6 @@ from qa.types import Document, Passage, Sentence
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY,
-    key INTEGER NOT NULL UNIQUE,
     path TEXT NOT NULL,
     title TEXT NOT NULL,
     language TEXT NOT NULL,
@@ -62,7 +60,6 @@ CREATE TABLE IF NOT EXISTS vocabulary (
     term TEXT PRIMARY KEY,
     passages INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE VIRTUAL TABLE IF NOT EXISTS document_terms USING fts5(terms, tokenize='unicode61');
 -- Date mentions of sentences (qa/events.py), one row per mention: a sentence is its
 -- document and span, with the first passage holding it; removed with its document.
 CREATE TABLE IF NOT EXISTS sentence_dates (
@@ -192,15 +189,13 @@ class Catalog:
         document: Document,
         passages: list[Passage],
         passage_terms: list[list[str]],
-        document_terms: list[str],
     ) -> None:
         date_start, date_end = date_bounds(document.date)
         db = self.connection
         db.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 document.id,
-                document_key(document.id),
                 document.path,
                 document.title,
                 document.language,
@@ -232,10 +227,6 @@ class Catalog:
                 for p, t in zip(passages, passage_terms, strict=True)
             ],
         )
-        db.execute(
-            "INSERT INTO document_terms(rowid, terms) VALUES (?, ?)",
-            (document_key(document.id), " ".join(document_terms)),
-        )
         db.executemany(
             "INSERT INTO passage_terms(rowid, terms) VALUES (?, ?)",
             [(p.id, " ".join(t)) for p, t in zip(passages, passage_terms, strict=True)],
@@ -262,7 +253,6 @@ class Catalog:
         stored = self.passage_terms(ids)
         self._count_terms((set(text.split()) for text in stored.values()), -1)
         db.executemany("DELETE FROM passage_terms WHERE rowid=?", [(i,) for i in ids])
-        db.execute("DELETE FROM document_terms WHERE rowid=?", (document_key(document_id),))
         db.execute("DELETE FROM passages WHERE document_id=?", (document_id,))
         db.execute("DELETE FROM documents WHERE id=?", (document_id,))
         return ids
@@ -378,24 +368,6 @@ class Catalog:
         )
         return dict(self._rows_for_ids(sql, ids))
 
-    def passage_documents(self, ids: Iterable[int]) -> dict[int, str]:
-        """The document id of each of these passages."""
-        sql = "SELECT id, document_id FROM passages WHERE id IN ({marks})"
-        return dict(self._rows_for_ids(sql, ids))
-
-    def document_lexical_scores(self, query_terms: list[str], limit: int) -> dict[str, float]:
-        """BM25 of whole documents (title and all text) for the query: the best `limit`."""
-        match = _match_expression(query_terms)
-        if not match:
-            return {}
-        rows = self.connection.execute(
-            "SELECT d.id, -bm25(document_terms) AS score FROM document_terms t "
-            "JOIN documents d ON d.key = t.rowid WHERE document_terms MATCH ? "
-            "ORDER BY score DESC LIMIT ?",
-            (match, limit),
-        )
-        return {row[0]: float(row[1]) for row in rows}
-
     def filtered_passage_ids(self, filters: SearchFilters) -> np.ndarray:
         clause, values = _filter_clause(filters)
         rows = self.connection.execute(
@@ -427,12 +399,6 @@ class Catalog:
         )
         found = dict(rows)
         return {term: int(found.get(term, 0)) for term in unique}
-
-
-def document_key(document_id: str) -> int:
-    """A 63-bit integer key for a document id (FTS5 rows are keyed by integers)."""
-    digest = hashlib.blake2b(document_id.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") >> 1
 
 
 def _passage(row) -> Passage:
@@ -501,7 +467,7 @@ class VectorStore:
     build (`reorganised`) from the archive's size; changing it needs no re-embedding, since
     every vector can be read back."""
 
-    def __init__(self, index, probes: int = 16) -> None:
+    def __init__(self, index, probes: int) -> None:
         import faiss
 
         self._index = index
@@ -509,7 +475,7 @@ class VectorStore:
         self.probes = probes
 
     @classmethod
-    def create(cls, dimension: int, lists: int = 0, probes: int = 16) -> VectorStore:
+    def create(cls, dimension: int, lists: int = 0, *, probes: int) -> VectorStore:
         import faiss
 
         if lists <= 0:
@@ -521,7 +487,7 @@ class VectorStore:
         return cls(ivf, probes)
 
     @classmethod
-    def load(cls, path: Path, probes: int = 16) -> VectorStore:
+    def load(cls, path: Path, *, probes: int) -> VectorStore:
         import faiss
 
         return cls(faiss.read_index(str(path)), probes)
@@ -589,7 +555,7 @@ class VectorStore:
             return self
         ids = self.ids()
         matrix = self.vectors(ids)
-        store = VectorStore.create(self.dimension, lists, self.probes)
+        store = VectorStore.create(self.dimension, lists, probes=self.probes)
         if store._ivf is not None:
             # A fixed-seed sample: the same vectors train the same lists.
             sample = np.random.default_rng(0).permutation(len(ids))[: lists * TRAIN_MAX_PER_LIST]

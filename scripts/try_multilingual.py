@@ -99,7 +99,7 @@ def main(archive: Path, questions: Path | None, cache: Path, weights: str) -> No
         "SELECT p.id, d.title, p.text FROM passages p JOIN documents d ON d.id = p.document_id"
     ).fetchall()
     encoder = UniversalSentenceEncoder()
-    multilingual = VectorStore.create(encoder.dimension)
+    multilingual = VectorStore.create(encoder.dimension, probes=settings.ivf_probes)
     multilingual.add(
         np.array([row[0] for row in rows], dtype=np.int64),
         encoder.encode_passages([embedding_text(title, text, True) for _, title, text in rows]),
