@@ -15,8 +15,8 @@ from qa.features import (
     sentence_features,
 )
 from qa.followup import ResolvedQuestion, resolve
-from qa.retrieval import Retriever, validate_query
-from qa.store import SearchFilters
+from qa.query import SearchFilters, validate_query
+from qa.retrieval import Retriever
 from qa.timeline import cited_events, events_answer
 from qa.types import Answer, AnswerSentence, Citation, Hit
 

@@ -11,7 +11,7 @@ import hmac
 import logging
 import threading
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -33,7 +33,7 @@ from qa.api_models import (
     SearchResponse,
     TimelineResponse,
 )
-from qa.config import Settings
+from qa.config import MAX_K, MAX_TIMELINE_EVENTS, SearchMode, Settings
 from qa.errors import (
     BuildInProgressError,
     CorpusError,
@@ -45,9 +45,8 @@ from qa.errors import (
 )
 from qa.middleware import HeadAsGet, HostCheck, NoSniffing
 from qa.pages import AssistantDep
-from qa.retrieval import BLANK, NOT_BLANK_PATTERN
+from qa.query import BLANK, NOT_BLANK_PATTERN, SearchFilters, search_filters
 from qa.service import Assistant
-from qa.store import SearchFilters
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +86,7 @@ ERROR_DESCRIPTIONS = {
     403: "The admin token is wrong.",
     404: "No document has this id.",
     409: "A rebuild is already running.",
-    422: "The input is invalid (blank or over-long text, k out of 1..50, bad dates...).",
+    422: f"The input is invalid (blank or over-long text, k out of 1..{MAX_K}, bad dates...).",
     503: "The index is missing or was built with other settings.",
 }
 
@@ -175,7 +174,7 @@ def require_admin(
         raise HTTPException(403, "The admin token is wrong.")
 
 
-def search_filters(
+def filters_of_request(
     source: Annotated[str | None, Query(description="Only documents from this source.")] = None,
     language: Annotated[
         str | None, Query(description="Only documents in this language (ISO code).")
@@ -189,10 +188,10 @@ def search_filters(
     ] = None,
 ) -> SearchFilters:
     """The metadata filters of a request; empty form fields mean no filter."""
-    return SearchFilters(source or None, language or None, date_from or None, date_to or None)
+    return search_filters(source, language, date_from, date_to)
 
 
-FiltersDep = Annotated[SearchFilters, Depends(search_filters)]
+FiltersDep = Annotated[SearchFilters, Depends(filters_of_request)]
 
 
 # --- Rebuilds --------------------------------------------------------------------------
@@ -243,10 +242,10 @@ def api_search(
     assistant: AssistantDep,
     filters: FiltersDep,
     q: Annotated[str, Query(description="The query.", examples=["national strike"])],
-    k: Annotated[int | None, Query(ge=1, le=50, description="Number of hits, 1 to 50.")] = None,
-    mode: Annotated[
-        Literal["hybrid", "dense", "lexical"] | None, Query(description="Retrieval mode.")
+    k: Annotated[
+        int | None, Query(ge=1, le=MAX_K, description=f"Number of hits, 1 to {MAX_K}.")
     ] = None,
+    mode: Annotated[SearchMode | None, Query(description="Retrieval mode.")] = None,
 ) -> SearchResponse:
     """The best passages for a query, best first: the hits of `qa search --json`."""
     hits = assistant.search(q, k=k, mode=mode, filters=filters)
@@ -266,7 +265,9 @@ def api_timeline(
         str | None,
         Query(description="Only events of the passages this query finds.", examples=["strike"]),
     ] = None,
-    limit: Annotated[int | None, Query(ge=1, le=1000, description="Most events listed.")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=MAX_TIMELINE_EVENTS, description="Most events listed.")
+    ] = None,
 ) -> TimelineResponse:
     """Dated events, each with its date, precision, sentence and every source that tells it:
     the timeline of `qa timeline --json`. `date_from` and `date_to` apply to the events'

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SearchMode = Literal["hybrid", "dense", "lexical"]
+MODES: tuple[str, ...] = get_args(SearchMode)
+#: Most hits one search returns.
+MAX_K = 50
+#: Most events one timeline lists.
+MAX_TIMELINE_EVENTS = 1000
 
 
 class Settings(BaseSettings):
@@ -117,7 +122,7 @@ class Settings(BaseSettings):
 
     # --- Retrieval ---
     search_mode: SearchMode = Field("hybrid", description="Default retrieval mode.")
-    search_k: int = Field(10, ge=1, le=50, description="Default number of hits.")
+    search_k: int = Field(10, ge=1, le=MAX_K, description="Default number of hits.")
     candidates: int = Field(
         100, ge=10, description="Candidates each retriever contributes before fusion."
     )
@@ -248,7 +253,10 @@ class Settings(BaseSettings):
         "not).",
     )
     timeline_limit: int = Field(
-        200, ge=1, le=1000, description="Most events a timeline lists when not told otherwise."
+        200,
+        ge=1,
+        le=MAX_TIMELINE_EVENTS,
+        description="Most events a timeline lists when not told otherwise.",
     )
     timeline_same_event: float = Field(
         0.5,

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from qa.dates import find_dates
-from qa.store import Catalog, date_bounds
+from qa.query import date_bounds
+from qa.store import Catalog
 from qa.types import Document, Passage
 
 

@@ -14,7 +14,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import jinja2
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -22,9 +22,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from qa.api_models import document_url
+from qa.config import MAX_K, MAX_TIMELINE_EVENTS, SearchMode
 from qa.errors import InvalidQueryError
+from qa.query import search_filters, search_limits, timeline_limit
 from qa.service import Assistant
-from qa.store import SearchFilters
 from qa.text import terms
 from qa.types import Document, Passage
 
@@ -214,13 +215,14 @@ def search_page(
     request: Request,
     assistant: AssistantDep,
     q: str = "",
-    k: Annotated[int, Query(ge=1, le=50)] = 10,
-    mode: Literal["hybrid", "dense", "lexical"] = "hybrid",
+    k: Annotated[int | None, Query(ge=1, le=MAX_K)] = None,
+    mode: SearchMode | None = None,
     source: str = "",
     language: str = "",
     date_from: str = "",
     date_to: str = "",
 ) -> HTMLResponse:
+    k, mode = search_limits(k, mode, assistant.settings)  # the settings' defaults
     form = {
         "q": q,
         "k": k,
@@ -233,9 +235,7 @@ def search_page(
     results, error = [], None
     if q.strip():
         try:
-            filters = SearchFilters(
-                source or None, language or None, date_from or None, date_to or None
-            )
+            filters = search_filters(source, language, date_from, date_to)
             hits = assistant.search(q, k=k, mode=mode, filters=filters)
         except InvalidQueryError as problem:
             error = str(problem)
@@ -274,9 +274,10 @@ def timeline_page(
     language: str = "",
     date_from: str = "",
     date_to: str = "",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_TIMELINE_EVENTS)] = None,
 ) -> HTMLResponse:
     """The archive's dated events, oldest first, each with its sources."""
+    limit = timeline_limit(limit, assistant.settings)  # the settings' default
     form = {
         "q": q,
         "source": source,
@@ -287,9 +288,7 @@ def timeline_page(
     }
     timeline, error = None, None
     try:
-        filters = SearchFilters(
-            source or None, language or None, date_from or None, date_to or None
-        )
+        filters = search_filters(source, language, date_from, date_to)
         timeline = assistant.timeline(q.strip() or None, filters, limit)
     except InvalidQueryError as problem:
         error = str(problem)

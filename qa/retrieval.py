@@ -14,11 +14,10 @@ import numpy as np
 
 from qa.config import SearchMode, Settings
 from qa.embedders import Embedder
-from qa.errors import InvalidQueryError
 from qa.fusion import Candidate, convex
 from qa.index import IndexVersion
 from qa.lexical import bm25_scores, idf_robertson, query_terms, selective_terms
-from qa.store import SearchFilters
+from qa.query import SearchFilters, search_limits, validate_query
 from qa.text import detect_question_language
 from qa.types import Hit
 
@@ -26,32 +25,6 @@ QUERY_CACHE_SIZE = 256
 #: Passages whose mean cosine to a question stands for "a typical passage of this archive".
 BACKGROUND_SAMPLE = 1000
 FREQUENCY_CACHE_SIZE = 100_000
-MODES = ("hybrid", "dense", "lexical")
-
-
-#: What a question may not consist of alone: Python's whitespace and the `\s` of JSON
-#: Schema's regular expressions (ECMA-262) together, so that the API schema's pattern
-#: (`NOT_BLANK_PATTERN`) and this check agree on every character (U+001F, U+FEFF...).
-BLANK = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
-    + "".join(chr(c) for c in range(0x2000, 0x200B))
-    + "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
-NOT_BLANK_PATTERN = "[^" + "".join(f"\\u{ord(c):04x}" for c in BLANK) + "]"
-
-
-def validate_query(query: str, settings: Settings, what: str = "query") -> str:
-    """The query stripped; InvalidQueryError if blank or longer than the settings allow."""
-    query = query or ""
-    stripped = query.strip(BLANK)
-    if not stripped:
-        raise InvalidQueryError(f"The {what} is empty.")
-    # The length as sent, spaces included: what the API schema's maxLength promises.
-    if len(query) > settings.max_question_chars:
-        raise InvalidQueryError(
-            f"The {what} has {len(query)} characters; the limit is {settings.max_question_chars}."
-        )
-    return stripped
 
 
 class Retriever:
@@ -158,12 +131,7 @@ class Retriever:
     ) -> list[Hit]:
         """The best `k` passages for a query the caller built from checked input (a
         follow-up's question with the words it borrows may be longer than users may type)."""
-        k = self.settings.search_k if k is None else k
-        if not 1 <= k <= 50:
-            raise InvalidQueryError(f"k must be between 1 and 50, not {k}.")
-        mode = mode or self.settings.search_mode
-        if mode not in MODES:
-            raise InvalidQueryError(f"mode must be one of {', '.join(MODES)}, not '{mode}'.")
+        k, mode = search_limits(k, mode, self.settings)
         candidates = self.candidates(query, mode, filters, max(k, self.settings.candidates))
         return self.hits(candidates[:k])
 

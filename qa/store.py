@@ -8,7 +8,6 @@ updated row by row, so incremental builds touch only what changed.
 
 from __future__ import annotations
 
-import calendar
 import json
 import math
 import re
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.errors import InvalidQueryError
+from qa.query import SearchFilters, date_bounds
 from qa.types import Document, Passage, Sentence
 
 SCHEMA = """
@@ -81,45 +80,6 @@ CREATE INDEX IF NOT EXISTS sentence_dates_by_day ON sentence_dates(first_day, la
 
 
 @dataclass(frozen=True)
-class SearchFilters:
-    """Restrictions on document metadata; None means no restriction."""
-
-    source: str | None = None
-    language: str | None = None
-    date_from: str | None = None  # ISO date prefix, inclusive
-    date_to: str | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("date_from", "date_to"):
-            value = getattr(self, name)
-            if value is not None and not _valid_date(value):
-                raise InvalidQueryError(
-                    f"{name} must be a date as YYYY, YYYY-MM or YYYY-MM-DD, not '{value}'."
-                )
-
-    def is_empty(self) -> bool:
-        return not (self.source or self.language or self.date_from or self.date_to)
-
-    @property
-    def matches_nothing(self) -> bool:
-        """A date range that ends before it starts holds no date, so no document."""
-        if not (self.date_from and self.date_to):
-            return False
-        return date_bounds(self.date_from)[0] > date_bounds(self.date_to)[1]
-
-
-def _valid_date(value: str) -> bool:
-    """YYYY, YYYY-MM or YYYY-MM-DD in ASCII digits, a day that its month has."""
-    match = re.fullmatch(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?", value)
-    if not match:
-        return False
-    year, month, day = (int(part) if part else None for part in match.groups())
-    if month is not None and not 1 <= month <= 12:
-        return False
-    return day is None or 1 <= day <= calendar.monthrange(year, month)[1]
-
-
-@dataclass(frozen=True)
 class StoredPassage:
     """A passage with the document fields that retrieval and answers show."""
 
@@ -129,16 +89,6 @@ class StoredPassage:
     metadata: dict
     #: One unit vector per sentence of the passage, in order; None when not embedded.
     sentence_vectors: np.ndarray | None = None
-
-
-def date_bounds(date: str | None) -> tuple[str | None, str | None]:
-    """First and last day covered by an ISO date prefix: "2022-12" -> 2022-12-01..2022-12-31."""
-    if not date:
-        return None, None
-    parts = date.split("-")
-    start = "-".join(parts + ["01"] * (3 - len(parts)))
-    end = "-".join(parts + (["12", "31"] if len(parts) == 1 else ["31"] if len(parts) == 2 else []))
-    return start, end
 
 
 class Catalog:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from qa.config import Settings
+from qa.config import MAX_TIMELINE_EVENTS, Settings
 from qa.dates import find_dates
-from qa.errors import InvalidQueryError
 from qa.events import DatedSentence, dated_sentences, sentence_mentions
-from qa.retrieval import Retriever, validate_query
-from qa.store import Catalog, SearchFilters
+from qa.query import SearchFilters, timeline_limit, validate_query
+from qa.retrieval import Retriever
+from qa.store import Catalog
 from qa.text import stop_words, terms
 from qa.types import Answer, AnswerSentence, Citation, EventSource, TimelineEvent
 
@@ -28,8 +28,6 @@ EVENTS_QUESTION = re.compile(
     r"qu[ée] (?:pas[óo]|ocurri[óo]|sucedi[óo]|hechos|eventos|acontecimientos))\b",
     re.IGNORECASE,
 )
-#: Most limit a caller may ask for.
-MAX_LIMIT = 1000
 #: Years whose events a year-less question span ("between 10 and 15 December") may mean.
 CANDIDATE_YEARS = 30
 
@@ -71,9 +69,7 @@ def build_timeline(
     """Dated events matching `query` (all of them without one) and `filters`, oldest first.
     The date filters apply to the events' dates, the others to their documents."""
     filters = filters or SearchFilters()
-    limit = settings.timeline_limit if limit is None else limit
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidQueryError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}.")
+    limit = timeline_limit(limit, settings)
     catalog = retriever.index.catalog
     passage_ids = None
     if query is not None and query.strip():
@@ -199,7 +195,7 @@ def events_answer(
         return None
     filters = filters or SearchFilters()
     within = SearchFilters(filters.source, filters.language, span[0], span[1])
-    overlapping = build_timeline(retriever, settings, None, within, MAX_LIMIT).events
+    overlapping = build_timeline(retriever, settings, None, within, MAX_TIMELINE_EVENTS).events
     # Events the span holds whole come first: "December 2022" does not say what happened
     # between the 10th and the 15th.
     inside = [e for e in overlapping if e.first_day >= span[0] and e.last_day <= span[1]]
