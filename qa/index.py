@@ -22,7 +22,6 @@ import fcntl
 import json
 import os
 import shutil
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -53,7 +52,7 @@ from qa.documents import (
 from qa.embedders import Embedder, model_identity
 from qa.errors import BuildError, BuildInProgressError, IndexMismatchError, IndexMissingError
 from qa.events import add_document_dates
-from qa.store import Catalog, VectorStore, inverted_lists_for
+from qa.store import Catalog, CatalogError, VectorStore, inverted_lists_for
 from qa.text import terms
 from qa.types import BuildReport, Passage, SkippedFile
 
@@ -204,7 +203,7 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False) -> B
     try:
         with _build_lock(index_dir):
             report = _build(settings, embedder, full, index_dir)
-    except (OSError, sqlite3.Error) as error:
+    except (OSError, CatalogError) as error:
         live = current_version(index_dir)
         serving = f"version {live.name} is still in service" if live else "no index is built"
         raise BuildError(
@@ -293,12 +292,7 @@ def _start_version(folder: Path, base: Path | None, embedder: Embedder, settings
     """The new version's stores: copies of the base version's, or empty ones."""
     previous: dict[str, str] = {}
     if base is not None:
-        source = sqlite3.connect(f"file:{base / CATALOG_FILE}?mode=ro", uri=True)
-        target = sqlite3.connect(folder / CATALOG_FILE)
-        with target:
-            source.backup(target)
-        source.close()
-        target.close()
+        Catalog.copy_file(base / CATALOG_FILE, folder / CATALOG_FILE)
         shutil.copyfile(base / VECTORS_FILE, folder / VECTORS_FILE)
         previous = Manifest.read(base).documents
         vectors = VectorStore.load(folder / VECTORS_FILE, probes=settings.ivf_probes)

@@ -35,10 +35,7 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        languages = self.index.catalog.connection.execute(
-            "SELECT language, count(*) FROM documents GROUP BY language ORDER BY 2 DESC"
-        ).fetchall()
-        self.languages = [row[0] for row in languages] or ["en"]
+        self.languages = self.index.catalog.languages() or ["en"]
         # The index version never changes once built, so its statistics are read once.
         self.passages_total, self.average_terms = self.index.catalog.lexical_statistics()
         self._frequencies: dict[str, int] = {}
@@ -53,12 +50,7 @@ class Retriever:
         for Spanish over Spanish); measuring a passage against this floor makes the dense
         evidence mean the same in either, and in an archive of any size."""
         if self._background is None:
-            ids = [
-                row[0]
-                for row in self.index.catalog.connection.execute(
-                    "SELECT id FROM passages ORDER BY id LIMIT ?", (BACKGROUND_SAMPLE,)
-                )
-            ]
+            ids = self.index.catalog.passage_ids(limit=BACKGROUND_SAMPLE)
             self._background = self.index.vectors.vectors(ids)
         if not len(self._background):
             return 0.0

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 
 from qa.config import MAX_TIMELINE_EVENTS, Settings
 from qa.dates import find_dates
-from qa.events import DatedSentence, dated_sentences, sentence_mentions
 from qa.query import SearchFilters, timeline_limit, validate_query
 from qa.retrieval import Retriever
-from qa.store import Catalog
+from qa.store import Catalog, DatedSentence
 from qa.text import stop_words, terms
 from qa.types import Answer, AnswerSentence, Citation, EventSource, TimelineEvent
 
@@ -84,8 +83,8 @@ def build_timeline(
         ]
     else:
         query = None
-    rows = dated_sentences(
-        catalog, filters.source, filters.language, filters.date_from, filters.date_to, passage_ids
+    rows = catalog.dates.overlapping(
+        filters.source, filters.language, filters.date_from, filters.date_to, passage_ids
     )
     events = merge_events(rows, settings.timeline_same_event)
     return Timeline(query, events[:limit], len(events))
@@ -157,19 +156,12 @@ def question_span(catalog: Catalog, question: str) -> tuple[str, str] | None:
     spans = _span(find_dates(question))
     if spans is not None:
         return spans
-    years = catalog.connection.execute(
-        "SELECT substr(first_day, 1, 4) AS year FROM sentence_dates GROUP BY year "
-        "ORDER BY count(*) DESC LIMIT ?",
-        (CANDIDATE_YEARS,),
-    ).fetchall()
     best, best_count = None, 0
-    for (year,) in years:
+    for year in catalog.dates.busiest_years(CANDIDATE_YEARS):
         span = _span(find_dates(question, year))
         if span is None:
             continue
-        count = catalog.connection.execute(
-            "SELECT count(*) FROM sentence_dates WHERE last_day >= ? AND first_day <= ?", span
-        ).fetchone()[0]
+        count = catalog.dates.count_within(*span)
         if count > best_count or (count == best_count and best and span > best):
             best, best_count = span, count
     return best
@@ -254,7 +246,7 @@ def cited_events(catalog: Catalog, answer: Answer) -> list[TimelineEvent]:
         return []
     for citation in answer.citations:
         for start, _ in citation.highlights:
-            found = sentence_mentions(catalog, citation.document_id, citation.start + start)
+            found = catalog.dates.of_sentence(citation.document_id, citation.start + start)
             for row in found:
                 numbers[(row.document_id, row.start)] = citation.n
             rows.extend(found)

@@ -95,9 +95,7 @@ def main(archive: Path, questions: Path | None, cache: Path, weights: str) -> No
     if not (folder / "index" / "CURRENT").exists():
         build_archive(settings, bundled, articles, folder)
     index = open_index(settings)
-    rows = index.catalog.connection.execute(
-        "SELECT p.id, d.title, p.text FROM passages p JOIN documents d ON d.id = p.document_id"
-    ).fetchall()
+    rows = index.catalog.titled_passages()
     encoder = UniversalSentenceEncoder()
     multilingual = VectorStore.create(encoder.dimension, probes=settings.ivf_probes)
     multilingual.add(

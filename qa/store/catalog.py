@@ -1,5 +1,6 @@
-"""The two stores of an index version: SQLite for text and metadata (with an FTS5 lexical
-index), FAISS for the vectors. Both are keyed by the stable 63-bit passage id.
+"""The catalog of an index version: SQLite for documents, passages, their metadata and
+the FTS5 lexical index, keyed by the stable 63-bit passage id. Its tables are declared in
+`qa.store.schema`; the dated sentences' queries are in `qa.store.dates` (`Catalog.dates`).
 
 The lexical index holds each passage's terms as `qa.text.terms` made them (accent-folded,
 stemmed for the document's language) and FTS5 ranks them with its built-in BM25. It is
@@ -9,8 +10,6 @@ updated row by row, so incremental builds touch only what changed.
 from __future__ import annotations
 
 import json
-import math
-import re
 import sqlite3
 import threading
 from collections import Counter
@@ -21,62 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from qa.query import SearchFilters, date_bounds
+from qa.store.dates import SentenceDates
+from qa.store.schema import SCHEMA
 from qa.types import Document, Passage, Sentence
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS documents (
-    id TEXT PRIMARY KEY,
-    path TEXT NOT NULL,
-    title TEXT NOT NULL,
-    language TEXT NOT NULL,
-    source TEXT,
-    date TEXT,
-    date_start TEXT,
-    date_end TEXT,
-    metadata TEXT NOT NULL,
-    text TEXT NOT NULL,
-    page_starts TEXT NOT NULL,
-    content_hash TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS passages (
-    id INTEGER PRIMARY KEY,
-    document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    end INTEGER NOT NULL,
-    page INTEGER,
-    text TEXT NOT NULL,
-    sentences TEXT NOT NULL,
-    term_count INTEGER NOT NULL,
-    -- Each sentence's own vector, float16, one row per sentence (NULL when not embedded).
-    sentence_vectors BLOB
-);
-CREATE INDEX IF NOT EXISTS passages_by_document ON passages(document_id, ordinal);
-CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5(terms, tokenize='unicode61');
--- Passages holding each term, kept up to date document by document: a question's rarity
--- weights are one indexed look-up per term (FTS5's own counts walk each posting list).
-CREATE TABLE IF NOT EXISTS vocabulary (
-    term TEXT PRIMARY KEY,
-    passages INTEGER NOT NULL
-) WITHOUT ROWID;
--- Date mentions of sentences (qa/events.py), one row per mention: a sentence is its
--- document and span, with the first passage holding it; removed with its document.
-CREATE TABLE IF NOT EXISTS sentence_dates (
-    document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    start INTEGER NOT NULL,
-    end INTEGER NOT NULL,
-    passage_id INTEGER NOT NULL,
-    mention_start INTEGER NOT NULL,
-    mention_end INTEGER NOT NULL,
-    value_start TEXT NOT NULL,
-    value_end TEXT NOT NULL,
-    precision TEXT NOT NULL,
-    first_day TEXT NOT NULL,
-    last_day TEXT NOT NULL,
-    PRIMARY KEY (document_id, start, mention_start)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS sentence_dates_by_day ON sentence_dates(first_day, last_day);
-"""
+#: What the catalog raises when SQLite fails (a full disk, a corrupt file).
+CatalogError = sqlite3.Error
 
 
 @dataclass(frozen=True)
@@ -101,6 +50,7 @@ class Catalog:
         self._opened: list[sqlite3.Connection] = []  # every thread's, so close() reaches all
         self._opened_lock = threading.Lock()
         self.closed = False
+        self.dates = SentenceDates(lambda: self.connection)
         if not readonly:
             self.connection.executescript(SCHEMA)
 
@@ -132,6 +82,22 @@ class Catalog:
         for connection in opened:
             connection.close()
         self._local = threading.local()
+
+    @staticmethod
+    def copy_file(source: Path, target: Path) -> None:
+        """Copy the catalog at `source` into a new file `target` (SQLite's online backup)."""
+        reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        writer = sqlite3.connect(target)
+        try:
+            with writer:
+                reader.backup(writer)
+        finally:
+            reader.close()
+            writer.close()
+
+    def integrity(self) -> str:
+        """SQLite's integrity check of the file: "ok", or what is wrong."""
+        return self.connection.execute("PRAGMA integrity_check").fetchone()[0]
 
     # --- Writing ---
     def add_document(
@@ -231,6 +197,33 @@ class Catalog:
     def document_ids(self, limit: int) -> list[str]:
         rows = self.connection.execute("SELECT id FROM documents ORDER BY id LIMIT ?", (limit,))
         return [row[0] for row in rows]
+
+    def languages(self) -> list[str]:
+        """The documents' languages, the language of most documents first."""
+        rows = self.connection.execute(
+            "SELECT language, count(*) FROM documents GROUP BY language ORDER BY 2 DESC"
+        )
+        return [row[0] for row in rows]
+
+    def passage_ids(self, limit: int | None = None) -> list[int]:
+        """Passage ids in ascending order: all of them, or the lowest `limit` (passage ids
+        are hashes, so these are an arbitrary but stable sample)."""
+        rows = self.connection.execute(
+            "SELECT id FROM passages ORDER BY id LIMIT ?", (-1 if limit is None else limit,)
+        )
+        return [row[0] for row in rows]
+
+    def passages_per_document(self) -> dict[str, int]:
+        rows = self.connection.execute(
+            "SELECT document_id, count(*) FROM passages GROUP BY document_id"
+        )
+        return dict(rows)
+
+    def titled_passages(self) -> list[tuple[int, str, str]]:
+        """(passage id, its document's title, passage text) of every passage."""
+        return self.connection.execute(
+            "SELECT p.id, d.title, p.text FROM passages p JOIN documents d ON d.id = p.document_id"
+        ).fetchall()
 
     def counts(self) -> tuple[int, int]:
         db = self.connection
@@ -382,170 +375,3 @@ def _filter_clause(filters: SearchFilters) -> tuple[str, list]:
         clauses.append("d.date_start <= ?")
         values.append(date_bounds(filters.date_to)[1])
     return " AND ".join(clauses), values
-
-
-#: Fewest training vectors per inverted list (FAISS warns below 39).
-TRAIN_PER_LIST = 40
-#: Most training vectors per inverted list (more adds k-means time, not quality).
-TRAIN_MAX_PER_LIST = 128
-#: A filtered dense search over at most this many allowed passages is exact.
-EXACT_FILTER_LIMIT = 20_000
-
-
-def inverted_lists_for(count: int, factory: str, ivf_min_passages: int) -> int:
-    """Inverted lists the vectors of `count` passages should have; 0 means exact (flat).
-
-    'auto' stays exact below `ivf_min_passages` (a flat scan of 50,000 vectors takes a few
-    milliseconds), then takes about 4·√N lists, the usual balance of list scans against
-    the coarse search; 'IVF<n>,Flat' asks for n lists whatever the size."""
-    if factory == "Flat":
-        return 0
-    if factory == "auto":
-        return 0 if count < ivf_min_passages else int(round(4 * math.sqrt(count)))
-    match = re.fullmatch(r"IVF(\d+),Flat", factory)
-    if match is None:
-        raise ValueError(f"Unsupported FAISS layout '{factory}'.")
-    return int(match.group(1))
-
-
-class VectorStore:
-    """FAISS vectors keyed by passage id; inner product on unit vectors is cosine similarity.
-
-    Two layouts: exact (IndexIDMap2 over IndexFlatIP) and inverted-file (IndexIVFFlat with
-    the passage ids as its own ids and a hash-table direct map, so vectors can be read back
-    and removed by id, as incremental builds need). Which one is decided at the end of each
-    build (`reorganised`) from the archive's size; changing it needs no re-embedding, since
-    every vector can be read back."""
-
-    def __init__(self, index, probes: int) -> None:
-        import faiss
-
-        self._index = index
-        self._ivf = index if isinstance(index, faiss.IndexIVF) else None
-        self.probes = probes
-
-    @classmethod
-    def create(cls, dimension: int, lists: int = 0, *, probes: int) -> VectorStore:
-        import faiss
-
-        if lists <= 0:
-            return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dimension)), probes)
-        quantizer = faiss.IndexFlatIP(dimension)
-        ivf = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
-        ivf.own_fields = True
-        quantizer.this.disown()
-        return cls(ivf, probes)
-
-    @classmethod
-    def load(cls, path: Path, *, probes: int) -> VectorStore:
-        import faiss
-
-        return cls(faiss.read_index(str(path)), probes)
-
-    def save(self, path: Path) -> None:
-        import faiss
-
-        try:
-            faiss.write_index(self._index, str(path))
-        except RuntimeError as error:  # FAISS reports a failed write (a full disk) this way
-            raise OSError(f"cannot write {path}: {str(error).strip().splitlines()[-1]}") from None
-
-    @property
-    def size(self) -> int:
-        return int(self._index.ntotal)
-
-    @property
-    def dimension(self) -> int:
-        return int(self._index.d)
-
-    @property
-    def lists(self) -> int:
-        """Inverted lists; 0 for the exact layout."""
-        return int(self._ivf.nlist) if self._ivf is not None else 0
-
-    @property
-    def layout(self) -> str:
-        return f"IVF{self.lists},Flat" if self._ivf is not None else "Flat"
-
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        if len(ids):
-            self._index.add_with_ids(vectors.astype(np.float32), ids.astype(np.int64))
-
-    def remove(self, ids: list[int]) -> None:
-        if ids:
-            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
-
-    def vectors(self, ids: list[int]) -> np.ndarray:
-        if not len(ids):
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
-
-    def ids(self) -> np.ndarray:
-        """Every stored passage id."""
-        import faiss
-
-        if self._ivf is None:
-            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
-        lists = self._ivf.invlists
-        found = [
-            faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)).copy()
-            for n in range(self._ivf.nlist)
-            if lists.list_size(n)
-        ]
-        return np.concatenate(found).astype(np.int64) if found else np.zeros(0, np.int64)
-
-    def reorganised(self, lists: int) -> VectorStore:
-        """These vectors in the layout with `lists` inverted lists (0: exact); self when it
-        already fits (an inverted file within a factor 2 of the lists wanted). Each list
-        needs TRAIN_PER_LIST vectors to train on, which caps the lists of a small archive."""
-        lists = min(lists, self.size // TRAIN_PER_LIST)
-        if lists <= 0 and self._ivf is None:
-            return self
-        if lists > 0 and self._ivf is not None and lists / 2 <= self.lists <= lists * 2:
-            return self
-        ids = self.ids()
-        matrix = self.vectors(ids)
-        store = VectorStore.create(self.dimension, lists, probes=self.probes)
-        if store._ivf is not None:
-            # A fixed-seed sample: the same vectors train the same lists.
-            sample = np.random.default_rng(0).permutation(len(ids))[: lists * TRAIN_MAX_PER_LIST]
-            store._ivf.train(matrix[np.sort(sample)])
-            store._ivf.set_direct_map_type(_hashtable_direct_map())
-        store.add(ids, matrix)
-        return store
-
-    def search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> list[tuple[int, float]]:
-        import faiss
-
-        if self.size == 0 or k <= 0:
-            return []
-        query = query.reshape(1, -1).astype(np.float32)
-        if allowed is not None:
-            if len(allowed) == 0:
-                return []
-            if self._ivf is not None and len(allowed) <= EXACT_FILTER_LIMIT:
-                return self._exact(query[0], allowed, k)
-            selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
-        else:
-            selector = None
-        if self._ivf is not None:
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=self.probes)
-        else:
-            params = faiss.SearchParameters(sel=selector) if selector is not None else None
-        scores, ids = self._index.search(query, k, params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-
-    def _exact(self, query: np.ndarray, allowed: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Exact inner product over the allowed ids (a narrow filter defeats inverted lists);
-        the ids come from the same index version's catalog, so each has its vector."""
-        scores = self.vectors(allowed.tolist()) @ query
-        top = np.argsort(-scores, kind="stable")[:k]
-        return [(int(allowed[i]), float(scores[i])) for i in top]
-
-
-def _hashtable_direct_map():
-    import faiss
-
-    return faiss.DirectMap.Hashtable
