@@ -1,11 +1,11 @@
 """SIGKILL builds at their steps, full and incremental, and count what breaks.
 
 A child process builds the archive with the fake embedder (qa.testing) under a line
-tracer over the build (qa/index.py) and the stores (qa/store/), and sends itself SIGKILL
-the moment a chosen line runs for the chosen time. A dry run first lists every step of
-each kind of build: each line the first time it runs, and each line that runs more than
-once (per document, the manifest's and then CURRENT's atomic write) the last time too.
-After each kill:
+tracer over the build (qa/index.py, qa/versions.py) and the stores (qa/store/), and sends
+itself SIGKILL the moment a chosen line runs for the chosen time. A dry run first lists
+every step of each kind of build: each line the first time it runs, and each line that runs
+more than once (per document, the manifest's and then CURRENT's atomic write) the last time
+too. After each kill:
 
 - broken index: the version in service does not open, fails SQLite's integrity check,
   holds other vectors than passages, or holds neither the old nor the new documents;
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from campaign_common import write_archive
 
-import qa.index
+import qa.versions
 from qa.config import Settings
 from qa.index import CATALOG_FILE, Manifest, build_index, current_version, open_index
 from qa.service import Assistant
@@ -45,12 +45,12 @@ from qa.testing import FakeEmbedder
 SAME_RUN = {**os.environ, "PYTHONHASHSEED": "0"}
 CHILD = """
 import json, os, signal, sys
-import qa.index, qa.store.catalog, qa.store.dates, qa.store.vectors
+import qa.index, qa.store.catalog, qa.store.dates, qa.store.vectors, qa.versions
 from qa.config import Settings
 from qa.testing import FakeEmbedder
 
 corpus, index, kind, target = sys.argv[1:5]
-modules = qa.index, qa.store.catalog, qa.store.dates, qa.store.vectors
+modules = qa.index, qa.versions, qa.store.catalog, qa.store.dates, qa.store.vectors
 files = {os.path.realpath(module.__file__) for module in modules}
 runs = {}  # "file:line" -> times run so far
 order = []
@@ -99,8 +99,8 @@ def chosen(points: list[str], count: int | None) -> list[str]:
     if count is None or count >= len(points):
         return points
     spread = [points[round(i * (len(points) - 1) / (count - 1))] for i in range(count)]
-    lines, first = inspect.getsourcelines(qa.index._write_atomically)
-    name = os.path.basename(inspect.getsourcefile(qa.index._write_atomically))
+    lines, first = inspect.getsourcelines(qa.versions.write_atomically)
+    name = os.path.basename(inspect.getsourcefile(qa.versions.write_atomically))
     switch = [f"{name}:{n}#2" for n in range(first, first + len(lines))]
     return list(dict.fromkeys(spread + [p for p in switch if p in points]))
 
