@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from qa.config import MAX_K, MAX_TIMELINE_EVENTS, MODES, SearchMode, Settings
 from qa.errors import InvalidQueryError
+from qa.followup import resolve
+from qa.text import detect_question_language
 
 #: What a question may not consist of alone: Python's whitespace and the `\s` of JSON
 #: Schema's regular expressions (ECMA-262) together, so that the API schema's pattern
@@ -119,3 +121,67 @@ def date_bounds(date: str | None) -> tuple[str | None, str | None]:
     start = "-".join(parts + ["01"] * (3 - len(parts)))
     end = "-".join(parts + (["12", "31"] if len(parts) == 1 else ["31"] if len(parts) == 2 else []))
     return start, end
+
+
+def question_language(text: str, languages: list[str]) -> str:
+    """The language of a query or question among the languages the lexical index stems
+    (`languages[0]`, the archive's main one, when it is too short to tell)."""
+    return detect_question_language(text, default=languages[0])
+
+
+def terms_language(text: str, languages: list[str]) -> str:
+    """The language a question's terms are weighed in: its own if the archive has documents
+    in it, else the archive's main one."""
+    detected = question_language(text, languages)
+    return detected if detected in languages else languages[0]
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A checked query and the language its words are read in."""
+
+    text: str
+    language: str
+
+
+def search_query(text: str, languages: list[str]) -> SearchQuery:
+    """`text` (already checked) as a search query of an archive in these languages (the
+    language of most documents first)."""
+    return SearchQuery(text, question_language(text, languages))
+
+
+@dataclass(frozen=True)
+class Question:
+    """A checked question, its language, and the words a follow-up borrows from earlier turns."""
+
+    text: str
+    language: str
+    #: The language its terms are weighed in (see `terms_language`).
+    terms_language: str
+    borrowed: tuple[str, ...]
+    #: What retrieval searches: the question followed by the borrowed words.
+    search: SearchQuery
+
+
+def read_question(
+    question: str, history: list[dict] | None, settings: Settings, languages: list[str]
+) -> Question:
+    """The question as typed, checked (InvalidQueryError if blank or too long), with the
+    content words of the earlier turns it leans on (`qa.followup`). The length limit applies
+    to what the user typed; the borrowed words have their own."""
+    text = validate_query(question, settings, what="question")
+    weighed_in = terms_language(text, languages)
+    resolved = resolve(
+        text,
+        history,
+        weighed_in,
+        settings.max_history_turns,
+        max_borrowed_chars=settings.max_question_chars,
+    )
+    return Question(
+        text=text,
+        language=question_language(text, languages),
+        terms_language=weighed_in,
+        borrowed=resolved.borrowed,
+        search=search_query(resolved.query, languages),
+    )

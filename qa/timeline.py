@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from qa.config import MAX_TIMELINE_EVENTS, Settings
 from qa.dates import find_dates
-from qa.query import SearchFilters, timeline_limit, validate_query
+from qa.query import SearchFilters, search_query, timeline_limit, validate_query
 from qa.retrieval import Retriever
 from qa.store import Catalog, DatedSentence
 from qa.text import stop_words, terms
@@ -74,7 +74,8 @@ def build_timeline(
     if query is not None and query.strip():
         query = validate_query(query, settings)
         documents_only = SearchFilters(filters.source, filters.language)
-        candidates = retriever.candidates(query, "hybrid", documents_only, settings.candidates)
+        searched = search_query(query, retriever.index.languages)
+        candidates = retriever.candidates(searched, "hybrid", documents_only, settings.candidates)
         # Hybrid search always proposes passages; those scoring half the best or less match
         # neither the query's words nor much of its meaning, and add no event to its timeline.
         floor = settings.timeline_relative_score * (candidates[0].fused if candidates else 0.0)

@@ -26,6 +26,7 @@ from qa.config import Settings
 from qa.embedders import embedder_for
 from qa.evaluation import Question, build_archive, load_squad
 from qa.index import open_index
+from qa.query import search_query
 from qa.retrieval import Retriever
 from qa.store import VectorStore
 
@@ -113,7 +114,8 @@ def main(archive: Path, questions: Path | None, cache: Path, weights: str) -> No
             retriever = Retriever(index, embedder, local)
             top = {1: 0, 5: 0, 10: 0}
             for question in asked:
-                candidates = retriever.candidates(question.question, "hybrid", None, 100)
+                query = search_query(question.question, index.languages)
+                candidates = retriever.candidates(query, "hybrid", None, 100)
                 hits = retriever.hits(candidates[:10])
                 ranks = [n for n, h in enumerate(hits, 1) if _contains(h.text, question.answers)]
                 for k in top:

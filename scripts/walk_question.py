@@ -9,8 +9,10 @@ stage from another module starts a "stay" (consecutive calls within one module a
 stay); a call from a module of one stage into a module of an earlier stage (the answer step
 asking retrieval for something, retrieval asking the follow-up step) is a climb back up,
 counted once per calling and called function. Calls into
-the shared layers (the stores, text handling, embedders, types, settings) belong to the
-stay that makes them: every stage uses them.
+the shared layers (the stores, text handling, BM25's pure functions in qa.lexical,
+embedders, types, settings) belong to the stay that makes them: every stage uses them.
+The conductor (`Answerer.ask`, which hands the question to each stage in turn) is listed
+apart: its calls into the query and retrieval stages are the flow going down, in order.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ STAGES = {
     "qa.query": (1, "query"),
     "qa.followup": (1, "query"),
     "qa.retrieval": (2, "retrieval"),
-    "qa.lexical": (2, "retrieval"),
     "qa.fusion": (3, "fusion"),
     "qa.answer": (4, "answer"),
     "qa.features": (4, "answer"),
@@ -34,6 +35,8 @@ STAGES = {
     "qa.events": (4, "answer"),
 }
 ENTRY = "qa.service"
+#: Functions that call the stages in pipeline order ("module.function").
+CONDUCTORS = {"qa.answer.ask"}
 QUESTION = "When was the national strike scheduled?"
 FOLLOWUP = "Who called for it?"
 
@@ -67,7 +70,8 @@ def walk(ask, root: Path) -> tuple[list[str], list[str]]:
         caller_module = module_of(caller.f_code.co_filename, root) if caller else None
         if caller_module in STAGES and STAGES[module][0] < STAGES[caller_module][0]:
             if module != ENTRY:
-                climb = (
+                conductor = f"{caller_module}.{caller.f_code.co_name}" in CONDUCTORS
+                climb = ("conductor " if conductor else "") + (
                     f"{caller_module}.{caller.f_code.co_name} ({STAGES[caller_module][1]}) -> "
                     f"{module}.{frame.f_code.co_name} ({STAGES[module][1]})"
                 )
@@ -84,7 +88,11 @@ def walk(ask, root: Path) -> tuple[list[str], list[str]]:
 
 def report(name: str, stays: list[str], climbs: list[str]) -> None:
     modules = sorted(set(stays))
-    print(f"{name}: {len(stays)} stays in {len(modules)} modules, {len(climbs)} climbs back up")
+    inside = [c for c in climbs if not c.startswith("conductor ")]
+    print(
+        f"{name}: {len(stays)} stays in {len(modules)} modules, {len(climbs)} climbs back up "
+        f"({len(inside)} from inside a stage, {len(climbs) - len(inside)} the conductor's)"
+    )
     print("  " + " -> ".join(m.removeprefix("qa.") for m in stays))
     for climb in climbs:
         print(f"  climb: {climb}")

@@ -167,8 +167,8 @@ def test_a_sentence_lacking_what_is_asked_loses_confidence(make_settings, fake_e
     question = "Who insured the building after it burned down?"
     plain = _archive(make_settings, fake_embedder, documents, abstain_missing_penalty=0.0)
     penalised = _archive(make_settings, fake_embedder, documents, abstain_missing_penalty=0.45)
-    retriever = plain.engine().retriever
-    profile = question_profile(question, "en", retriever.frequencies, retriever.passages_total)
+    index = plain.engine().index
+    profile = question_profile(question, "en", index.frequencies, index.passages_total)
     assert max(profile.weights, key=profile.weights.get) == "insur"  # no passage holds it
     share = profile.weights["insur"] / profile.total_weight
     before, after = plain.ask(question), penalised.ask(question)
@@ -176,13 +176,11 @@ def test_a_sentence_lacking_what_is_asked_loses_confidence(make_settings, fake_e
 
 
 def test_the_dense_floor_is_the_mean_cosine_with_the_archive(archive, fake_embedder):
-    retriever = archive.engine().retriever
-    vectors = retriever.index.vectors
-    question = "Who rebuilt the building?"
-    expected = (
-        vectors.vectors(vectors.ids().tolist()) @ fake_embedder.encode_query(question)
-    ).mean()
-    assert retriever.background(question) == pytest.approx(float(expected), abs=1e-6)
+    engine = archive.engine()
+    vectors = engine.index.vectors
+    question = fake_embedder.encode_query("Who rebuilt the building?")
+    expected = (vectors.vectors(vectors.ids().tolist()) @ question).mean()
+    assert engine.answerer.floor.cosine(question) == pytest.approx(float(expected), abs=1e-6)
 
 
 def test_confidence_does_not_depend_on_the_archive_size(make_settings, fake_embedder):
