@@ -45,9 +45,9 @@ class Settings(BaseSettings):
     query_encoder: Literal["onnx", "torch"] = Field(
         "onnx",
         description="sentence-transformers only: 'onnx' embeds questions with the model's "
-        "own weights exported once to ONNX Runtime and cached (same vectors to 1e-6, ~3x "
-        "faster for one short question on one thread), checked against torch when loaded; "
-        "torch is used if they differ or the export fails. Passages always go through torch.",
+        "own weights exported once to ONNX Runtime and cached, checked against torch when "
+        "loaded (torch is used if they differ or the export fails); 'torch' embeds them with "
+        "torch. Passages always go through torch.",
     )
     cache_dir: Path | None = Field(
         None,
@@ -63,7 +63,7 @@ class Settings(BaseSettings):
         description="Also embed every sentence on its own, so that the answer step can weigh "
         "how close each sentence is to the question, which shared words alone miss across "
         "languages and paraphrase. Costs build time (sentences are embedded as well as "
-        "passages) and ~0.8 KB a sentence in the catalog.",
+        "passages) and one float16 vector a sentence in the catalog.",
     )
 
     # --- Chunking ---
@@ -96,23 +96,22 @@ class Settings(BaseSettings):
     ivf_min_passages: int = Field(
         50_000,
         ge=1,
-        description="Passages from which 'auto' uses an inverted file (an exact scan of "
-        "50,000 vectors takes a few milliseconds on one thread).",
+        description="Passages from which 'auto' uses an inverted file; below it every dense "
+        "search scans all the vectors exactly.",
     )
     ivf_probes: int = Field(
         64,
         ge=1,
         description="Inverted lists an inverted-file search scans (FAISS nprobe): more finds "
-        "more of the exact nearest passages, slower. 64 of 'auto''s ~1,260 lists at 100,000 "
-        "passages scan 5% of the vectors.",
+        "more of the exact nearest passages, and takes longer.",
     )
 
     search_threads: int = Field(
         1,
         ge=1,
         description="CPU threads for answering (query embedding and FAISS search). One query "
-        "is too small to share: with concurrent requests, extra threads only contend (one "
-        "query embedding took 528 ms with 2 threads on a busy 2-core machine, 17 ms with 1).",
+        "is too small to share: with concurrent requests, extra threads only contend for the "
+        "cores.",
     )
     index_threads: int = Field(
         0,
