@@ -91,6 +91,8 @@ class Answerer:
         history: list[dict] | None = None,
         filters: SearchFilters | None = None,
     ) -> Answer:
+        """The answer to a question as a user typed it (checked first): each stage is called
+        once, in order, and hands its result down to the next."""
         asked = read_question(question, history, self.settings, self.index.languages)
         dated = events_answer(self.retriever, self.settings, asked.text, filters)
         if dated is not None:  # "What happened between 10 and 15 December?"

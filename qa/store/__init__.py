@@ -2,7 +2,7 @@
 catalog (SQLite: documents, passages, the FTS5 lexical index, dated sentences) and the
 vectors (FAISS). Every SQL statement of the project lives in this package."""
 
-from qa.query import SearchFilters, date_bounds
+from qa.query import SearchFilters
 from qa.store.catalog import Catalog, CatalogError, StoredPassage
 from qa.store.dates import DatedSentence, SentenceDates
 from qa.store.vectors import VectorStore, inverted_lists_for
@@ -15,6 +15,5 @@ __all__ = [
     "SentenceDates",
     "StoredPassage",
     "VectorStore",
-    "date_bounds",
     "inverted_lists_for",
 ]
