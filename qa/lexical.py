@@ -31,7 +31,9 @@ def idf_lucene(document_frequency: int, total: int) -> float:
     return math.log(1 + (total - document_frequency + 0.5) / (document_frequency + 0.5))
 
 
-def length_norm(length: int, average_length: float, k1: float = BM25_K1, b: float = BM25_B):
+def length_norm(
+    length: int, average_length: float, k1: float = BM25_K1, b: float = BM25_B
+) -> float:
     """BM25's k1·(1 − b + b·|D| / avgdl): how much a passage's length damps its term counts."""
     return k1 * (1 - b + b * length / average_length)
 
