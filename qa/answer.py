@@ -1,24 +1,30 @@
 """Extractive answers: the best sentences of the best passages, each cited, or an honest
 "the archive does not say" with the closest passages.
+
+A question flows down once: read and checked (`qa.query`, with a follow-up's borrowed
+words), answered from the timeline when it asks what happened in a span of dates, else its
+passages found (`qa.retrieval`, fused by `qa.fusion`), and then the answer read from their
+sentences here, its confidence measured against the archive's floor.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from qa.config import Settings
 from qa.embedders import calibration_for
 from qa.features import (
-    QuestionProfile,
     SentenceFeatures,
     question_profile,
     sentence_features,
 )
-from qa.followup import ResolvedQuestion, resolve
-from qa.retrieval import Retriever, validate_query
-from qa.store import SearchFilters
+from qa.query import Question, SearchFilters, read_question
+from qa.retrieval import Retriever
 from qa.timeline import cited_events, events_answer
 from qa.types import Answer, AnswerSentence, Citation, Hit
+from qa.versions import IndexVersion
 
 NO_ANSWER = (
     "The archive does not say. None of its passages answers this question; "
@@ -28,6 +34,8 @@ CLOSEST_SHOWN = 3
 #: Passages retrieved for a question; the answer reads the best `answer_passages` of them
 #: after re-ranking the first `answer_rerank_depth` by the evidence of their sentences.
 RETRIEVED = 10
+#: Passages whose mean cosine to a question stands for "a typical passage of this archive".
+FLOOR_SAMPLE = 1000
 
 
 @dataclass
@@ -44,13 +52,38 @@ class ScoredSentence:
         return self.features.hit
 
 
+class ArchiveFloor:
+    """The mean cosine of a question with a fixed sample of the archive's passages (the
+    lowest passage ids, which are hashes, so the sample is arbitrary but stable).
+
+    A model's cosines have a floor that depends on the language and the model (about 0.05
+    for English questions over English passages with all-MiniLM-L6-v2, about 0.26 for
+    Spanish over Spanish); measuring a sentence against this floor makes the dense evidence
+    mean the same in either, and in an archive of any size."""
+
+    def __init__(self, index: IndexVersion, sample: int = FLOOR_SAMPLE) -> None:
+        self.index = index
+        self.sample = sample
+        self._vectors: np.ndarray | None = None
+
+    def cosine(self, query_vector: np.ndarray) -> float:
+        if self._vectors is None:
+            ids = self.index.catalog.passage_ids(limit=self.sample)
+            self._vectors = self.index.vectors.vectors(ids)
+        if not len(self._vectors):
+            return 0.0
+        return float(np.mean(self._vectors @ query_vector))
+
+
 class Answerer:
     """Answers questions from one retriever's index."""
 
     def __init__(self, retriever: Retriever, settings: Settings) -> None:
         self.retriever = retriever
+        self.index = retriever.index
         self.settings = settings
         self.calibration = calibration_for(settings, retriever.embedder.backend)
+        self.floor = ArchiveFloor(self.index)
 
     def ask(
         self,
@@ -58,41 +91,33 @@ class Answerer:
         history: list[dict] | None = None,
         filters: SearchFilters | None = None,
     ) -> Answer:
-        question = validate_query(question, self.settings, what="question")
-        dated = events_answer(self.retriever, self.settings, question, filters)
+        """The answer to a question as a user typed it (checked first): each stage is called
+        once, in order, and hands its result down to the next."""
+        asked = read_question(question, history, self.settings, self.index.languages)
+        dated = events_answer(self.retriever, self.settings, asked.text, filters)
         if dated is not None:  # "What happened between 10 and 15 December?"
             return dated
-        language = self.retriever.query_language(question)
-        resolved = resolve(
-            question,
-            history,
-            language,
-            self.settings.max_history_turns,
-            max_borrowed_chars=self.settings.max_question_chars,
-        )
-        # The limit applies to what the user typed; the borrowed words have their own.
-        hits = self.retriever.ranked(resolved.query, k=RETRIEVED, filters=filters)
-        answer = self._answer(resolved, language, hits)
-        answer.resolved_query = resolved.query
-        answer.language_note = language_note(self.retriever.question_language(question), answer)
-        answer.events = cited_events(self.retriever.index.catalog, answer)
+        mode = self.settings.search_mode
+        hits = self.retriever.ranked(asked.search, RETRIEVED, mode, filters)
+        answer = self._answer(asked, hits, self.retriever.query_vector(asked.search.text))
+        answer.resolved_query = asked.search.text
+        answer.language_note = language_note(asked.language, answer)
+        answer.events = cited_events(self.index.catalog, answer)
         return answer
 
-    def _answer(self, resolved: ResolvedQuestion, language: str, hits: list[Hit]) -> Answer:
-        question = resolved.question
+    def _answer(self, asked: Question, hits: list[Hit], query_vector: np.ndarray) -> Answer:
+        question = asked.text
         if not hits:
             return self._abstain(question, hits, 0.0)
-        catalog = self.retriever.index.catalog
         profile = question_profile(
             question,
-            language,
-            self.retriever.frequencies,
-            self.retriever.passages_total,
-            resolved.borrowed,
+            asked.terms_language,
+            self.index.frequencies,
+            self.index.passages_total,
+            asked.borrowed,
             self.settings.followup_weight,
         )
-        passages = catalog.passages(hit.passage_id for hit in hits)
-        query_vector = self.retriever.query_vector(resolved.query)
+        passages = self.index.catalog.passages(hit.passage_id for hit in hits)
         features = sentence_features(profile, hits, passages, query_vector)
         scored = [ScoredSentence(f, self._score(f)) for f in features]
         hits = _rerank(hits, scored, self.settings.answer_rerank_depth)
@@ -101,7 +126,7 @@ class Answerer:
             sorted((s for s in scored if s.hit.passage_id in readable), key=lambda s: -s.score)
         )
         best = ranked[0] if ranked else None
-        confidence = self._confidence(profile, best, hits, resolved.query)
+        confidence = self._confidence(best, hits, query_vector)
         if best is None or confidence < self.calibration.threshold:
             answer = self._abstain(question, hits, confidence)
         else:
@@ -132,7 +157,7 @@ class Answerer:
         )
 
     def _confidence(
-        self, profile: QuestionProfile, best: ScoredSentence | None, hits: list[Hit], query: str
+        self, best: ScoredSentence | None, hits: list[Hit], query_vector: np.ndarray
     ) -> float:
         """Share of the question the best sentence covers, blended with how far its cosine
         with the question (the best passage's, without sentence vectors) rises above the
@@ -141,7 +166,7 @@ class Answerer:
         if best is None:
             return 0.0
         dense = best.features.cosine or max(hit.dense_score for hit in hits)
-        floor = self.retriever.background(query)
+        floor = self.floor.cosine(query_vector)
         lift = (dense - floor) / (1 - floor) if floor < 1 else 0.0
         weight = self.calibration.dense_weight
         confidence = (1 - weight) * best.features.coverage + weight * lift

@@ -3,7 +3,7 @@ models of `qa.api_models`; the admin routes exist only when an admin token is se
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query
 
@@ -17,11 +17,11 @@ from qa.api_models import (
     SearchResponse,
     TimelineResponse,
 )
-from qa.config import Settings
-from qa.dependencies import AssistantDep, FiltersDep, require_admin, search_filters
+from qa.config import MAX_K, MAX_TIMELINE_EVENTS, SearchMode, Settings
+from qa.dependencies import AssistantDep, FiltersDep, require_admin
 from qa.errors import QAError
 from qa.http_errors import error_responses
-from qa.retrieval import BLANK, NOT_BLANK_PATTERN
+from qa.query import BLANK, NOT_BLANK_PATTERN, search_filters
 from qa.service import Assistant
 
 #: What the core accepts as a date filter: a year or a month (or an empty field: no
@@ -48,10 +48,10 @@ def api_search(
     assistant: AssistantDep,
     filters: FiltersDep,
     q: Annotated[str, Query(description="The query.", examples=["national strike"])],
-    k: Annotated[int | None, Query(ge=1, le=50, description="Number of hits, 1 to 50.")] = None,
-    mode: Annotated[
-        Literal["hybrid", "dense", "lexical"] | None, Query(description="Retrieval mode.")
+    k: Annotated[
+        int | None, Query(ge=1, le=MAX_K, description=f"Number of hits, 1 to {MAX_K}.")
     ] = None,
+    mode: Annotated[SearchMode | None, Query(description="Retrieval mode.")] = None,
 ) -> SearchResponse:
     """The best passages for a query, best first: the hits of `qa search --json`."""
     hits = assistant.search(q, k=k, mode=mode, filters=filters)
@@ -71,7 +71,9 @@ def api_timeline(
         str | None,
         Query(description="Only events of the passages this query finds.", examples=["strike"]),
     ] = None,
-    limit: Annotated[int | None, Query(ge=1, le=1000, description="Most events listed.")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, le=MAX_TIMELINE_EVENTS, description="Most events listed.")
+    ] = None,
 ) -> TimelineResponse:
     """Dated events, each with its date, precision, sentence and every source that tells it:
     the timeline of `qa timeline --json`. `date_from` and `date_to` apply to the events'

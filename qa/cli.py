@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from pydantic import BaseModel, ValidationError
 
-from qa.config import Settings
+from qa.config import MAX_K, MAX_TIMELINE_EVENTS, MODES, Settings
 from qa.errors import QAError
 
 
@@ -103,8 +103,10 @@ def index(ctx, corpus, index_dir, full: bool, as_json: bool) -> None:
 @main.command()
 @_paths
 @click.argument("query")
-@click.option("-k", type=click.IntRange(1, 50), default=None, help="Number of hits (1-50).")
-@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default=None)
+@click.option(
+    "-k", type=click.IntRange(1, MAX_K), default=None, help=f"Number of hits (1-{MAX_K})."
+)
+@click.option("--mode", type=click.Choice(MODES), default=None)
 @click.option("--source", default=None, help="Only documents from this source.")
 @click.option("--language", default=None, help="Only documents in this language (ISO code).")
 @click.option(
@@ -116,10 +118,10 @@ def index(ctx, corpus, index_dir, full: bool, as_json: bool) -> None:
 def search(ctx, corpus, index_dir, query, k, mode, source, language, date_from, date_to, as_json):
     """Search the archive's passages."""
     from qa.api_models import SearchResponse
-    from qa.store import SearchFilters
+    from qa.query import search_filters
 
     settings = _settings(ctx, corpus=corpus, index=index_dir)
-    filters = SearchFilters(source, language, date_from, date_to)
+    filters = search_filters(source, language, date_from, date_to)
     hits = _assistant(settings).search(query, k=k, mode=mode, filters=filters)
     if as_json:
         _print_json(SearchResponse.build(query, hits))
@@ -164,16 +166,18 @@ def ask(ctx, corpus, index_dir, question, history, as_json):
 @click.option("--language", default=None, help="Only documents in this language (ISO code).")
 @click.option("--date-from", default=None, help="Only events on or after (YYYY[-MM[-DD]]).")
 @click.option("--date-to", default=None, help="Only events on or before (YYYY[-MM[-DD]]).")
-@click.option("--limit", type=click.IntRange(1, 1000), default=None, help="Most events listed.")
+@click.option(
+    "--limit", type=click.IntRange(1, MAX_TIMELINE_EVENTS), default=None, help="Most events listed."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @click.pass_context
 def timeline(ctx, corpus, index_dir, query, source, language, date_from, date_to, limit, as_json):
     """The archive's dated events, oldest first, each with its sources (QUERY narrows them)."""
     from qa.api_models import TimelineResponse
-    from qa.store import SearchFilters
+    from qa.query import search_filters
 
     settings = _settings(ctx, corpus=corpus, index=index_dir)
-    filters = SearchFilters(source, language, date_from, date_to)
+    filters = search_filters(source, language, date_from, date_to)
     result = _assistant(settings).timeline(query, filters, limit)
     if as_json:
         _print_json(TimelineResponse.build(result))

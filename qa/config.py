@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SearchMode = Literal["hybrid", "dense", "lexical"]
+MODES: tuple[str, ...] = get_args(SearchMode)
+#: Most hits one search returns.
+MAX_K = 50
+#: Most events one timeline lists.
+MAX_TIMELINE_EVENTS = 1000
 
 
 class Settings(BaseSettings):
@@ -40,9 +45,9 @@ class Settings(BaseSettings):
     query_encoder: Literal["onnx", "torch"] = Field(
         "onnx",
         description="sentence-transformers only: 'onnx' embeds questions with the model's "
-        "own weights exported once to ONNX Runtime and cached (same vectors to 1e-6, ~3x "
-        "faster for one short question on one thread), checked against torch when loaded; "
-        "torch is used if they differ or the export fails. Passages always go through torch.",
+        "own weights exported once to ONNX Runtime and cached, checked against torch when "
+        "loaded (torch is used if they differ or the export fails); 'torch' embeds them with "
+        "torch. Passages always go through torch.",
     )
     cache_dir: Path | None = Field(
         None,
@@ -58,7 +63,7 @@ class Settings(BaseSettings):
         description="Also embed every sentence on its own, so that the answer step can weigh "
         "how close each sentence is to the question, which shared words alone miss across "
         "languages and paraphrase. Costs build time (sentences are embedded as well as "
-        "passages) and ~0.8 KB a sentence in the catalog.",
+        "passages) and one float16 vector a sentence in the catalog.",
     )
 
     # --- Chunking ---
@@ -91,23 +96,22 @@ class Settings(BaseSettings):
     ivf_min_passages: int = Field(
         50_000,
         ge=1,
-        description="Passages from which 'auto' uses an inverted file (an exact scan of "
-        "50,000 vectors takes a few milliseconds on one thread).",
+        description="Passages from which 'auto' uses an inverted file; below it every dense "
+        "search scans all the vectors exactly.",
     )
     ivf_probes: int = Field(
         64,
         ge=1,
         description="Inverted lists an inverted-file search scans (FAISS nprobe): more finds "
-        "more of the exact nearest passages, slower. 64 of 'auto''s ~1,260 lists at 100,000 "
-        "passages scan 5% of the vectors.",
+        "more of the exact nearest passages, and takes longer.",
     )
 
     search_threads: int = Field(
         1,
         ge=1,
         description="CPU threads for answering (query embedding and FAISS search). One query "
-        "is too small to share: with concurrent requests, extra threads only contend (one "
-        "query embedding took 528 ms with 2 threads on a busy 2-core machine, 17 ms with 1).",
+        "is too small to share: with concurrent requests, extra threads only contend for the "
+        "cores.",
     )
     index_threads: int = Field(
         0,
@@ -117,7 +121,7 @@ class Settings(BaseSettings):
 
     # --- Retrieval ---
     search_mode: SearchMode = Field("hybrid", description="Default retrieval mode.")
-    search_k: int = Field(10, ge=1, le=50, description="Default number of hits.")
+    search_k: int = Field(10, ge=1, le=MAX_K, description="Default number of hits.")
     candidates: int = Field(
         100, ge=10, description="Candidates each retriever contributes before fusion."
     )
@@ -142,15 +146,6 @@ class Settings(BaseSettings):
         description="Query terms found in more passages than this do not propose lexical "
         "candidates (FTS5 scores every posting, so a common term costs time in proportion "
         "to the archive and says little); they still count in every candidate's BM25.",
-    )
-    document_weight: float = Field(
-        0.0,
-        ge=0.0,
-        le=1.0,
-        description="Share of a passage's hybrid score that comes from its whole document's "
-        "evidence (document BM25 and its best passage's cosine); 0 ranks passages alone. "
-        "Off by default: with titles embedded in passages it changed nothing measurable on "
-        "XQuAD or the BBC archive, and costs ~9 ms a search at 100,000 passages.",
     )
 
     # --- Answering ---
@@ -257,7 +252,10 @@ class Settings(BaseSettings):
         "not).",
     )
     timeline_limit: int = Field(
-        200, ge=1, le=1000, description="Most events a timeline lists when not told otherwise."
+        200,
+        ge=1,
+        le=MAX_TIMELINE_EVENTS,
+        description="Most events a timeline lists when not told otherwise.",
     )
     timeline_same_event: float = Field(
         0.5,

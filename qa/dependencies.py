@@ -11,8 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
 from qa.config import Settings
+from qa.query import SearchFilters, search_filters
 from qa.service import Assistant
-from qa.store import SearchFilters
 
 
 def get_assistant(request: Request) -> Assistant:
@@ -52,7 +52,7 @@ def require_admin(
         raise HTTPException(403, "The admin token is wrong.")
 
 
-def search_filters(
+def filters_of_request(
     source: Annotated[str | None, Query(description="Only documents from this source.")] = None,
     language: Annotated[
         str | None, Query(description="Only documents in this language (ISO code).")
@@ -66,7 +66,7 @@ def search_filters(
     ] = None,
 ) -> SearchFilters:
     """The metadata filters of a request; empty form fields mean no filter."""
-    return SearchFilters(source or None, language or None, date_from or None, date_to or None)
+    return search_filters(source, language, date_from, date_to)
 
 
-FiltersDep = Annotated[SearchFilters, Depends(search_filters)]
+FiltersDep = Annotated[SearchFilters, Depends(filters_of_request)]

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa.config import Settings
 from qa.errors import CorpusError
 from qa.metadata import MetadataLimits, bounded_metadata, normalise_date
 from qa.readers import (
@@ -50,7 +49,6 @@ __all__ = [
     "lies_in",
     "load_document",
     "normalise_date",
-    "read_corpus",
     "scan_corpus",
 ]
 
@@ -167,20 +165,6 @@ def load_document(entry: SourceEntry, limits: MetadataLimits) -> Document:
         raise UnreadableDocument("nested too deep to read") from None
     except Exception as error:  # a library's surprise on a hostile file: named, not fatal
         raise UnreadableDocument(f"cannot read: {type(error).__name__}: {error}") from None
-
-
-def read_corpus(
-    root: Path, limits: MetadataLimits | None = None
-) -> Iterator[Document | SkippedFile]:
-    """Every document of `root`, parsed, or the reason it was skipped (for small archives)."""
-    limits = limits or MetadataLimits.of(Settings())
-    scan = scan_corpus(root)
-    yield from scan.skipped
-    for entry in scan.entries:
-        try:
-            yield load_document(entry, limits)
-        except UnreadableDocument as error:
-            yield SkippedFile(entry.id, str(error))
 
 
 def read_inside(path: Path, real_root: str) -> bytes:

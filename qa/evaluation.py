@@ -154,11 +154,9 @@ def passage_tokens_max(assistant: Assistant) -> int:
     embedder = assistant.embedder
     engine = assistant.engine()
     title_in = engine.index.manifest.chunking.get("title_in_passage", False)
-    rows = engine.index.catalog.connection.execute(
-        "SELECT d.title, p.text FROM passages p JOIN documents d ON d.id = p.document_id"
-    ).fetchall()
-    titles = {title: truncate_title(embedder, title) for title, _ in rows} if title_in else {}
-    texts = [embedding_text(titles.get(title, ""), text, title_in) for title, text in rows]
+    rows = engine.index.catalog.titled_passages()
+    titles = {title: truncate_title(embedder, title) for _, title, _ in rows} if title_in else {}
+    texts = [embedding_text(titles.get(title, ""), text, title_in) for _, title, text in rows]
     longest = 0
     for start in range(0, len(texts), 1000):
         spans = embedder.token_spans(texts[start : start + 1000])

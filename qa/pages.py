@@ -13,7 +13,7 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Annotated, Literal
+from typing import Annotated
 
 import jinja2
 from fastapi import APIRouter, Form, Query, Request
@@ -21,9 +21,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from qa.api_models import document_url
+from qa.config import MAX_K, MAX_TIMELINE_EVENTS, SearchMode
 from qa.dependencies import AssistantDep, SettingsDep
 from qa.errors import InvalidQueryError
-from qa.store import SearchFilters
+from qa.query import search_filters, search_limits, timeline_limit
 from qa.text import terms
 from qa.types import Document, Passage
 
@@ -207,8 +208,8 @@ def search_page(
     assistant: AssistantDep,
     settings: SettingsDep,
     q: str = "",
-    k: Annotated[int | None, Query(ge=1, le=50)] = None,
-    mode: Literal["hybrid", "dense", "lexical"] | None = None,
+    k: Annotated[int | None, Query(ge=1, le=MAX_K)] = None,
+    mode: SearchMode | None = None,
     source: str = "",
     language: str = "",
     date_from: str = "",
@@ -216,8 +217,7 @@ def search_page(
 ) -> HTMLResponse:
     """Passages for a query; the number of hits and the mode default to the settings'
     `search_k` and `search_mode`, as in the API and the CLI."""
-    k = settings.search_k if k is None else k
-    mode = mode or settings.search_mode
+    k, mode = search_limits(k, mode, settings)
     form = {
         "q": q,
         "k": k,
@@ -230,9 +230,7 @@ def search_page(
     results, error = [], None
     if q.strip():
         try:
-            filters = SearchFilters(
-                source or None, language or None, date_from or None, date_to or None
-            )
+            filters = search_filters(source, language, date_from, date_to)
             hits = assistant.search(q, k=k, mode=mode, filters=filters)
         except InvalidQueryError as problem:
             error = str(problem)
@@ -278,9 +276,10 @@ def timeline_page(
     language: str = "",
     date_from: str = "",
     date_to: str = "",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_TIMELINE_EVENTS)] = None,
 ) -> HTMLResponse:
     """The archive's dated events, oldest first, each with its sources."""
+    limit = timeline_limit(limit, assistant.settings)  # the settings' default
     form = {
         "q": q,
         "source": source,
@@ -291,9 +290,7 @@ def timeline_page(
     }
     timeline, error = None, None
     try:
-        filters = SearchFilters(
-            source or None, language or None, date_from or None, date_to or None
-        )
+        filters = search_filters(source, language, date_from, date_to)
         timeline = assistant.timeline(q.strip() or None, filters, limit)
     except InvalidQueryError as problem:
         error = str(problem)

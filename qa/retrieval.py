@@ -1,61 +1,47 @@
-"""Hybrid retrieval: lexical (BM25) and dense (FAISS) candidates fused by a convex
-combination of normalised scores (`qa.fusion`).
+"""Hybrid retrieval: lexical (BM25, `qa.lexical`) and dense (FAISS) candidates, fused by a
+convex combination of normalised scores (`qa.fusion`).
 
 Both retrievers propose candidates; each candidate then gets *both* scores exactly (its
 cosine from its stored vector, its BM25 from its stored terms), so fusion never has to
-guess a missing score.
+guess a missing score. Queries arrive checked and with their language (`qa.query`).
 """
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 
 import numpy as np
 
 from qa.config import SearchMode, Settings
 from qa.embedders import Embedder
-from qa.errors import InvalidQueryError
-from qa.fusion import Candidate, convex, dense_range
-from qa.index import IndexVersion
-from qa.store import SearchFilters
-from qa.text import detect_question_language, stop_words, terms, words
+from qa.fusion import Candidate, convex
+from qa.lexical import bm25_scores, idf_robertson, query_terms, selective_terms
+from qa.query import SearchFilters, SearchQuery, search_limits, search_query, validate_query
 from qa.types import Hit
+from qa.versions import IndexVersion
 
+#: Questions whose vectors a retriever keeps (a follow-up or a repeated search reuses them).
 QUERY_CACHE_SIZE = 256
-#: Passages whose mean cosine to a question stands for "a typical passage of this archive".
-BACKGROUND_SAMPLE = 1000
-FREQUENCY_CACHE_SIZE = 100_000
-MODES = ("hybrid", "dense", "lexical")
-#: Archive languages whose stemming a query is matched with.
-MATCH_LANGUAGES = 3
-BM25_K1 = 1.2
-BM25_B = 0.75
 
 
-#: What a question may not consist of alone: Python's whitespace and the `\s` of JSON
-#: Schema's regular expressions (ECMA-262) together, so that the API schema's pattern
-#: (`NOT_BLANK_PATTERN`) and this check agree on every character (U+001F, U+FEFF...).
-BLANK = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
-    + "".join(chr(c) for c in range(0x2000, 0x200B))
-    + "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
-NOT_BLANK_PATTERN = "[^" + "".join(f"\\u{ord(c):04x}" for c in BLANK) + "]"
+class QueryVectors:
+    """The vectors of the latest queries: each is embedded once, whoever asks for it."""
 
+    def __init__(self, embedder: Embedder, size: int = QUERY_CACHE_SIZE) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
-def validate_query(query: str, settings: Settings, what: str = "query") -> str:
-    """The query stripped; InvalidQueryError if blank or longer than the settings allow."""
-    query = query or ""
-    stripped = query.strip(BLANK)
-    if not stripped:
-        raise InvalidQueryError(f"The {what} is empty.")
-    # The length as sent, spaces included: what the API schema's maxLength promises.
-    if len(query) > settings.max_question_chars:
-        raise InvalidQueryError(
-            f"The {what} has {len(query)} characters; the limit is {settings.max_question_chars}."
-        )
-    return stripped
+    def get(self, text: str) -> np.ndarray:
+        vector = self._vectors.get(text)
+        if vector is None:
+            vector = self.embedder.encode_query(text)
+            self._vectors[text] = vector
+            if len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+        else:
+            self._vectors.move_to_end(text)
+        return vector
 
 
 class Retriever:
@@ -65,123 +51,10 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.settings = settings
-        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
-        languages = self.index.catalog.connection.execute(
-            "SELECT language, count(*) FROM documents GROUP BY language ORDER BY 2 DESC"
-        ).fetchall()
-        self.languages = [row[0] for row in languages] or ["en"]
-        # The index version never changes once built, so its statistics are read once.
-        self.passages_total, self.average_terms = self.index.catalog.lexical_statistics()
-        self._frequencies: dict[str, int] = {}
-        self._background: np.ndarray | None = None
+        self._vectors = QueryVectors(embedder)
 
-    def background(self, query: str) -> float:
-        """Mean cosine of the query with a fixed sample of the archive's passages (the
-        lowest passage ids, which are hashes, so the sample is arbitrary but stable).
-
-        A model's cosines have a floor that depends on the language and the model (about
-        0.05 for English questions over English passages with all-MiniLM-L6-v2, about 0.26
-        for Spanish over Spanish); measuring a passage against this floor makes the dense
-        evidence mean the same in either, and in an archive of any size."""
-        if self._background is None:
-            ids = [
-                row[0]
-                for row in self.index.catalog.connection.execute(
-                    "SELECT id FROM passages ORDER BY id LIMIT ?", (BACKGROUND_SAMPLE,)
-                )
-            ]
-            self._background = self.index.vectors.vectors(ids)
-        if not len(self._background):
-            return 0.0
-        return float(np.mean(self._background @ self.query_vector(query)))
-
-    def question_language(self, query: str) -> str:
-        """The query's language (the archive's main one when the query is too short to tell)."""
-        return detect_question_language(query, default=self.languages[0])
-
-    def query_language(self, query: str) -> str:
-        """The language a query's terms are weighed in: its own if the archive has documents
-        in it, else the archive's main one."""
-        detected = self.question_language(query)
-        return detected if detected in self.languages else self.languages[0]
-
-    def query_terms(self, query: str) -> list[str]:
-        """The query's terms, its language's stop words left out, stemmed as the query's
-        language and each of the archive's main languages stem them: a short query's language
-        is often unclear, and a stem that no document has costs nothing. A query of stop
-        words alone keeps them."""
-        first = self.question_language(query)
-        archive = [x for x in self.languages[:MATCH_LANGUAGES] if x != first]
-        stops = stop_words(first)
-        for drop in (True, False):
-            kept = " ".join(w for w in words(query) if not (drop and w in stops))
-            found: list[str] = []
-            for language in [first, *archive]:
-                found += [t for t in terms(kept, language, drop) if t not in found]
-            if found:
-                return found
-        return []
-
-    def frequencies(self, query_terms: list[str]) -> dict[str, int]:
-        """Passages holding each term; remembered, since an index version never changes."""
-        missing = [t for t in query_terms if t not in self._frequencies]
-        if missing:
-            if len(self._frequencies) > FREQUENCY_CACHE_SIZE:
-                self._frequencies.clear()
-            self._frequencies.update(self.index.catalog.document_frequencies(missing))
-        return {t: self._frequencies[t] for t in query_terms}
-
-    def selective_terms(self, query_terms: list[str], frequencies: dict[str, int]) -> list[str]:
-        """The terms that find lexical candidates: those in at most `lexical_max_postings`
-        passages (or the two rarest). A common term's long posting list costs FTS5 time in
-        proportion to the archive, for little evidence; it still counts in the scoring."""
-        present = [t for t in query_terms if frequencies.get(t, 0) > 0]
-        limit = self.settings.lexical_max_postings
-        selective = [t for t in present if frequencies[t] <= limit]
-        if selective:
-            return selective
-        return sorted(present, key=lambda t: frequencies[t])[:2]
-
-    def bm25(
-        self, query_terms: list[str], frequencies: dict[str, int], ids: list[int]
-    ) -> dict[int, float]:
-        """Okapi BM25 of these passages, as SQLite FTS5 computes it (k1=1.2, b=0.75), from
-        their stored terms: exact for every candidate, whichever retriever proposed it."""
-        total = max(1, self.passages_total)
-        weights = {}
-        for term in set(query_terms):
-            df = frequencies.get(term, 0)
-            if df:
-                weights[term] = max(1e-6, math.log((total - df + 0.5) / (df + 0.5)))
-        if not weights:
-            return {}
-        average = self.average_terms or 1.0
-        # Terms are \w+ tokens joined by single spaces, so " term " counts them exactly.
-        needles = {term: f" {term} " for term in weights}
-        scores: dict[int, float] = {}
-        for passage_id, text in self.index.catalog.passage_terms(ids).items():
-            padded = f" {text} "
-            length = text.count(" ") + 1 if text else 0
-            norm = BM25_K1 * (1 - BM25_B + BM25_B * length / average)
-            score = 0.0
-            for term, needle in needles.items():
-                tf = padded.count(needle)
-                if tf:
-                    score += weights[term] * tf * (BM25_K1 + 1) / (tf + norm)
-            if score:
-                scores[passage_id] = score
-        return scores
-
-    def query_vector(self, query: str) -> np.ndarray:
-        vector = self._query_vectors.get(query)
-        if vector is None:
-            vector = self.embedder.encode_query(query)
-            self._query_vectors[query] = vector
-            if len(self._query_vectors) > QUERY_CACHE_SIZE:
-                self._query_vectors.popitem(last=False)
-        else:
-            self._query_vectors.move_to_end(query)
-        return vector
+    def query_vector(self, text: str) -> np.ndarray:
+        return self._vectors.get(text)
 
     def search(
         self,
@@ -191,103 +64,88 @@ class Retriever:
         filters: SearchFilters | None = None,
     ) -> list[Hit]:
         """The best `k` passages for `query` as a user typed it (checked first), best first."""
-        return self.ranked(validate_query(query, self.settings), k, mode, filters)
+        text = validate_query(query, self.settings)
+        k, mode = search_limits(k, mode, self.settings)
+        return self.ranked(search_query(text, self.index.languages), k, mode, filters)
 
     def ranked(
-        self,
-        query: str,
-        k: int | None = None,
-        mode: SearchMode | None = None,
-        filters: SearchFilters | None = None,
+        self, query: SearchQuery, k: int, mode: str, filters: SearchFilters | None = None
     ) -> list[Hit]:
-        """The best `k` passages for a query the caller built from checked input (a
-        follow-up's question with the words it borrows may be longer than users may type)."""
-        k = self.settings.search_k if k is None else k
-        if not 1 <= k <= 50:
-            raise InvalidQueryError(f"k must be between 1 and 50, not {k}.")
-        mode = mode or self.settings.search_mode
-        if mode not in MODES:
-            raise InvalidQueryError(f"mode must be one of {', '.join(MODES)}, not '{mode}'.")
+        """The best `k` passages for a query built from checked input (a follow-up's question
+        with the words it borrows may be longer than users may type), best first."""
         candidates = self.candidates(query, mode, filters, max(k, self.settings.candidates))
         return self.hits(candidates[:k])
 
     def candidates(
-        self, query: str, mode: str, filters: SearchFilters | None, limit: int
+        self, query: SearchQuery, mode: str, filters: SearchFilters | None, limit: int
     ) -> list[Candidate]:
         """Scored candidates, best first (all scored by both retrievers in hybrid mode)."""
         catalog, vectors = self.index.catalog, self.index.vectors
         allowed = None
         if filters is not None and not filters.is_empty():
             allowed = catalog.filtered_passage_ids(filters)
-        query_terms = self.query_terms(query)
-        frequencies = self.frequencies(query_terms)
-        selective = self.selective_terms(query_terms, frequencies)
+        terms = query_terms(query.text, query.language, self.index.languages)
+        frequencies = self.index.frequencies(terms)
         found: dict[int, Candidate] = {}
         if mode in ("dense", "hybrid"):
-            for passage_id, score in vectors.search(self.query_vector(query), limit, allowed):
+            for passage_id, score in vectors.search(self.query_vector(query.text), limit, allowed):
                 found.setdefault(passage_id, Candidate(passage_id)).dense = score
         if mode in ("lexical", "hybrid"):
+            selective = selective_terms(terms, frequencies, self.settings.lexical_max_postings)
             for passage_id, _ in catalog.lexical_search(selective, limit, filters):
                 found.setdefault(passage_id, Candidate(passage_id))
-        if not found:
-            return []
         ranked = list(found.values())
+        if not ranked:
+            return []
         if mode == "hybrid":
-            self._complete_dense_scores(query, ranked)
+            self._complete_dense_scores(query.text, ranked)
         if mode in ("lexical", "hybrid"):
-            scores = self.bm25(query_terms, frequencies, [c.passage_id for c in ranked])
+            scores = self.bm25(terms, frequencies, [c.passage_id for c in ranked])
             for candidate in ranked:
                 candidate.lexical = scores.get(candidate.passage_id, 0.0)
         if mode == "hybrid":
-            self._mark_languages(query, ranked)
+            self._mark_languages(query.language, ranked)
             convex(ranked, self.settings.dense_weight, self.settings.cross_language_lexical_share)
-            if self.settings.document_weight > 0:
-                self._add_document_evidence(selective, ranked)
         else:
             for candidate in ranked:
                 candidate.fused = candidate.dense if mode == "dense" else candidate.lexical
         ranked.sort(key=lambda c: (-c.fused, c.passage_id))
         return ranked
 
-    def _complete_dense_scores(self, query: str, ranked: list[Candidate]) -> None:
+    def bm25(
+        self, terms: list[str], frequencies: dict[str, int], ids: list[int]
+    ) -> dict[int, float]:
+        """Okapi BM25 of these passages, as SQLite FTS5 computes it, from their stored terms:
+        exact for every candidate, whichever retriever proposed it."""
+        total = max(1, self.index.passages_total)
+        weights = {}
+        for term in set(terms):
+            df = frequencies.get(term, 0)
+            if df:
+                weights[term] = idf_robertson(df, total)
+        if not weights:
+            return {}
+        stored = self.index.catalog.passage_terms(ids)
+        return bm25_scores(weights, stored, self.index.average_terms)
+
+    def _complete_dense_scores(self, text: str, ranked: list[Candidate]) -> None:
         """Give every candidate its exact cosine, from its stored vector."""
         ids = [c.passage_id for c in ranked]
-        cosines = self.index.vectors.vectors(ids) @ self.query_vector(query)
+        cosines = self.index.vectors.vectors(ids) @ self.query_vector(text)
         for candidate, cosine in zip(ranked, cosines, strict=True):
             candidate.dense = float(cosine)
 
-    def _mark_languages(self, query: str, ranked: list[Candidate]) -> None:
+    def _mark_languages(self, language: str, ranked: list[Candidate]) -> None:
         """Mark the candidates whose document is in another language than the question."""
-        language = self.question_language(query)
-        if self.languages == [language]:
+        archive = self.index.languages
+        if archive == [language]:
             return
-        if len(self.languages) == 1:
-            languages = dict.fromkeys((c.passage_id for c in ranked), self.languages[0])
+        if len(archive) == 1:
+            languages = dict.fromkeys((c.passage_id for c in ranked), archive[0])
         else:
             languages = self.index.catalog.passage_languages(c.passage_id for c in ranked)
         for candidate in ranked:
             candidate.same_language = languages.get(candidate.passage_id) == language
-
-    def _add_document_evidence(self, query_terms: list[str], ranked: list[Candidate]) -> None:
-        """Blend each passage's score with its document's: a passage that never names its
-        subject is found through the document that does (whole-document BM25, and the best
-        dense score among the document's candidate passages)."""
-        catalog = self.index.catalog
-        documents = catalog.passage_documents(c.passage_id for c in ranked)
-        lexical = catalog.document_lexical_scores(query_terms, limit=len(ranked))
-        best_lexical = max(lexical.values(), default=0.0)
-        dense_low, dense_span = dense_range(ranked)
-        best_dense: dict[str, float] = {}
-        for candidate in ranked:
-            document_id = documents.get(candidate.passage_id)
-            dense = (candidate.dense - dense_low) / dense_span if dense_span > 0 else 1.0
-            best_dense[document_id] = max(best_dense.get(document_id, 0.0), dense)
-        weight, share = self.settings.dense_weight, self.settings.document_weight
-        for candidate in ranked:
-            document_id = documents.get(candidate.passage_id)
-            lexical_part = lexical.get(document_id, 0.0) / best_lexical if best_lexical else 0.0
-            document_score = weight * best_dense.get(document_id, 0.0) + (1 - weight) * lexical_part
-            candidate.fused = (1 - share) * candidate.fused + share * document_score
 
     def hits(self, candidates: list[Candidate]) -> list[Hit]:
         stored = self.index.catalog.passages(c.passage_id for c in candidates)

@@ -25,8 +25,8 @@ from qa.documents import check_corpus
 from qa.embedders import Embedder, embedder_for
 from qa.errors import BuildInProgressError, DocumentNotFoundError
 from qa.index import IndexVersion, build_index, current_version, open_index
+from qa.query import SearchFilters
 from qa.retrieval import Retriever
-from qa.store import SearchFilters
 from qa.timeline import Timeline, build_timeline
 from qa.types import Answer, BuildReport, Document, Hit, Passage
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from qa.config import Settings
+from qa.config import MAX_TIMELINE_EVENTS, Settings
 from qa.dates import find_dates
-from qa.errors import InvalidQueryError
-from qa.events import DatedSentence, dated_sentences, sentence_mentions
-from qa.retrieval import Retriever, validate_query
-from qa.store import Catalog, SearchFilters
+from qa.query import SearchFilters, search_query, timeline_limit, validate_query
+from qa.retrieval import Retriever
+from qa.store import Catalog, DatedSentence
 from qa.text import detect_question_language, stop_words, terms, words
 from qa.types import Answer, AnswerSentence, Citation, EventSource, TimelineEvent
 
@@ -34,8 +33,6 @@ EVENT_WORDS = frozenset(
     "pasó paso pasaron ocurrió ocurrio ocurrieron sucedió sucedio sucedieron hecho hechos "
     "evento eventos acontecimiento acontecimientos hubo".split()
 )
-#: Most limit a caller may ask for.
-MAX_LIMIT = 1000
 #: Years whose events a year-less question span ("between 10 and 15 December") may mean.
 CANDIDATE_YEARS = 30
 
@@ -77,15 +74,14 @@ def build_timeline(
     """Dated events matching `query` (all of them without one) and `filters`, oldest first.
     The date filters apply to the events' dates, the others to their documents."""
     filters = filters or SearchFilters()
-    limit = settings.timeline_limit if limit is None else limit
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidQueryError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}.")
+    limit = timeline_limit(limit, settings)
     catalog = retriever.index.catalog
     passage_ids = None
     if query is not None and query.strip():
         query = validate_query(query, settings)
         documents_only = SearchFilters(filters.source, filters.language)
-        candidates = retriever.candidates(query, "hybrid", documents_only, settings.candidates)
+        searched = search_query(query, retriever.index.languages)
+        candidates = retriever.candidates(searched, "hybrid", documents_only, settings.candidates)
         # Hybrid search always proposes passages; those scoring half the best or less match
         # neither the query's words nor much of its meaning, and add no event to its timeline.
         floor = settings.timeline_relative_score * (candidates[0].fused if candidates else 0.0)
@@ -94,8 +90,8 @@ def build_timeline(
         ]
     else:
         query = None
-    rows = dated_sentences(
-        catalog, filters.source, filters.language, filters.date_from, filters.date_to, passage_ids
+    rows = catalog.dates.overlapping(
+        filters.source, filters.language, filters.date_from, filters.date_to, passage_ids
     )
     events = merge_events(rows, settings.timeline_same_event)
     return Timeline(query, events[:limit], len(events))
@@ -189,19 +185,12 @@ def question_span(catalog: Catalog, question: str) -> tuple[str, str] | None:
     spans = _span(find_dates(question))
     if spans is not None:
         return spans
-    years = catalog.connection.execute(
-        "SELECT substr(first_day, 1, 4) AS year FROM sentence_dates GROUP BY year "
-        "ORDER BY count(*) DESC LIMIT ?",
-        (CANDIDATE_YEARS,),
-    ).fetchall()
     best, best_count = None, 0
-    for (year,) in years:
+    for year in catalog.dates.busiest_years(CANDIDATE_YEARS):
         span = _span(find_dates(question, year))
         if span is None:
             continue
-        count = catalog.connection.execute(
-            "SELECT count(*) FROM sentence_dates WHERE last_day >= ? AND first_day <= ?", span
-        ).fetchone()[0]
+        count = catalog.dates.count_within(*span)
         if count > best_count or (count == best_count and best and span > best):
             best, best_count = span, count
     return best
@@ -227,7 +216,7 @@ def events_answer(
         return None
     filters = filters or SearchFilters()
     within = SearchFilters(filters.source, filters.language, span[0], span[1])
-    overlapping = build_timeline(retriever, settings, None, within, MAX_LIMIT).events
+    overlapping = build_timeline(retriever, settings, None, within, MAX_TIMELINE_EVENTS).events
     # Events the span holds whole come first: "December 2022" does not say what happened
     # between the 10th and the 15th.
     inside = [e for e in overlapping if e.first_day >= span[0] and e.last_day <= span[1]]
@@ -286,7 +275,7 @@ def cited_events(catalog: Catalog, answer: Answer) -> list[TimelineEvent]:
         return []
     for citation in answer.citations:
         for start, _ in citation.highlights:
-            found = sentence_mentions(catalog, citation.document_id, citation.start + start)
+            found = catalog.dates.of_sentence(citation.document_id, citation.start + start)
             for row in found:
                 numbers[(row.document_id, row.start)] = citation.n
             rows.extend(found)

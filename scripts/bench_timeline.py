@@ -131,9 +131,7 @@ def main() -> None:
         assistant, report = build_archive(settings, embedder, articles, Path(folder) / "dates")
         extraction = sum(spent)
         catalog = assistant.engine().index.catalog
-        mentions, sentences = catalog.connection.execute(
-            "SELECT count(*), count(DISTINCT document_id || ':' || start) FROM sentence_dates"
-        ).fetchone()
+        mentions, sentences = catalog.dates.counts()
         result.update(
             passages=report.passages,
             dated_mentions=mentions,

@@ -1,10 +1,11 @@
 """SIGKILL builds at their steps, full and incremental, and count what breaks.
 
 A child process builds the archive with the fake embedder (qa.testing) under a line
-tracer over qa/index.py and qa/store.py, and sends itself SIGKILL the moment a chosen line
-runs for the chosen time. A dry run first lists every step of each kind of build: each
-line the first time it runs, and each line that runs more than once (per document, the
-manifest's and then CURRENT's atomic write) the last time too. After each kill:
+tracer over the build (qa/index.py, qa/versions.py) and the stores (qa/store/), and sends
+itself SIGKILL the moment a chosen line runs for the chosen time. A dry run first lists
+every step of each kind of build: each line the first time it runs, and each line that runs
+more than once (per document, the manifest's and then CURRENT's atomic write) the last time
+too. After each kill:
 
 - broken index: the version in service does not open, fails SQLite's integrity check,
   holds other vectors than passages, or holds neither the old nor the new documents;
@@ -24,7 +25,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -33,10 +33,11 @@ from pathlib import Path
 
 from campaign_common import write_archive
 
-import qa.index
+import qa.versions
 from qa.config import Settings
 from qa.index import CATALOG_FILE, Manifest, build_index, current_version, open_index
 from qa.service import Assistant
+from qa.store import Catalog
 from qa.testing import FakeEmbedder
 
 #: The dry run and the killed runs hash strings alike, so that loops over sets run their
@@ -44,12 +45,13 @@ from qa.testing import FakeEmbedder
 SAME_RUN = {**os.environ, "PYTHONHASHSEED": "0"}
 CHILD = """
 import json, os, signal, sys
-import qa.index, qa.store
+import qa.index, qa.store.catalog, qa.store.dates, qa.store.vectors, qa.versions
 from qa.config import Settings
 from qa.testing import FakeEmbedder
 
 corpus, index, kind, target = sys.argv[1:5]
-files = {os.path.realpath(qa.index.__file__), os.path.realpath(qa.store.__file__)}
+modules = qa.index, qa.versions, qa.store.catalog, qa.store.dates, qa.store.vectors
+files = {os.path.realpath(module.__file__) for module in modules}
 runs = {}  # "file:line" -> times run so far
 order = []
 
@@ -97,8 +99,9 @@ def chosen(points: list[str], count: int | None) -> list[str]:
     if count is None or count >= len(points):
         return points
     spread = [points[round(i * (len(points) - 1) / (count - 1))] for i in range(count)]
-    lines, first = inspect.getsourcelines(qa.index._write_atomically)
-    switch = [f"index.py:{n}#2" for n in range(first, first + len(lines))]
+    lines, first = inspect.getsourcelines(qa.versions.write_atomically)
+    name = os.path.basename(inspect.getsourcefile(qa.versions.write_atomically))
+    switch = [f"{name}:{n}#2" for n in range(first, first + len(lines))]
     return list(dict.fromkeys(spread + [p for p in switch if p in points]))
 
 
@@ -109,8 +112,8 @@ def broken(settings: Settings, before: set[str], after: set[str]) -> str | None:
         return "no version in service"
     try:
         manifest = Manifest.read(live)
-        check = sqlite3.connect(f"file:{live / CATALOG_FILE}?mode=ro", uri=True)
-        (integrity,) = check.execute("PRAGMA integrity_check").fetchone()
+        check = Catalog(live / CATALOG_FILE)
+        integrity = check.integrity()
         check.close()
         if integrity != "ok":
             return f"catalog: {integrity}"
@@ -120,7 +123,7 @@ def broken(settings: Settings, before: set[str], after: set[str]) -> str | None:
         if stored != set(manifest.documents) or stored not in (before, after):
             return f"documents: {len(stored)} in the catalog, {len(manifest.documents)} listed"
         vectors = {int(i) for i in index.vectors.ids()}
-        ids = {row[0] for row in index.catalog.connection.execute("SELECT id FROM passages")}
+        ids = set(index.catalog.passage_ids())
         if vectors != ids or passages != manifest.passages:
             return f"vectors: {len(vectors)} for {len(ids)} passages"
         index.close()

@@ -26,6 +26,7 @@ from qa.config import Settings
 from qa.embedders import embedder_for
 from qa.evaluation import Question, build_archive, load_squad
 from qa.index import open_index
+from qa.query import search_query
 from qa.retrieval import Retriever
 from qa.store import VectorStore
 
@@ -95,11 +96,9 @@ def main(archive: Path, questions: Path | None, cache: Path, weights: str) -> No
     if not (folder / "index" / "CURRENT").exists():
         build_archive(settings, bundled, articles, folder)
     index = open_index(settings)
-    rows = index.catalog.connection.execute(
-        "SELECT p.id, d.title, p.text FROM passages p JOIN documents d ON d.id = p.document_id"
-    ).fetchall()
+    rows = index.catalog.titled_passages()
     encoder = UniversalSentenceEncoder()
-    multilingual = VectorStore.create(encoder.dimension)
+    multilingual = VectorStore.create(encoder.dimension, probes=settings.ivf_probes)
     multilingual.add(
         np.array([row[0] for row in rows], dtype=np.int64),
         encoder.encode_passages([embedding_text(title, text, True) for _, title, text in rows]),
@@ -115,7 +114,8 @@ def main(archive: Path, questions: Path | None, cache: Path, weights: str) -> No
             retriever = Retriever(index, embedder, local)
             top = {1: 0, 5: 0, 10: 0}
             for question in asked:
-                candidates = retriever.candidates(question.question, "hybrid", None, 100)
+                query = search_query(question.question, index.languages)
+                candidates = retriever.candidates(query, "hybrid", None, 100)
                 hits = retriever.hits(candidates[:10])
                 ranks = [n for n, h in enumerate(hits, 1) if _contains(h.text, question.answers)]
                 for k in top:

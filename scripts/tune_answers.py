@@ -24,6 +24,7 @@ from qa.config import Settings
 from qa.embedders import embedder_for
 from qa.evaluation import build_archive, load_squad
 from qa.features import question_profile, sentence_features
+from qa.query import terms_language
 
 
 def prepare(squad_file: str, cache: str, dense_every: str = "0") -> None:
@@ -42,7 +43,7 @@ def prepare(squad_file: str, cache: str, dense_every: str = "0") -> None:
         for number, question in enumerate(questions):
             hits = retriever.search(question.question, k=RETRIEVED)
             passages = catalog.passages(hit.passage_id for hit in hits)
-            language = retriever.query_language(question.question)
+            language = terms_language(question.question, engine.index.languages)
             profile = question_profile(
                 question.question, language, catalog.document_frequencies, total
             )

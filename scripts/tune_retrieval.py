@@ -25,6 +25,7 @@ from qa.config import Settings
 from qa.embedders import embedder_for
 from qa.evaluation import build_archive, load_squad
 from qa.index import open_index
+from qa.query import search_query
 from qa.retrieval import Retriever
 from qa.store import VectorStore
 
@@ -104,7 +105,8 @@ def score(index, vectors: VectorStore, layout: str, embedder, settings, question
         top = {1: 0, 5: 0, 10: 0}
         started = time.perf_counter()
         for question in questions:
-            candidates = retriever.candidates(question.question, mode, None, local.candidates)
+            query = search_query(question.question, index.languages)
+            candidates = retriever.candidates(query, mode, None, local.candidates)
             hits = retriever.hits(candidates[:10])
             ranks = [n for n, hit in enumerate(hits, 1) if _contains(hit.text, question.answers)]
             for k in top:

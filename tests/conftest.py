@@ -11,10 +11,25 @@ from pathlib import Path
 import pytest
 
 from qa.config import Settings
+from qa.documents import MetadataLimits, UnreadableDocument, load_document, scan_corpus
 from qa.testing import FakeEmbedder
+from qa.types import Document, SkippedFile
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 BUNDLED_CORPUS = REPOSITORY / "corpus"
+
+
+def read_corpus(root: Path, limits: MetadataLimits | None = None) -> list[Document | SkippedFile]:
+    """Every document of `root`, parsed, or the reason it was skipped (what a build reads)."""
+    limits = limits or MetadataLimits.of(Settings())
+    scan = scan_corpus(root)
+    found: list[Document | SkippedFile] = list(scan.skipped)
+    for entry in scan.entries:
+        try:
+            found.append(load_document(entry, limits))
+        except UnreadableDocument as error:
+            found.append(SkippedFile(entry.id, str(error)))
+    return found
 
 
 @pytest.fixture

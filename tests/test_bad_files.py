@@ -11,13 +11,12 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import run_bound_by_permissions
+from conftest import read_corpus, run_bound_by_permissions
 
 from qa.documents import (
     MetadataLimits,
     UnreadableDocument,
     load_document,
-    read_corpus,
     scan_corpus,
 )
 from qa.errors import CorpusError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from conftest import read_corpus
 from pdfs import write_pdf
 
 from qa.config import Settings
@@ -11,7 +12,6 @@ from qa.documents import (
     MetadataLimits,
     load_document,
     normalise_date,
-    read_corpus,
     scan_corpus,
 )
 from qa.types import Document, SkippedFile

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from qa.errors import InvalidQueryError
+from qa.query import SearchFilters
 from qa.service import Assistant
-from qa.store import SearchFilters
 
 
 @pytest.fixture

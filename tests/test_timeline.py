@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from qa.app import create_app
 from qa.cli import main
 from qa.index import build_index
+from qa.query import SearchFilters
 from qa.service import Assistant
-from qa.store import SearchFilters
 from qa.timeline import asks_for_a_span
 
 

@@ -24,7 +24,7 @@ def unit_vectors(count: int, dimension: int = 32, seed: int = 7) -> tuple[np.nda
 @pytest.fixture
 def inverted() -> tuple[VectorStore, np.ndarray, np.ndarray]:
     ids, matrix = unit_vectors(2000)
-    flat = VectorStore.create(32)
+    flat = VectorStore.create(32, probes=20)
     flat.add(ids, matrix)
     store = flat.reorganised(20)
     store.probes = 20  # every list: results must equal the exact search

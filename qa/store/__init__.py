@@ -1,0 +1,19 @@
+"""The two stores of an index version, both keyed by the stable 63-bit passage id: the
+catalog (SQLite: documents, passages, the FTS5 lexical index, dated sentences) and the
+vectors (FAISS). Every SQL statement of the project lives in this package."""
+
+from qa.query import SearchFilters
+from qa.store.catalog import Catalog, CatalogError, StoredPassage
+from qa.store.dates import DatedSentence, SentenceDates
+from qa.store.vectors import VectorStore, inverted_lists_for
+
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "DatedSentence",
+    "SearchFilters",
+    "SentenceDates",
+    "StoredPassage",
+    "VectorStore",
+    "inverted_lists_for",
+]

@@ -1,0 +1,56 @@
+"""The tables of an index version's catalog (SQLite, with FTS5 for the lexical index)."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    title TEXT NOT NULL,
+    language TEXT NOT NULL,
+    source TEXT,
+    date TEXT,
+    date_start TEXT,
+    date_end TEXT,
+    metadata TEXT NOT NULL,
+    text TEXT NOT NULL,
+    page_starts TEXT NOT NULL,
+    content_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY,
+    document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    page INTEGER,
+    text TEXT NOT NULL,
+    sentences TEXT NOT NULL,
+    term_count INTEGER NOT NULL,
+    -- Each sentence's own vector, float16, one row per sentence (NULL when not embedded).
+    sentence_vectors BLOB
+);
+CREATE INDEX IF NOT EXISTS passages_by_document ON passages(document_id, ordinal);
+CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5(terms, tokenize='unicode61');
+-- Passages holding each term, kept up to date document by document: a question's rarity
+-- weights are one indexed look-up per term (FTS5's own counts walk each posting list).
+CREATE TABLE IF NOT EXISTS vocabulary (
+    term TEXT PRIMARY KEY,
+    passages INTEGER NOT NULL
+) WITHOUT ROWID;
+-- Date mentions of sentences (qa/events.py), one row per mention: a sentence is its
+-- document and span, with the first passage holding it; removed with its document.
+CREATE TABLE IF NOT EXISTS sentence_dates (
+    document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    passage_id INTEGER NOT NULL,
+    mention_start INTEGER NOT NULL,
+    mention_end INTEGER NOT NULL,
+    value_start TEXT NOT NULL,
+    value_end TEXT NOT NULL,
+    precision TEXT NOT NULL,
+    first_day TEXT NOT NULL,
+    last_day TEXT NOT NULL,
+    PRIMARY KEY (document_id, start, mention_start)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sentence_dates_by_day ON sentence_dates(first_day, last_day);
+"""

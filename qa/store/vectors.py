@@ -1,0 +1,175 @@
+"""FAISS vectors of an index version, keyed by the stable 63-bit passage id."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+#: Fewest training vectors per inverted list (FAISS warns below 39).
+TRAIN_PER_LIST = 40
+#: Most training vectors per inverted list (more adds k-means time, not quality).
+TRAIN_MAX_PER_LIST = 128
+#: A filtered dense search over at most this many allowed passages is exact.
+EXACT_FILTER_LIMIT = 20_000
+
+
+def inverted_lists_for(count: int, factory: str, ivf_min_passages: int) -> int:
+    """Inverted lists the vectors of `count` passages should have; 0 means exact (flat).
+
+    'auto' stays exact below `ivf_min_passages` (a flat scan of 50,000 vectors takes a few
+    milliseconds), then takes about 4·√N lists, the usual balance of list scans against
+    the coarse search; 'IVF<n>,Flat' asks for n lists whatever the size."""
+    if factory == "Flat":
+        return 0
+    if factory == "auto":
+        return 0 if count < ivf_min_passages else int(round(4 * math.sqrt(count)))
+    match = re.fullmatch(r"IVF(\d+),Flat", factory)
+    if match is None:
+        raise ValueError(f"Unsupported FAISS layout '{factory}'.")
+    return int(match.group(1))
+
+
+class VectorStore:
+    """FAISS vectors keyed by passage id; inner product on unit vectors is cosine similarity.
+
+    Two layouts: exact (IndexIDMap2 over IndexFlatIP) and inverted-file (IndexIVFFlat with
+    the passage ids as its own ids and a hash-table direct map, so vectors can be read back
+    and removed by id, as incremental builds need). Which one is decided at the end of each
+    build (`reorganised`) from the archive's size; changing it needs no re-embedding, since
+    every vector can be read back."""
+
+    def __init__(self, index, probes: int) -> None:
+        import faiss
+
+        self._index = index
+        self._ivf = index if isinstance(index, faiss.IndexIVF) else None
+        self.probes = probes
+
+    @classmethod
+    def create(cls, dimension: int, lists: int = 0, *, probes: int) -> VectorStore:
+        import faiss
+
+        if lists <= 0:
+            return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dimension)), probes)
+        quantizer = faiss.IndexFlatIP(dimension)
+        ivf = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        ivf.own_fields = True
+        quantizer.this.disown()
+        return cls(ivf, probes)
+
+    @classmethod
+    def load(cls, path: Path, *, probes: int) -> VectorStore:
+        import faiss
+
+        return cls(faiss.read_index(str(path)), probes)
+
+    def save(self, path: Path) -> None:
+        import faiss
+
+        try:
+            faiss.write_index(self._index, str(path))
+        except RuntimeError as error:  # FAISS reports a failed write (a full disk) this way
+            raise OSError(f"cannot write {path}: {str(error).strip().splitlines()[-1]}") from None
+
+    @property
+    def size(self) -> int:
+        return int(self._index.ntotal)
+
+    @property
+    def dimension(self) -> int:
+        return int(self._index.d)
+
+    @property
+    def lists(self) -> int:
+        """Inverted lists; 0 for the exact layout."""
+        return int(self._ivf.nlist) if self._ivf is not None else 0
+
+    @property
+    def layout(self) -> str:
+        return f"IVF{self.lists},Flat" if self._ivf is not None else "Flat"
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids):
+            self._index.add_with_ids(vectors.astype(np.float32), ids.astype(np.int64))
+
+    def remove(self, ids: list[int]) -> None:
+        if ids:
+            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+
+    def vectors(self, ids: list[int]) -> np.ndarray:
+        if not len(ids):
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+
+    def ids(self) -> np.ndarray:
+        """Every stored passage id."""
+        import faiss
+
+        if self._ivf is None:
+            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        lists = self._ivf.invlists
+        found = [
+            faiss.rev_swig_ptr(lists.get_ids(n), lists.list_size(n)).copy()
+            for n in range(self._ivf.nlist)
+            if lists.list_size(n)
+        ]
+        return np.concatenate(found).astype(np.int64) if found else np.zeros(0, np.int64)
+
+    def reorganised(self, lists: int) -> VectorStore:
+        """These vectors in the layout with `lists` inverted lists (0: exact); self when it
+        already fits (an inverted file within a factor 2 of the lists wanted). Each list
+        needs TRAIN_PER_LIST vectors to train on, which caps the lists of a small archive."""
+        lists = min(lists, self.size // TRAIN_PER_LIST)
+        if lists <= 0 and self._ivf is None:
+            return self
+        if lists > 0 and self._ivf is not None and lists / 2 <= self.lists <= lists * 2:
+            return self
+        ids = self.ids()
+        matrix = self.vectors(ids)
+        store = VectorStore.create(self.dimension, lists, probes=self.probes)
+        if store._ivf is not None:
+            # A fixed-seed sample: the same vectors train the same lists.
+            sample = np.random.default_rng(0).permutation(len(ids))[: lists * TRAIN_MAX_PER_LIST]
+            store._ivf.train(matrix[np.sort(sample)])
+            store._ivf.set_direct_map_type(_hashtable_direct_map())
+        store.add(ids, matrix)
+        return store
+
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        import faiss
+
+        if self.size == 0 or k <= 0:
+            return []
+        query = query.reshape(1, -1).astype(np.float32)
+        if allowed is not None:
+            if len(allowed) == 0:
+                return []
+            if self._ivf is not None and len(allowed) <= EXACT_FILTER_LIMIT:
+                return self._exact(query[0], allowed, k)
+            selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
+        else:
+            selector = None
+        if self._ivf is not None:
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=self.probes)
+        else:
+            params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        scores, ids = self._index.search(query, k, params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def _exact(self, query: np.ndarray, allowed: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Exact inner product over the allowed ids (a narrow filter defeats inverted lists);
+        the ids come from the same index version's catalog, so each has its vector."""
+        scores = self.vectors(allowed.tolist()) @ query
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [(int(allowed[i]), float(scores[i])) for i in top]
+
+
+def _hashtable_direct_map():
+    import faiss
+
+    return faiss.DirectMap.Hashtable
