@@ -54,13 +54,14 @@ def use_threads(count: int) -> None:
 def _in_service(
     method: Callable[Concatenate[Any, P], R], part: str
 ) -> Callable[Concatenate[Assistant, P], R]:
-    """An Assistant method that calls `method` of the engine's `part` (its retriever or
+    """An Assistant method that calls `method` on the engine's `part` (its retriever or
     answerer) while holding the engine in service, with `method`'s signature and docstring."""
+    name = method.__name__
 
     @functools.wraps(method)
     def call(self: Assistant, *args: P.args, **kwargs: P.kwargs) -> R:
         with self.using() as engine:
-            return method(getattr(engine, part), *args, **kwargs)
+            return getattr(getattr(engine, part), name)(*args, **kwargs)
 
     return call
 
