@@ -180,7 +180,7 @@ class Answerer:
             hit = item.hit
             citation = citations.get(hit.passage_id)
             if citation is None:
-                citation = _citation(len(citations) + 1, hit)
+                citation = Citation.of(len(citations) + 1, hit)
                 citations[hit.passage_id] = citation
             citation.highlights.append(
                 (item.sentence.start - hit.start, item.sentence.end - hit.start)
@@ -197,7 +197,7 @@ class Answerer:
         )
 
     def _abstain(self, question: str, hits: list[Hit], confidence: float) -> Answer:
-        closest = [_citation(n, hit) for n, hit in enumerate(hits[:CLOSEST_SHOWN], start=1)]
+        closest = [Citation.of(n, hit) for n, hit in enumerate(hits[:CLOSEST_SHOWN], start=1)]
         return Answer(
             question=question,
             answer=NO_ANSWER,
@@ -259,17 +259,3 @@ def _distinct(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
             seen.add(key)
             kept.append(item)
     return kept
-
-
-def _citation(n: int, hit: Hit) -> Citation:
-    return Citation(
-        n=n,
-        document_id=hit.document_id,
-        title=hit.title,
-        passage_id=hit.passage_id,
-        text=hit.text,
-        start=hit.start,
-        end=hit.end,
-        page=hit.page,
-        metadata=hit.metadata,
-    )

@@ -17,8 +17,15 @@ from qa.api_models import (
     SearchResponse,
     TimelineResponse,
 )
-from qa.config import MAX_K, MAX_TIMELINE_EVENTS, SearchMode, Settings
-from qa.dependencies import AssistantDep, FiltersDep, require_admin
+from qa.config import Settings
+from qa.dependencies import (
+    AssistantDep,
+    EventLimitQuery,
+    FiltersDep,
+    HitCountQuery,
+    ModeQuery,
+    require_admin,
+)
 from qa.errors import QAError
 from qa.http_errors import error_responses
 from qa.query import BLANK, NOT_BLANK_PATTERN, search_filters
@@ -48,10 +55,8 @@ def api_search(
     assistant: AssistantDep,
     filters: FiltersDep,
     q: Annotated[str, Query(description="The query.", examples=["national strike"])],
-    k: Annotated[
-        int | None, Query(ge=1, le=MAX_K, description=f"Number of hits, 1 to {MAX_K}.")
-    ] = None,
-    mode: Annotated[SearchMode | None, Query(description="Retrieval mode.")] = None,
+    k: HitCountQuery = None,
+    mode: ModeQuery = None,
 ) -> SearchResponse:
     """The best passages for a query, best first: the hits of `qa search --json`."""
     hits = assistant.search(q, k=k, mode=mode, filters=filters)
@@ -71,9 +76,7 @@ def api_timeline(
         str | None,
         Query(description="Only events of the passages this query finds.", examples=["strike"]),
     ] = None,
-    limit: Annotated[
-        int | None, Query(ge=1, le=MAX_TIMELINE_EVENTS, description="Most events listed.")
-    ] = None,
+    limit: EventLimitQuery = None,
 ) -> TimelineResponse:
     """Dated events, each with its date, precision, sentence and every source that tells it:
     the timeline of `qa timeline --json`. `date_from` and `date_to` apply to the events'

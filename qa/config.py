@@ -15,6 +15,10 @@ MODES: tuple[str, ...] = get_args(SearchMode)
 MAX_K = 50
 #: Most events one timeline lists.
 MAX_TIMELINE_EVENTS = 1000
+#: A share, or a weight of a convex combination: from 0 to 1.
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+#: A weight added to a score: 0 or more.
+Weight = Annotated[float, Field(ge=0.0)]
 
 
 class Settings(BaseSettings):
@@ -125,17 +129,13 @@ class Settings(BaseSettings):
     candidates: int = Field(
         100, ge=10, description="Candidates each retriever contributes before fusion."
     )
-    dense_weight: float = Field(
+    dense_weight: Share = Field(
         0.5,
-        ge=0.0,
-        le=1.0,
         description="Weight of the dense score in the convex fusion (lexical gets the rest).",
     )
 
-    cross_language_lexical_share: float = Field(
+    cross_language_lexical_share: Share = Field(
         0.25,
-        ge=0.0,
-        le=1.0,
         description="Share of the lexical side's fusion weight that a passage in another "
         "language than the question's keeps (the dense side takes the rest): across "
         "languages only names and numbers match word for word.",
@@ -158,35 +158,30 @@ class Settings(BaseSettings):
         "re-orders by the evidence of their best sentence; the rest keep the retriever's order, "
         "so a passage retrieval ranked near the bottom cannot jump ahead on one sentence's terms.",
     )
-    answer_context_weight: float = Field(
+    answer_context_weight: Weight = Field(
         0.3,
-        ge=0.0,
         description="Weight, in a sentence's score, of the question terms only the sentence "
         "before it holds: an answer often refers back to what that sentence names ('This "
         "government adopted ...'). The score's main part is the rarity-weighted share of the "
         "question's terms the sentence holds.",
     )
-    answer_dense_weight: float = Field(
+    answer_dense_weight: Weight = Field(
         1.0,
-        ge=0.0,
         description="Weight, in a sentence's score, of its cosine with the question (min-max "
         "scaled over the candidate sentences; needs `sentence_vectors`): the model's own "
         "similarity, where shared words fail across languages and paraphrase.",
     )
-    answer_passage_weight: float = Field(
+    answer_passage_weight: Weight = Field(
         0.4,
-        ge=0.0,
         description="Weight, in a sentence's score, of its passage's retrieval score relative "
         "to the best passage's.",
     )
-    answer_rank_weight: float = Field(
+    answer_rank_weight: Weight = Field(
         0.1,
-        ge=0.0,
         description="Weight, in a sentence's score, of 1 / its passage's retrieval rank.",
     )
-    answer_kind_weight: float = Field(
+    answer_kind_weight: Weight = Field(
         0.2,
-        ge=0.0,
         description="Bonus for a sentence holding the kind of fact the question asks for (a "
         "date for 'when', a number for 'how many', a name for 'who', a place for 'where').",
     )
@@ -196,17 +191,13 @@ class Settings(BaseSettings):
         description="A second or third sentence joins the answer only while the answer stays "
         "within this many characters (the first is always given whole).",
     )
-    answer_extra_ratio: float = Field(
+    answer_extra_ratio: Share = Field(
         0.6,
-        ge=0.0,
-        le=1.0,
         description="A second or third sentence joins the answer when its score is at least "
         "this share of the best sentence's.",
     )
-    followup_weight: float = Field(
+    followup_weight: Share = Field(
         0.5,
-        ge=0.0,
-        le=1.0,
         description="Weight of words a follow-up question borrows from earlier turns, relative "
         "to its own words, when sentences are scored.",
     )
@@ -216,18 +207,15 @@ class Settings(BaseSettings):
         "unset means the configured embedder's own calibration (`qa.embedders.CALIBRATIONS`): "
         "cosines mean different things in different models.",
     )
-    abstain_missing_penalty: float = Field(
+    abstain_missing_penalty: Weight = Field(
         0.45,
-        ge=0.0,
         description="Taken off the answer confidence, times the largest share of the question's "
         "weight that one term missing from the best sentence carries: a sentence that names "
         "the question's subject but lacks what is asked of it ('Who founded the Front?' "
         "against 'the Front announced its participation') is likely no answer.",
     )
-    abstain_dense_weight: float | None = Field(
+    abstain_dense_weight: Share | None = Field(
         None,
-        ge=0.0,
-        le=1.0,
         description="Share, in the answer confidence, of how far the best sentence's cosine with "
         "the question (the best passage's without sentence vectors) rises above the question's "
         "mean cosine with a sample of the archive's passages, as a fraction of the room above "
@@ -243,10 +231,8 @@ class Settings(BaseSettings):
         description="Passages a timeline with a query reads its dated sentences from: the best "
         "of a hybrid search for the query (the same retrieval as answers).",
     )
-    timeline_relative_score: float = Field(
+    timeline_relative_score: Share = Field(
         0.5,
-        ge=0.0,
-        le=1.0,
         description="Of those passages, only the ones whose hybrid score is above this share "
         "of the best one's give events (hybrid search always proposes passages, relevant or "
         "not).",
@@ -257,10 +243,8 @@ class Settings(BaseSettings):
         le=MAX_TIMELINE_EVENTS,
         description="Most events a timeline lists when not told otherwise.",
     )
-    timeline_same_event: float = Field(
+    timeline_same_event: Share = Field(
         0.5,
-        ge=0.0,
-        le=1.0,
         description="Two sentences with the same date tell one event when this share of the "
         "shorter one's content terms (its date left out) are in the other.",
     )

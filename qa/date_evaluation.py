@@ -43,18 +43,19 @@ def sentence_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def _read_json(path: Path, missing: str) -> object:
+def read_json(path: Path, what: str) -> object:
+    """The JSON of an evaluation file; EvalFileError naming `what` if it is missing or not JSON."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise EvalFileError(f"{missing} at {path}.") from None
+        raise EvalFileError(f"No {what} at {path}.") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise EvalFileError(f"{path} is not JSON: {error}") from None
 
 
 def read_bbc_articles(path: Path) -> dict[str, str]:
     """Article title -> context of a SQuAD-format BBC file."""
-    data = _read_json(path, "No BBC file")
+    data = read_json(path, "BBC file")
     try:
         return {
             article["title"]: "".join(p["context"] for p in article["paragraphs"])
@@ -86,7 +87,7 @@ def load_labelled(path: Path, bbc: Path | None = None) -> LabelledSet:
     Without a BBC file (None, or no file at that path) the BBC sentences are left out and
     the reason is kept; a reference whose text does not match its hash is an error.
     """
-    data = _read_json(path, "No labelled file")
+    data = read_json(path, "labelled file")
     try:
         sentences = data["sentences"]
         for sentence in sentences:

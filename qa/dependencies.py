@@ -1,5 +1,6 @@
 """What the routes of the API and the pages ask FastAPI for: the app's assistant and
-settings, the admin token check, and a request's search filters."""
+settings, the admin token check, a request's search filters and the query parameters that
+bound a search or a timeline."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
-from qa.config import Settings
+from qa.config import MAX_K, MAX_TIMELINE_EVENTS, SearchMode, Settings
 from qa.query import SearchFilters, search_filters
 from qa.service import Assistant
 
@@ -70,3 +71,15 @@ def filters_of_request(
 
 
 FiltersDep = Annotated[SearchFilters, Depends(filters_of_request)]
+
+
+#: The number of hits a search asks for (the settings' `search_k` when not given).
+HitCountQuery = Annotated[
+    int | None, Query(ge=1, le=MAX_K, description=f"Number of hits, 1 to {MAX_K}.")
+]
+#: The retrieval mode a search asks for (the settings' `search_mode` when not given).
+ModeQuery = Annotated[SearchMode | None, Query(description="Retrieval mode.")]
+#: The most events a timeline lists (the settings' `timeline_limit` when not given).
+EventLimitQuery = Annotated[
+    int | None, Query(ge=1, le=MAX_TIMELINE_EVENTS, description="Most events listed.")
+]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from qa.chunking import SPECIAL_TOKENS, embedding_text, truncate_title
 from qa.config import Settings
+from qa.date_evaluation import read_json
 from qa.embedders import Embedder
 from qa.errors import EvalFileError
 from qa.service import Assistant
@@ -28,19 +29,9 @@ class Question:
     id: str = ""
 
 
-def _read_json(path: Path, what: str):
-    """The JSON in `path`; EvalFileError naming `what` if it is missing or not JSON."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EvalFileError(f"No {what} at {path}.") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise EvalFileError(f"{path} is not JSON: {error}") from None
-
-
 def load_squad(path: Path) -> tuple[list[dict], list[Question]]:
     """Articles (as JSON Lines records) and questions of a SQuAD v1.1 file."""
-    data = _read_json(path, "evaluation file")
+    data = read_json(path, "evaluation file")
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise EvalFileError(f"{path} is not a SQuAD v1.1 file (no 'data' list).")
     articles: list[dict] = []
@@ -71,7 +62,7 @@ def load_unanswerable(path: Path) -> list[str]:
 
 def load_followups(path: Path, archive: str) -> list[list[Question]]:
     """The conversations of a follow-ups file asked of the archive built from `archive`."""
-    data = _read_json(path, "follow-ups file")
+    data = read_json(path, "follow-ups file")
     conversations: list[list[Question]] = []
     try:
         for conversation in data["conversations"]:

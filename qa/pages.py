@@ -16,13 +16,12 @@ from itertools import pairwise
 from typing import Annotated
 
 import jinja2
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from qa.api_models import document_url
-from qa.config import MAX_K, MAX_TIMELINE_EVENTS, SearchMode
-from qa.dependencies import AssistantDep, SettingsDep
+from qa.dependencies import AssistantDep, EventLimitQuery, HitCountQuery, ModeQuery, SettingsDep
 from qa.errors import InvalidQueryError
 from qa.query import search_filters, search_limits, timeline_limit
 from qa.text import terms
@@ -208,8 +207,8 @@ def search_page(
     assistant: AssistantDep,
     settings: SettingsDep,
     q: str = "",
-    k: Annotated[int | None, Query(ge=1, le=MAX_K)] = None,
-    mode: SearchMode | None = None,
+    k: HitCountQuery = None,
+    mode: ModeQuery = None,
     source: str = "",
     language: str = "",
     date_from: str = "",
@@ -276,7 +275,7 @@ def timeline_page(
     language: str = "",
     date_from: str = "",
     date_to: str = "",
-    limit: Annotated[int | None, Query(ge=1, le=MAX_TIMELINE_EVENTS)] = None,
+    limit: EventLimitQuery = None,
 ) -> HTMLResponse:
     """The archive's dated events, oldest first, each with its sources."""
     limit = timeline_limit(limit, assistant.settings)  # the settings' default

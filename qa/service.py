@@ -9,18 +9,20 @@ them closes it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from qa.answer import Answerer
-from qa.config import SearchMode, Settings
+from qa.config import Settings
 from qa.documents import check_corpus
 from qa.embedders import Embedder, embedder_for
 from qa.errors import BuildInProgressError, DocumentNotFoundError
@@ -28,12 +30,15 @@ from qa.index import IndexVersion, build_index, current_version, open_index
 from qa.query import SearchFilters
 from qa.retrieval import Retriever
 from qa.timeline import Timeline, build_timeline
-from qa.types import Answer, BuildReport, Document, Hit, Passage
+from qa.types import BuildReport, Document, Passage
 
 logger = logging.getLogger(__name__)
 
 #: Seconds between checks of the index's CURRENT pointer.
 RELOAD_CHECK_SECONDS = 1.0
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def use_threads(count: int) -> None:
@@ -44,6 +49,21 @@ def use_threads(count: int) -> None:
     faiss.omp_set_num_threads(count)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(count)
+
+
+def _in_service(
+    method: Callable[Concatenate[Any, P], R], part: str
+) -> Callable[Concatenate[Assistant, P], R]:
+    """An Assistant method that calls `method` on the engine's `part` (its retriever or
+    answerer) while holding the engine in service, with `method`'s signature and docstring."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def call(self: Assistant, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self.using() as engine:
+            return getattr(getattr(engine, part), name)(*args, **kwargs)
+
+    return call
 
 
 @dataclass
@@ -202,24 +222,9 @@ class Assistant:
                 self._rebuild = outcome
                 self._building.release()
 
-    def search(
-        self,
-        query: str,
-        k: int | None = None,
-        mode: SearchMode | None = None,
-        filters: SearchFilters | None = None,
-    ) -> list[Hit]:
-        with self.using() as engine:
-            return engine.retriever.search(query, k=k, mode=mode, filters=filters)
-
-    def ask(
-        self,
-        question: str,
-        history: list[dict] | None = None,
-        filters: SearchFilters | None = None,
-    ) -> Answer:
-        with self.using() as engine:
-            return engine.answerer.ask(question, history=history, filters=filters)
+    #: Retriever.search and Answerer.ask of the version in service.
+    search = _in_service(Retriever.search, "retriever")
+    ask = _in_service(Answerer.ask, "answerer")
 
     def timeline(
         self,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from qa.config import MAX_TIMELINE_EVENTS, Settings
 from qa.dates import find_dates
+from qa.fusion import Candidate
 from qa.query import SearchFilters, search_query, timeline_limit, validate_query
 from qa.retrieval import Retriever
 from qa.store import Catalog, DatedSentence
@@ -223,30 +224,21 @@ def events_answer(
     events = (inside or overlapping)[: settings.timeline_answer_events]
     if not events:
         return None
-    passages = catalog.passages(s.passage_id for e in events for s in e.sources)
+    # The passages that tell the events, as (unscored) hits, to be cited as answers cite.
+    told_in = dict.fromkeys(s.passage_id for e in events for s in e.sources)
+    hits = {hit.passage_id: hit for hit in retriever.hits([Candidate(i) for i in told_in])}
     citations: dict[int, Citation] = {}
     sentences: list[AnswerSentence] = []
     for event in events:
         for source in event.sources:
-            stored = passages.get(source.passage_id)
-            if stored is None:
+            hit = hits.get(source.passage_id)
+            if hit is None:
                 continue
-            passage = stored.passage
-            citation = citations.get(passage.id)
+            citation = citations.get(hit.passage_id)
             if citation is None:
-                citation = Citation(
-                    n=len(citations) + 1,
-                    document_id=passage.document_id,
-                    title=stored.title,
-                    passage_id=passage.id,
-                    text=passage.text,
-                    start=passage.start,
-                    end=passage.end,
-                    page=passage.page,
-                    metadata=stored.metadata,
-                )
-                citations[passage.id] = citation
-            span_in_passage = (source.start - passage.start, source.end - passage.start)
+                citation = Citation.of(len(citations) + 1, hit)
+                citations[hit.passage_id] = citation
+            span_in_passage = (source.start - hit.start, source.end - hit.start)
             if span_in_passage not in citation.highlights:
                 citation.highlights.append(span_in_passage)
             source.citation = citation.n

@@ -108,6 +108,21 @@ class Citation:
     highlights: list[tuple[int, int]] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, n: int, hit: Hit) -> Citation:
+        """Citation number `n`: the retrieved passage `hit`, nothing highlighted yet."""
+        return cls(
+            n=n,
+            document_id=hit.document_id,
+            title=hit.title,
+            passage_id=hit.passage_id,
+            text=hit.text,
+            start=hit.start,
+            end=hit.end,
+            page=hit.page,
+            metadata=hit.metadata,
+        )
+
 
 @dataclass
 class AnswerSentence:

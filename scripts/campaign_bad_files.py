@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import stat
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-from campaign_common import bound_by_permissions, write_archive
+from campaign_common import bound_by_permissions, campaign_folder, write_archive
 
 from qa.config import Settings
 from qa.index import open_index
@@ -216,9 +213,7 @@ def qa_index(corpus: Path, index: Path, bound: bool) -> subprocess.CompletedProc
 
 
 def main() -> None:
-    started = time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix="qa-bad-"))  # short: a socket's path is limited
-    try:
+    with campaign_folder("qa-bad-") as work:  # short: a socket's path is limited
         corpus, index, outside = work / "c", work / "index", work / "outside"
         good = write_archive(corpus, 20)
         for n in range(3):
@@ -256,14 +251,6 @@ def main() -> None:
         )
         for line in lost[:5] + wrong + [b.stderr[-500:] for b in aborted] + leaked:
             print(f"  {line}")
-        print(f"{(time.monotonic() - started) / 60:.1f} min")
-    finally:
-        for parent, folders, _ in os.walk(work):
-            for folder in folders:
-                path = Path(parent, folder)
-                if not path.is_symlink():
-                    path.chmod(0o755)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

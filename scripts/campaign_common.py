@@ -1,5 +1,6 @@
-"""What the campaign scripts share: a small varied archive, a live server over the fake
-embedder (qa.testing) in a child process, and counting a process's open files."""
+"""What the campaign scripts share: a scratch folder that says how long the campaign took,
+a small varied archive, a live server over the fake embedder (qa.testing) in a child
+process, and counting a process's open files."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +26,24 @@ TOPICS = [
     ("glacier", "The glacier retreated {n} metres over the summer."),
     ("port", "El puerto cerró {n} días durante la huelga de los estibadores."),
 ]
+
+
+@contextlib.contextmanager
+def campaign_folder(prefix: str) -> Iterator[Path]:
+    """A scratch folder for one campaign, removed afterwards (with the folders whose
+    permissions the campaign took away); prints the minutes the campaign took when it ends."""
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield work
+        print(f"{(time.monotonic() - started) / 60:.1f} min")
+    finally:
+        for parent, folders, _ in os.walk(work):
+            for folder in folders:
+                path = Path(parent, folder)
+                if not path.is_symlink():
+                    path.chmod(0o755)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def write_archive(corpus: Path, documents: int = 30) -> list[str]:

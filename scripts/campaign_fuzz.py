@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
-from campaign_common import fake_server, write_archive
+from campaign_common import campaign_folder, fake_server, write_archive
 
 TOKEN = "fuzz-token"
 
@@ -28,9 +25,7 @@ def main() -> None:
     parser.add_argument("--max-examples", type=int, default=500, help="per API operation")
     parser.add_argument("--seed", type=int, default=10)
     options = parser.parse_args()
-    started = time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix="qa-fuzz-"))
-    try:
+    with campaign_folder("qa-fuzz-") as work:
         corpus = work / "corpus"
         write_archive(corpus, 12)
         (corpus / "minutes\nof the assembly.txt").write_text(
@@ -76,9 +71,6 @@ def main() -> None:
         print(f"statuses: {dict(sorted(statuses.items()))}")
         if findings or done.returncode:
             print(done.stdout[-6000:])
-        print(f"{(time.monotonic() - started) / 60:.1f} min")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -27,11 +27,9 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-from campaign_common import write_archive
+from campaign_common import campaign_folder, write_archive
 
 import qa.versions
 from qa.config import Settings
@@ -152,14 +150,10 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=40, help="kill points per kind of build")
     parser.add_argument("--every", action="store_true", help="kill at every step")
     options = parser.parse_args()
-    started = time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix="qa-kill-"))
-    try:
+    with campaign_folder("qa-kill-") as work:
         corpus, base = work / "corpus", work / "base"
         write_archive(corpus, 30)
-        settings = Settings(
-            corpus=corpus, index=base, embedder="fake", model="fake", progress=False
-        )
+        settings = fake_settings(corpus, base)
         build_index(settings, FakeEmbedder())
         before = set(open_index(settings).manifest.documents)
         # The killed builds' changes: three added, two changed, two removed.
@@ -188,9 +182,7 @@ def main() -> None:
                 totals["killed"] += died.returncode == -signal.SIGKILL
                 if died.returncode != -signal.SIGKILL:
                     print(f"  not killed at {point}: exit {died.returncode}", flush=True)
-                settings = Settings(
-                    corpus=corpus, index=run, embedder="fake", model="fake", progress=False
-                )
+                settings = fake_settings(corpus, run)
                 problem = broken(settings, before, after)
                 if problem:
                     totals["broken"] += 1
@@ -199,21 +191,21 @@ def main() -> None:
                 if left:
                     totals["orphans"] += 1
                     print(f"  LEFTOVERS after a kill at {point}: {left}", flush=True)
-        minutes = (time.monotonic() - started) / 60
         print(
             f"SIGKILL points: {totals['points']} (builds that died by SIGKILL: "
             f"{totals['killed']}); broken indexes: {totals['broken']} (target 0); orphans or "
-            f"leftovers after the next build: {totals['orphans']} (target 0); {minutes:.1f} min"
+            f"leftovers after the next build: {totals['orphans']} (target 0)"
         )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+
+def fake_settings(corpus: Path, index: Path) -> Settings:
+    """The settings of a build of `corpus` into `index` with the fake embedder."""
+    return Settings(corpus=corpus, index=index, embedder="fake", model="fake", progress=False)
 
 
 def write_expected(corpus: Path, work: Path) -> list[str]:
     """The documents a build of the changed corpus holds (one unkilled build to see)."""
-    reference = Settings(
-        corpus=corpus, index=work / "reference", embedder="fake", model="fake", progress=False
-    )
+    reference = fake_settings(corpus, work / "reference")
     build_index(reference, FakeEmbedder())
     return list(open_index(reference).manifest.documents)
 

@@ -18,13 +18,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import random
-import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-from campaign_common import fake_server, open_files, request, write_archive
+from campaign_common import campaign_folder, fake_server, open_files, request, write_archive
 
 TOKEN = "campaign-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -146,9 +144,7 @@ def main() -> None:
     parser.add_argument("--asks", type=int, default=25, help="requests per client per rebuild")
     parser.add_argument("--collect-garbage", action="store_true", help="leave the collector on")
     options = parser.parse_args()
-    started = time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix="qa-rebuilds-"))
-    try:
+    with campaign_folder("qa-rebuilds-") as work:
         corpus = work / "corpus"
         ids = write_archive(corpus, 30)
         served = fake_server(corpus, work / "index", TOKEN, options.collect_garbage)
@@ -184,9 +180,6 @@ def main() -> None:
             )
             for failure in (load.failures + soak.failures)[:10]:
                 print(f"  failed: {failure}")
-        print(f"{(time.monotonic() - started) / 60:.1f} min")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""Shared fixtures: the small deterministic fake embedder (qa.testing) beside the real model."""
+"""Shared fixtures: the small deterministic fake embedder (qa.testing) beside the real model,
+settings for an archive under tmp_path, and the small archive of the web tests with its
+assistant and a client of the app over it."""
 
 from __future__ import annotations
 
@@ -9,14 +11,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from archives import BUNDLED_CORPUS, write_web_archive
+from fastapi.testclient import TestClient
+from http_helpers import ADMIN_TOKEN
 
+from qa.app import create_app
 from qa.config import Settings
 from qa.documents import MetadataLimits, UnreadableDocument, load_document, scan_corpus
+from qa.service import Assistant
 from qa.testing import FakeEmbedder
 from qa.types import Document, SkippedFile
-
-REPOSITORY = Path(__file__).resolve().parent.parent
-BUNDLED_CORPUS = REPOSITORY / "corpus"
 
 
 def read_corpus(root: Path, limits: MetadataLimits | None = None) -> list[Document | SkippedFile]:
@@ -97,3 +101,41 @@ def real_embedder(tmp_path_factory):
 def module_fake_embedder() -> FakeEmbedder:
     """The fake embedder for archives that a test module builds once and shares."""
     return FakeEmbedder()
+
+
+@pytest.fixture
+def web_archive(make_settings, fake_embedder):
+    """Settings and an assistant over a freshly built small archive, for tests that change it."""
+    settings = make_settings(admin_token=ADMIN_TOKEN)
+    write_web_archive(settings.corpus)
+    assistant = Assistant(settings, fake_embedder)
+    assistant.build()
+    return settings, assistant
+
+
+@pytest.fixture(scope="module")
+def shared_web_archive(tmp_path_factory, module_fake_embedder):
+    """Settings and an assistant over one small archive that a module's read-only tests share."""
+    folder = tmp_path_factory.mktemp("shared")
+    settings = Settings(
+        corpus=folder / "corpus",
+        index=folder / "index",
+        embedder="fake",
+        model="fake",
+        progress=False,
+        admin_token=ADMIN_TOKEN,
+        allowed_hosts=["testserver"],
+    )
+    settings.corpus.mkdir()
+    write_web_archive(settings.corpus)
+    assistant = Assistant(settings, module_fake_embedder)
+    assistant.build()
+    return settings, assistant
+
+
+@pytest.fixture(scope="module")
+def client(shared_web_archive):
+    """A client of the app over the shared small archive."""
+    settings, assistant = shared_web_archive
+    with TestClient(create_app(settings, assistant)) as test_client:
+        yield test_client

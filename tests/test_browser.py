@@ -9,13 +9,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
-import threading
-import time
-from pathlib import Path
 
 import pytest
 import uvicorn
+from archives import BUNDLED_CORPUS
+from http_helpers import free_port, running
 from playwright.sync_api import Page, expect
 
 from qa.app import create_app
@@ -35,7 +33,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-BUNDLED_CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 QUESTION = "When was the national strike scheduled?"
 EVIL_TITLE = "<script>document.body.dataset.pwned='title';alert('title')</script> Lighthouse log"
 EVIL_TEXT = (
@@ -52,12 +49,6 @@ def browser_type_launch_args(browser_type_launch_args):
         "executable_path": "/usr/bin/chromium",
         "args": CHROMIUM_ARGS,
     }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -79,21 +70,12 @@ def server_url(tmp_path_factory, real_embedder):
     )
     assistant = Assistant(settings, real_embedder)
     assistant.build()
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_app(settings, assistant), host="127.0.0.1", port=port, log_level="warning"
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running(uvicorn.Server(config)):
+        yield f"http://127.0.0.1:{port}"
 
 
 def ask(page: Page, question: str, turn: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from archives import write
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
@@ -14,11 +15,6 @@ from qa.cli import main
 from qa.service import Assistant
 
 QUESTION = "When did the national strike begin?"
-
-
-def write(corpus, name: str, text: str, meta: dict) -> None:
-    (corpus / name).write_text(text, encoding="utf-8")
-    (corpus / f"{name}.meta.json").write_text(json.dumps(meta), encoding="utf-8")
 
 
 @pytest.fixture

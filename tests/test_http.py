@@ -3,14 +3,12 @@ HEAD, transfer encodings, Host names, admin tokens that are not ASCII, security 
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
-import threading
-import time
 
 import pytest
 import uvicorn
+from http_helpers import free_port, request, running
 
 from qa.app import create_app
 from qa.config import Settings
@@ -20,12 +18,6 @@ from qa.testing import FakeEmbedder
 
 TOKEN = "contraseña-ñandú-🔑"
 QUESTION = b'{"question": "When was the national strike called?"}'
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -44,31 +36,12 @@ def port(tmp_path_factory):
         model="fake",
         progress=False,
         admin_token=TOKEN,
-        port=_free_port(),
+        port=free_port(),
     )
     assistant = Assistant(settings, FakeEmbedder())
     assistant.build()
-    server = uvicorn.Server(server_config(create_app(settings, assistant), settings))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield settings.port
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-def request(port: int, method: str, path: str, body: bytes | None = None, headers=None):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
+    with running(uvicorn.Server(server_config(create_app(settings, assistant), settings))):
+        yield settings.port
 
 
 def raw_request(port: int, head: bytes, body: bytes = b"") -> tuple[int, dict, bytes]:

@@ -4,10 +4,8 @@ files from another folder with `qa serve` on the real default model."""
 
 from __future__ import annotations
 
-import http.client
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,29 +13,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from archives import REPOSITORY
+from http_helpers import free_port, request
 
 pytestmark = pytest.mark.model
 
-REPOSITORY = Path(__file__).resolve().parent.parent
 #: What a wheel is built from (everything else in the checkout is left behind).
 SOURCES = ("pyproject.toml", "README.md", "qa", "web")
 CORPUS_TEXT = "The national strike was called for December 15 by the assembly of unions.\n"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +97,7 @@ def test_qa_serve_from_the_wheel_serves_the_chat_and_its_static_files(installed,
     (corpus / "strike.txt").write_text(CORPUS_TEXT, encoding="utf-8")
     elsewhere = tmp_path / "elsewhere"  # neither the checkout nor the venv
     elsewhere.mkdir()
-    port = _free_port()
+    port = free_port()
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -132,7 +115,7 @@ def test_qa_serve_from_the_wheel_serves_the_chat_and_its_static_files(installed,
         while True:
             assert server.poll() is None, (tmp_path / "serve.log").read_text()
             try:
-                if _get(port, "/api/health")[0] == 200:
+                if request(port, "GET", "/api/health")[0] == 200:
                     break
             except OSError:
                 pass
@@ -140,7 +123,7 @@ def test_qa_serve_from_the_wheel_serves_the_chat_and_its_static_files(installed,
                 raise AssertionError("qa serve did not answer in 120 s")
             time.sleep(0.2)
 
-        status, headers, body = _get(port, "/")
+        status, headers, body = request(port, "GET", "/")
         assert status == 200, body
         assert headers["content-type"].startswith("text/html")
         page = body.decode("utf-8")
@@ -148,7 +131,7 @@ def test_qa_serve_from_the_wheel_serves_the_chat_and_its_static_files(installed,
         assert "1 document · 1 passages indexed" in page
         assert 'src="/static/chat.js"' in page
 
-        status, headers, body = _get(port, "/static/chat.js")
+        status, headers, body = request(port, "GET", "/static/chat.js")
         assert status == 200
         assert "javascript" in headers["content-type"]
         assert body == (REPOSITORY / "web" / "static" / "chat.js").read_bytes()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from archives import write
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
@@ -17,13 +18,6 @@ from qa.service import Assistant
 from qa.timeline import asks_for_a_span
 
 
-def write(corpus, name: str, text: str, date: str | None = None, source: str | None = None):
-    (corpus / name).write_text(text, encoding="utf-8")
-    meta = {key: value for key, value in (("date", date), ("source", source)) if value}
-    if meta:
-        (corpus / f"{name}.meta.json").write_text(json.dumps(meta), encoding="utf-8")
-
-
 @pytest.fixture
 def archive(make_settings, fake_embedder):
     settings = make_settings()
@@ -33,15 +27,13 @@ def archive(make_settings, fake_embedder):
         "lima.txt",
         "Delegates met in Lima on 10 December 2022.\n"
         "The national strike began on December 15 across the south.\n",
-        "2022-12",
-        "Lima desk",
+        {"date": "2022-12", "source": "Lima desk"},
     )
     write(
         corpus,
         "cusco.txt",
         "The national strike began on 15 December 2022 across the south.\nMarkets stayed closed.\n",
-        "2022-12-16",
-        "Cusco desk",
+        {"date": "2022-12-16", "source": "Cusco desk"},
     )
     write(corpus, "vizcarra.txt", "Congress removed Vizcarra in 2020.\n")
     build_index(settings, fake_embedder)
@@ -78,7 +70,7 @@ def test_filters_apply_to_event_dates_and_documents(archive):
 def test_incremental_builds_keep_the_timeline_right(archive, fake_embedder):
     settings, assistant = archive
     corpus = settings.corpus
-    write(corpus, "puno.txt", "Flights to Puno resumed yesterday.\n", "2023-01-09")
+    write(corpus, "puno.txt", "Flights to Puno resumed yesterday.\n", {"date": "2023-01-09"})
     (corpus / "vizcarra.txt").write_text("Congress removed Vizcarra in 2018.\n", encoding="utf-8")
     (corpus / "cusco.txt").unlink()
     report = build_index(settings, fake_embedder)
