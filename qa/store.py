@@ -292,6 +292,12 @@ class Catalog:
         rows = self.connection.execute("SELECT id FROM documents ORDER BY id LIMIT ?", (limit,))
         return [row[0] for row in rows]
 
+    def passages_per_document(self) -> dict[str, int]:
+        rows = self.connection.execute(
+            "SELECT document_id, count(*) FROM passages GROUP BY document_id"
+        )
+        return dict(rows)
+
     def counts(self) -> tuple[int, int]:
         db = self.connection
         documents = db.execute("SELECT count(*) FROM documents").fetchone()[0]

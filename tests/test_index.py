@@ -317,6 +317,20 @@ def test_term_counts_follow_adds_changes_and_removals(make_settings, fake_embedd
     assert kept["puno"] == 2 and farmers not in kept and "lima" not in kept
 
 
+
+def test_passages_per_document_counts_every_documents_passages(make_settings, fake_embedder):
+    settings = make_settings(chunk_tokens=16, chunk_overlap_sentences=0)
+    sentences = [f"Sentence number {n} tells of strike day {n} in the city." for n in range(6)]
+    write(settings.corpus, "long.txt", " ".join(sentences))
+    write(settings.corpus, "short.txt", "The strike ended.")
+    build_index(settings, fake_embedder)
+    index = open_index(settings)
+    counts = index.catalog.passages_per_document()
+    stored = {name: len(index.catalog.document_passages(name)) for name in counts}
+    index.close()
+    assert counts == stored
+    assert counts["short.txt"] == 1 and counts["long.txt"] >= 3
+
 CRASH_BEFORE_SWITCH = textwrap.dedent(
     """
     import os, signal, sys
