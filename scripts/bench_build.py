@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -226,3 +227,101 @@ def cold_cli_index(settings: Settings) -> tuple[float, int]:
     run = partial(subprocess.run, command, capture_output=True, text=True, check=True)
     finished, took = timed(partial(run, env=environment))
     return took, json.loads(finished.stdout)["embedded_passages"]
+
+
+@dataclass
+class BackendBuild:
+    """The index a backend's default-settings build left, for the searches after it."""
+
+    settings: Settings
+    passages: int
+
+
+def bench_backend_build(
+    report: Reporter, root: Path, articles: list[str], embedder: Embedder
+) -> BackendBuild:
+    """One backend's build throughput against its raw encode, without sentence vectors and
+    with them (the default), in five interleaved passes on the same documents: build without,
+    raw encode of its passages, build with, raw encode of its sentences, build without."""
+    backend = embedder.backend
+    with_sentences = settings_for(root, f"{backend}-sentences", backend, embedder.name, True)
+    passages_only = settings_for(root, f"{backend}-passages", backend, embedder.name, False)
+    write_corpus(articles, with_sentences.corpus)
+    passages_only = passages_only.model_copy(update={"corpus": with_sentences.corpus})
+    model = TimedEmbedder(embedder)
+    embedder.encode_passages(articles[:16], batch_size=with_sentences.batch_size)  # warm-up
+    report.line(f"  {backend} ({embedder.name}), {len(articles)} BBC documents:")
+
+    first = full_build(Assistant(passages_only, model), model)
+    passage_seconds, _ = raw_encode(embedder, first.encoded, passages_only)
+    both = full_build(Assistant(with_sentences, model), model)
+    # What the build with sentence vectors encoded beyond the passages: the sentences.
+    left = Counter(first.encoded)
+    sentences = [text for text in both.encoded if not _take(left, text)]
+    sentence_seconds, _ = raw_encode(embedder, sentences, with_sentences)
+    second = full_build(Assistant(passages_only, model), model)
+
+    passages = first.built.embedded_passages
+    without = (first.seconds + second.seconds) / 2
+    report.line(
+        f"    build without sentence vectors: {first.seconds:.1f} s and {second.seconds:.1f} s "
+        f"(model encode {first.encode_seconds:.1f} s, tokenizer {first.token_seconds:.1f} s), "
+        f"{passages} passages; raw encode of those passages: {passage_seconds:.1f} s"
+    )
+    report.line(
+        f"    build with sentence vectors (the default): {both.seconds:.1f} s (model encode "
+        f"{both.encode_seconds:.1f} s), {passages} passages and {len(sentences)} sentences; "
+        f"raw encode of those sentences: {sentence_seconds:.1f} s (load {load_average()})"
+    )
+    ratio = passage_seconds / without
+    ratio_with = (passage_seconds + sentence_seconds) / both.seconds
+    report.target(
+        f"{backend}: build throughput / raw encode throughput, passages only",
+        ratio,
+        MIN_BUILD_RATIO,
+        True,
+        "",
+    )
+    report.target(
+        f"{backend}: build throughput / raw encode throughput, with sentence vectors "
+        "(the default; raw encode of its passages and sentences)",
+        ratio_with,
+        MIN_BUILD_RATIO,
+        True,
+        "",
+    )
+    report.line(
+        f"    what sentence vectors cost: build time with / without = "
+        f"{both.seconds / without:.2f}; passages/s of the default build / raw encode of its "
+        f"passages alone = {passage_seconds / both.seconds:.2f}"
+    )
+    report.numbers.setdefault("backends", {})[backend] = {
+        "model": embedder.name,
+        "documents": first.built.documents,
+        "passages": passages,
+        "sentences": len(sentences),
+        "build_seconds_without_sentence_vectors": [
+            round(first.seconds, 2),
+            round(second.seconds, 2),
+        ],
+        "build_model_encode_seconds_without": round(first.encode_seconds, 2),
+        "build_tokenizer_seconds_without": round(first.token_seconds, 2),
+        "raw_passage_encode_seconds": round(passage_seconds, 2),
+        "build_seconds_with_sentence_vectors": round(both.seconds, 2),
+        "build_model_encode_seconds_with": round(both.encode_seconds, 2),
+        "raw_sentence_encode_seconds": round(sentence_seconds, 2),
+        "throughput_ratio_passages_only": round(ratio, 4),
+        "throughput_ratio_with_sentence_vectors": round(ratio_with, 4),
+        "sentence_vectors_build_time_ratio": round(both.seconds / without, 4),
+        "default_build_over_raw_passage_encode": round(passage_seconds / both.seconds, 4),
+        "threads": build_threads(with_sentences),
+    }
+    return BackendBuild(with_sentences, passages)
+
+
+def _take(counts: Counter, text: str) -> bool:
+    """Takes one `text` from `counts`; False when none is left."""
+    if counts[text] <= 0:
+        return False
+    counts[text] -= 1
+    return True

@@ -154,3 +154,21 @@ def bench_small_search(
             f"ask p50 - search p50 at {passages:,} passages",
             cost,
         )
+
+
+def bench_backend_answers(
+    report: Reporter, embedder: Embedder, settings: Settings, questions: list[str], rounds: int
+) -> None:
+    """What `ask` adds to `search` over the index a backend's default build left."""
+    index = open_index(settings)
+    cost = answer_cost(index, embedder, settings, questions, rounds)
+    passages = index.catalog.counts()[1]
+    index.close()
+    backend = embedder.backend
+    report.numbers["backends"][backend]["ask"] = cost
+    report_answer_cost(
+        report,
+        f"  {passages:,} passages",
+        f"{backend}: ask p50 - search p50 at {passages:,} passages (sentence vectors)",
+        cost,
+    )
