@@ -9,7 +9,8 @@ all-MiniLM-L6-v2, as this benchmark always has, so that their numbers compare ac
 versions: [1] build throughput against the raw encode of the same passages
 (`bench_build.py`), [2] an incremental rebuild, [3] search latency and what `ask` adds to it
 over real BBC indexes (`bench_search.py`), [4] latency and memory at 100,000 synthetic
-passages (`bench_scale.py`, `bench_memory.py`). [5] measures each embedder backend with the
+passages (`bench_scale.py`, `bench_memory.py`), there also with the default model's
+questions. [5] measures each embedder backend with the
 settings a user gets: build throughput with and without sentence vectors, and what `ask`
 adds to `search`.
 
@@ -166,7 +167,7 @@ def main() -> None:
             report,
             root,
             articles,
-            reference,
+            models,
             questions,
             args.synthetic_passages,
             args.rounds,
