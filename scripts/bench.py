@@ -1,6 +1,6 @@
 """Benchmark of the build, search latency and memory against the project's targets.
 
-    python scripts/bench.py            # 1,000 BBC documents, 100 per backend, 100,000 passages
+    python scripts/bench.py            # 1,000 BBC documents, 60 per backend, 100,000 passages
     python scripts/bench.py --quick    # smoke run: 100 documents, 20 per backend, 10,000
     python scripts/bench.py --json     # the numbers as one JSON object on stdout
 
@@ -50,7 +50,7 @@ from qa.config import Settings
 from qa.embedders import BACKENDS, DEFAULT_MODELS, Embedder, embedder_for
 
 #: (BBC documents, documents per backend, synthetic passages, rounds): full and --quick.
-FULL = (1000, 100, 100_000, 3)
+FULL = (1000, 60, 100_000, 3)
 QUICK = (100, 20, 10_000, 2)
 
 
@@ -62,7 +62,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--backend-documents",
         type=int,
-        help="BBC documents each backend builds in section [5] (default 100).",
+        help="BBC documents each backend builds in section [5] (default 60).",
     )
     parser.add_argument(
         "--synthetic-passages",
