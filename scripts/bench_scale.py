@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -156,15 +157,14 @@ def bench_large_search(
     memory = f"peak RSS serving {passages:,} passages"
     reference = embedders[REFERENCE_BACKEND]
     report.line(f"  questions embedded by {REFERENCE_BACKEND} ({reference.name}), as before:")
-    numbers.update(
-        reference_latency(report, index, reference, settings, questions, rounds, initial_threads)
-    )
+    run = Searches(report, index, settings, questions, rounds)
+    numbers.update(reference_latency(run, reference, initial_threads))
     report.numbers["memory_serving"] = serving_memory(
         report, settings, REFERENCE_BACKEND, queries, rounds, memory
     )
     if DEFAULT_BACKEND != REFERENCE_BACKEND:
         report.line(f"  questions embedded by the default model, {DEFAULT_BACKEND}:")
-        ours = default_latency(report, index, default, settings, questions, rounds)
+        ours = default_latency(run, default)
         ours["memory_serving"] = serving_memory(
             report, settings, DEFAULT_BACKEND, queries, rounds, f"{DEFAULT_BACKEND}: {memory}"
         )
@@ -172,36 +172,50 @@ def bench_large_search(
     index.close()
 
 
-def reference_latency(
-    report: Reporter,
-    index: IndexVersion,
-    embedder: Embedder,
-    settings: Settings,
-    questions: list[str],
-    rounds: int,
-    initial_threads: int,
-) -> dict:
-    """The reference model's latency per mode, where a hybrid search spends its time, and
-    the same with questions embedded by torch and with exact vectors."""
-    passages = index.catalog.counts()[1]
-    latency = measure_latency(
-        lambda i=index, s=settings: Retriever(i, embedder, s), questions, rounds
-    )
-    print_latency(report, f"{passages:>7,} passages", latency)
-    breakdown = hybrid_profile(Retriever(index, embedder, settings), questions)
-    report.line(
+@dataclass
+class Searches:
+    """The synthetic index, open, and what every measure of its searches needs."""
+
+    report: Reporter
+    index: IndexVersion
+    settings: Settings
+    questions: list[str]
+    rounds: int
+
+    @property
+    def passages(self) -> int:
+        return self.index.catalog.counts()[1]
+
+    def latency(self, embedder: Embedder, modes: tuple[str, ...] = MODES) -> dict:
+        """Latency per mode with `embedder`'s questions (see `measure_latency`)."""
+        index, settings = self.index, self.settings
+        return measure_latency(
+            lambda: Retriever(index, embedder, settings), self.questions, self.rounds, modes
+        )
+
+
+def latency_and_profile(run: Searches, embedder: Embedder) -> tuple[dict, dict]:
+    """Latency per mode with `embedder`'s questions, and where a hybrid search spends its
+    time, both printed."""
+    latency = run.latency(embedder)
+    print_latency(run.report, f"{run.passages:>7,} passages", latency)
+    breakdown = hybrid_profile(Retriever(run.index, embedder, run.settings), run.questions)
+    run.report.line(
         "  where a hybrid search spends its time (ms per search, cumulative, cProfile): "
         + ", ".join(f"{step} {ms:.1f}" for step, ms in breakdown.items())
     )
-    before = TorchQueries(embedder)
-    torch_latency = measure_latency(
-        lambda i=index, s=settings: Retriever(i, before, s), questions, rounds, modes=("hybrid",)
-    )
+    return latency, breakdown
+
+
+def reference_latency(run: Searches, embedder: Embedder, initial_threads: int) -> dict:
+    """The reference model's latency per mode, where a hybrid search spends its time, and
+    the same with questions embedded by torch and with exact vectors."""
+    report, index, settings, questions = run.report, run.index, run.settings, run.questions
+    latency, breakdown = latency_and_profile(run, embedder)
+    torch_latency = run.latency(TorchQueries(embedder), modes=("hybrid",))
     layout, vectors = index.vectors.layout, index.vectors
     index.vectors = vectors.reorganised(0)  # the same vectors, exact
-    exact_latency = measure_latency(
-        lambda i=index, s=settings: Retriever(i, embedder, s), questions, rounds, modes=MODES[:2]
-    )
+    exact_latency = run.latency(embedder, modes=MODES[:2])
     index.vectors = vectors
     ratio = torch_latency["hybrid"]["p50_ms"] / latency["hybrid"]["p50_ms"]
     encoder = query_backend(embedder)
@@ -227,7 +241,7 @@ def reference_latency(
         f"(search_threads={settings.search_threads})"
     )
     report.target(
-        f"hybrid search p50 at {passages:,} passages (synthetic)",
+        f"hybrid search p50 at {run.passages:,} passages (synthetic)",
         latency["hybrid"]["p50_ms"],
         MAX_P50_MS_LARGE,
         False,
@@ -247,26 +261,11 @@ def reference_latency(
     }
 
 
-def default_latency(
-    report: Reporter,
-    index: IndexVersion,
-    embedder: Embedder,
-    settings: Settings,
-    questions: list[str],
-    rounds: int,
-) -> dict:
+def default_latency(run: Searches, embedder: Embedder) -> dict:
     """The default model's latency per mode on the search threads a user gets, the hybrid
     p50 on two threads, and the question's embedding alone on each."""
-    passages = index.catalog.counts()[1]
-    latency = measure_latency(
-        lambda i=index, s=settings: Retriever(i, embedder, s), questions, rounds
-    )
-    print_latency(report, f"{passages:>7,} passages", latency)
-    breakdown = hybrid_profile(Retriever(index, embedder, settings), questions)
-    report.line(
-        "  where a hybrid search spends its time (ms per search, cumulative, cProfile): "
-        + ", ".join(f"{step} {ms:.1f}" for step, ms in breakdown.items())
-    )
+    report, settings, questions = run.report, run.settings, run.questions
+    latency, breakdown = latency_and_profile(run, embedder)
     own = settings.search_threads
     embedding = {own: query_embedding_p50(embedder.encode_query, questions)}
     numbers = {"latency": latency, "hybrid_profile_ms_per_search": breakdown}
@@ -275,9 +274,7 @@ def default_latency(
         two = settings.model_copy(update={"search_threads": TWO_THREADS})
         on_two = embedder_for(Settings(embedder=embedder.backend, search_threads=TWO_THREADS))
         with threads(TWO_THREADS, settings):
-            hybrid = measure_latency(
-                lambda i=index: Retriever(i, on_two, two), questions, rounds, modes=("hybrid",)
-            )["hybrid"]
+            hybrid = replace(run, settings=two).latency(on_two, modes=("hybrid",))["hybrid"]
             embedding[TWO_THREADS] = query_embedding_p50(on_two.encode_query, questions)
         numbers["hybrid_two_threads"] = hybrid
         report.line(
@@ -291,8 +288,8 @@ def default_latency(
         + f" (search_threads={own})"
     )
     report.target(
-        f"{embedder.backend}: hybrid search p50 at {passages:,} passages (synthetic, the default "
-        f"model, question embedding included, search_threads={own})",
+        f"{embedder.backend}: hybrid search p50 at {run.passages:,} passages (synthetic, the "
+        f"default model, question embedding included, search_threads={own})",
         latency["hybrid"]["p50_ms"],
         MAX_P50_MS_LARGE,
         False,

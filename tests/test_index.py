@@ -317,7 +317,6 @@ def test_term_counts_follow_adds_changes_and_removals(make_settings, fake_embedd
     assert kept["puno"] == 2 and farmers not in kept and "lima" not in kept
 
 
-
 def test_passages_per_document_counts_every_documents_passages(make_settings, fake_embedder):
     settings = make_settings(chunk_tokens=16, chunk_overlap_sentences=0)
     sentences = [f"Sentence number {n} tells of strike day {n} in the city." for n in range(6)]
@@ -330,6 +329,7 @@ def test_passages_per_document_counts_every_documents_passages(make_settings, fa
     index.close()
     assert counts == stored
     assert counts["short.txt"] == 1 and counts["long.txt"] >= 3
+
 
 CRASH_BEFORE_SWITCH = textwrap.dedent(
     """
