@@ -1,0 +1,298 @@
+"""Search latency at scale, measured by `scripts/bench.py`: a synthetic index of about
+100,000 passages, chunked and stored by the real build with the default model's tokenizer
+and a user's settings, embedded by a cheap hashing embedder of the model's dimension
+(embedding them for real would take hours here); questions embedded by the real models, so
+latency includes the question's embedding, FAISS and FTS5. Run `scripts/bench.py`, not this."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from bench_common import (
+    DEFAULT_BACKEND,
+    MAX_P50_MS_LARGE,
+    MODES,
+    REFERENCE_BACKEND,
+    Reporter,
+    by_torch_threads,
+    describe_threads,
+    load_average,
+    peak_rss_mb,
+    print_latency,
+    query_backend,
+    query_embedding_p50,
+    reset_peak_rss,
+    settings_for,
+    threads,
+    timed,
+)
+from bench_embedders import HashEmbedder, TorchQueries
+from bench_memory import serving_memory
+from bench_search import hybrid_profile, measure_latency
+
+from qa.chunking import chunk_document
+from qa.config import Settings
+from qa.embedders import Embedder, embedder_for
+from qa.index import IndexVersion, build_index, chunking_parameters, open_index
+from qa.retrieval import Retriever
+from qa.text import split_sentences
+from qa.types import Document
+
+#: The other thread count the default model's search is measured on.
+TWO_THREADS = 2
+
+
+def synthetic_corpus(
+    all_articles: list[str],
+    target: int,
+    hasher: HashEmbedder,
+    settings: Settings,
+    path: Path,
+    seed: int = 2005,
+) -> int:
+    """Write a JSON Lines corpus of documents recombined from real BBC sentences, with enough
+    documents for about `target` passages; returns the number of documents."""
+    headlines, pool, lengths = [], [], []
+    for article in all_articles:
+        headline, _, body = article.partition("\n")
+        sentences = [s.text for s in split_sentences(body, "en")]
+        headlines.append(headline.strip())
+        pool.extend(sentences)
+        lengths.append(len(sentences))
+    random_state = random.Random(seed)
+
+    def document() -> dict:
+        sentences = [random_state.choice(pool) for _ in range(random_state.choice(lengths))]
+        paragraphs, start = [], 0
+        while start < len(sentences):
+            size = random_state.randint(1, 3)
+            paragraphs.append(" ".join(sentences[start : start + size]))
+            start += size
+        return {"title": random_state.choice(headlines), "text": "\n\n".join(paragraphs)}
+
+    # Passages per document, from a sample chunked as the build will chunk it.
+    params = chunking_parameters(settings, hasher)
+    sample = [document() for _ in range(200)]
+    per_document = np.mean(
+        [
+            len(
+                chunk_document(
+                    Document(str(n), "", d["title"], d["text"], "en"),
+                    hasher,
+                    params.max_tokens,
+                    params.overlap_sentences,
+                )
+            )
+            for n, d in enumerate(sample)
+        ]
+    )
+    count = int(round(target / per_document))
+    path.parent.mkdir(parents=True)
+    random_state.seed(seed)
+    with open(path, "w", encoding="utf-8") as handle:
+        for _ in range(count):
+            handle.write(json.dumps(document(), ensure_ascii=False) + "\n")
+    return count
+
+
+def bench_large_search(
+    report: Reporter,
+    root: Path,
+    all_articles: list[str],
+    embedders: dict[str, Embedder],
+    questions: list[str],
+    target: int,
+    rounds: int,
+    initial_threads: int,
+) -> None:
+    default = embedders[DEFAULT_BACKEND]
+    hasher = HashEmbedder(default)
+    # A user's settings, but for the model the manifest records.
+    sentence_vectors = Settings.model_fields["sentence_vectors"].default
+    settings = settings_for(root, "synthetic", DEFAULT_BACKEND, hasher.name, sentence_vectors)
+    report.line(f"\n[4] synthetic index of about {target:,} passages (load {load_average()})")
+    documents = synthetic_corpus(
+        all_articles, target, hasher, settings, settings.corpus / "synthetic.jsonl"
+    )
+    measured_peak = reset_peak_rss()
+    rss_before = peak_rss_mb()
+    built, build_seconds = timed(partial(build_index, settings, hasher, full=True))
+    build_peak = peak_rss_mb() if measured_peak else None
+    passages = built.passages
+    report.line(
+        f"  SYNTHETIC: {built.documents:,} documents recombined from real BBC sentences, "
+        f"{passages:,} passages, built by the real build in {build_seconds:.0f} s "
+        f"with a hashing embedder ({hasher.name}); queries use the real model"
+    )
+    report.line(
+        f"  chunked by {DEFAULT_BACKEND}'s tokenizer ({default.name}), sentence vectors "
+        f"{'on' if sentence_vectors else 'off'}: the default model and settings"
+    )
+    if build_peak is not None:
+        report.line(
+            f"  peak RSS of this process during that build: {build_peak:.0f} MB "
+            f"(it held {rss_before:.0f} MB before: model, earlier phases)"
+        )
+    numbers = {
+        "synthetic": True,
+        "documents": documents,
+        "passages": passages,
+        "chunked_by": DEFAULT_BACKEND,
+        "sentence_vectors": sentence_vectors,
+        "build_seconds": round(build_seconds, 1),
+        "build_peak_rss_mb": round(build_peak, 1) if build_peak is not None else None,
+        "rss_before_build_mb": round(rss_before, 1),
+    }
+    report.numbers["search_synthetic"] = numbers
+    # The index carries the hashing embedder's name; a real model of the same dimension
+    # embeds the queries, so the retriever is given it directly.
+    index = open_index(settings)
+    queries = root / "queries.json"
+    queries.write_text(json.dumps(questions), encoding="utf-8")
+    memory = f"peak RSS serving {passages:,} passages"
+    reference = embedders[REFERENCE_BACKEND]
+    report.line(f"  questions embedded by {REFERENCE_BACKEND} ({reference.name}), as before:")
+    run = Searches(report, index, settings, questions, rounds)
+    numbers.update(reference_latency(run, reference, initial_threads))
+    report.numbers["memory_serving"] = serving_memory(
+        report, settings, REFERENCE_BACKEND, queries, rounds, memory
+    )
+    if DEFAULT_BACKEND != REFERENCE_BACKEND:
+        report.line(f"  questions embedded by the default model, {DEFAULT_BACKEND}:")
+        ours = default_latency(run, default)
+        ours["memory_serving"] = serving_memory(
+            report, settings, DEFAULT_BACKEND, queries, rounds, f"{DEFAULT_BACKEND}: {memory}"
+        )
+        numbers["default_model"] = ours
+    index.close()
+
+
+@dataclass
+class Searches:
+    """The synthetic index, open, and what every measure of its searches needs."""
+
+    report: Reporter
+    index: IndexVersion
+    settings: Settings
+    questions: list[str]
+    rounds: int
+
+    @property
+    def passages(self) -> int:
+        return self.index.catalog.counts()[1]
+
+    def latency(self, embedder: Embedder, modes: tuple[str, ...] = MODES) -> dict:
+        """Latency per mode with `embedder`'s questions (see `measure_latency`)."""
+        index, settings = self.index, self.settings
+        return measure_latency(
+            lambda: Retriever(index, embedder, settings), self.questions, self.rounds, modes
+        )
+
+
+def latency_and_profile(run: Searches, embedder: Embedder) -> tuple[dict, dict]:
+    """Latency per mode with `embedder`'s questions, and where a hybrid search spends its
+    time, both printed."""
+    latency = run.latency(embedder)
+    print_latency(run.report, f"{run.passages:>7,} passages", latency)
+    breakdown = hybrid_profile(Retriever(run.index, embedder, run.settings), run.questions)
+    run.report.line(
+        "  where a hybrid search spends its time (ms per search, cumulative, cProfile): "
+        + ", ".join(f"{step} {ms:.1f}" for step, ms in breakdown.items())
+    )
+    return latency, breakdown
+
+
+def reference_latency(run: Searches, embedder: Embedder, initial_threads: int) -> dict:
+    """The reference model's latency per mode, where a hybrid search spends its time, and
+    the same with questions embedded by torch and with exact vectors."""
+    report, index, settings, questions = run.report, run.index, run.settings, run.questions
+    latency, breakdown = latency_and_profile(run, embedder)
+    torch_latency = run.latency(TorchQueries(embedder), modes=("hybrid",))
+    layout, vectors = index.vectors.layout, index.vectors
+    index.vectors = vectors.reorganised(0)  # the same vectors, exact
+    exact_latency = run.latency(embedder, modes=MODES[:2])
+    index.vectors = vectors
+    ratio = torch_latency["hybrid"]["p50_ms"] / latency["hybrid"]["p50_ms"]
+    encoder = query_backend(embedder)
+    report.line(
+        f"  hybrid p50 with questions embedded by torch instead ({encoder} above): "
+        f"{torch_latency['hybrid']['p50_ms']:.1f} ms; torch / {encoder} = {ratio:.2f}"
+    )
+    exact_ratio = exact_latency["hybrid"]["p50_ms"] / latency["hybrid"]["p50_ms"]
+    report.line(
+        f"  vectors as built: {layout} (nprobe {settings.ivf_probes}); with the same vectors "
+        f"exact (Flat) instead: hybrid p50 {exact_latency['hybrid']['p50_ms']:.1f} ms, dense "
+        f"p50 {exact_latency['dense']['p50_ms']:.1f} ms; Flat / {layout} hybrid = "
+        f"{exact_ratio:.2f}"
+    )
+    embedding = by_torch_threads(
+        [initial_threads, settings.search_threads],
+        lambda: query_embedding_p50(lambda q: embedder.encode_passages([q]), questions),
+        "p50_ms",
+    )
+    embedding[f"{encoder}_p50_ms"] = query_embedding_p50(embedder.encode_query, questions)
+    report.line(
+        f"  query embedding alone, p50: {describe_threads(embedding, 'ms')} "
+        f"(search_threads={settings.search_threads})"
+    )
+    report.target(
+        f"hybrid search p50 at {run.passages:,} passages (synthetic)",
+        latency["hybrid"]["p50_ms"],
+        MAX_P50_MS_LARGE,
+        False,
+        " ms",
+    )
+    return {
+        "latency": latency,
+        "hybrid_profile_ms_per_search": breakdown,
+        "query_embedding": embedding,
+        "query_backend": encoder,
+        "hybrid_torch_queries": torch_latency["hybrid"],
+        "vectors_layout": layout,
+        "ivf_probes": settings.ivf_probes,
+        "exact_layout_latency": exact_latency,
+        "flat_over_layout_hybrid_p50_ratio": round(exact_ratio, 3),
+        "torch_over_default_p50_ratio": round(ratio, 3),
+    }
+
+
+def default_latency(run: Searches, embedder: Embedder) -> dict:
+    """The default model's latency per mode on the search threads a user gets, the hybrid
+    p50 on two threads, and the question's embedding alone on each."""
+    report, settings, questions = run.report, run.settings, run.questions
+    latency, breakdown = latency_and_profile(run, embedder)
+    own = settings.search_threads
+    embedding = {own: query_embedding_p50(embedder.encode_query, questions)}
+    numbers = {"latency": latency, "hybrid_profile_ms_per_search": breakdown}
+    if own != TWO_THREADS:
+        # Another instance of the model, its questions embedded on two threads.
+        two = settings.model_copy(update={"search_threads": TWO_THREADS})
+        on_two = embedder_for(Settings(embedder=embedder.backend, search_threads=TWO_THREADS))
+        with threads(TWO_THREADS, settings):
+            hybrid = replace(run, settings=two).latency(on_two, modes=("hybrid",))["hybrid"]
+            embedding[TWO_THREADS] = query_embedding_p50(on_two.encode_query, questions)
+        numbers["hybrid_two_threads"] = hybrid
+        report.line(
+            f"  with search_threads={TWO_THREADS} (question embedding and FAISS): hybrid p50 "
+            f"{hybrid['p50_ms']:.1f} ms, p95 {hybrid['p95_ms']:.1f} ms"
+        )
+    numbers["query_embedding_p50_ms_by_threads"] = embedding
+    report.line(
+        "  query embedding alone, p50: "
+        + ", ".join(f"{count} thread(s) {ms:.1f} ms" for count, ms in embedding.items())
+        + f" (search_threads={own})"
+    )
+    report.target(
+        f"{embedder.backend}: hybrid search p50 at {run.passages:,} passages (synthetic, the "
+        f"default model, question embedding included, search_threads={own})",
+        latency["hybrid"]["p50_ms"],
+        MAX_P50_MS_LARGE,
+        False,
+        " ms",
+    )
+    return numbers
