@@ -208,3 +208,17 @@ def test_format_mismatch_is_refused(make_settings, fake_embedder):
 def test_missing_index_names_the_build_command(make_settings):
     with pytest.raises(IndexMissingError, match="qa index"):
         open_index(make_settings())
+
+
+def test_passages_per_document_counts_every_documents_passages(make_settings, fake_embedder):
+    settings = make_settings(chunk_tokens=16, chunk_overlap_sentences=0)
+    sentences = [f"Sentence number {n} tells of strike day {n} in the city." for n in range(6)]
+    write(settings.corpus, "long.txt", " ".join(sentences))
+    write(settings.corpus, "short.txt", "The strike ended.")
+    build_index(settings, fake_embedder)
+    index = open_index(settings)
+    counts = index.catalog.passages_per_document()
+    stored = {name: len(index.catalog.document_passages(name)) for name in counts}
+    index.close()
+    assert counts == stored
+    assert counts["short.txt"] == 1 and counts["long.txt"] >= 3
