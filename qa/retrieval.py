@@ -8,7 +8,10 @@ guess a missing score. Queries arrive checked and with their language (`qa.query
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -22,6 +25,23 @@ from qa.versions import IndexVersion
 
 #: Questions whose vectors a retriever keeps (a follow-up or a repeated search reuses them).
 QUERY_CACHE_SIZE = 256
+#: Questions embedded at once in the background, across retrievers and requests.
+EMBEDDING_WORKERS = 4
+
+_embedding_pool: ThreadPoolExecutor | None = None
+_embedding_pool_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One process-wide pool for question embeddings (created on first use, never per index
+    version, so reloads leak no threads)."""
+    global _embedding_pool
+    with _embedding_pool_lock:
+        if _embedding_pool is None:
+            _embedding_pool = ThreadPoolExecutor(
+                EMBEDDING_WORKERS, thread_name_prefix="question-embedding"
+            )
+        return _embedding_pool
 
 
 class QueryVectors:
@@ -36,12 +56,31 @@ class QueryVectors:
         vector = self._vectors.get(text)
         if vector is None:
             vector = self.embedder.encode_query(text)
-            self._vectors[text] = vector
-            if len(self._vectors) > self.size:
-                self._vectors.popitem(last=False)
+            self._keep(text, vector)
         else:
             self._vectors.move_to_end(text)
         return vector
+
+    def later(self, text: str) -> Callable[[], np.ndarray]:
+        """Start embedding `text` on another thread unless its vector is known; calling the
+        result waits for the vector (and raises what the embedder raised). The engines release
+        the GIL while they compute, so the caller's lexical search runs meanwhile."""
+        if text in self._vectors:
+            return lambda: self.get(text)
+        future = _pool().submit(self.embedder.encode_query, text)
+
+        def vector() -> np.ndarray:
+            result = future.result()
+            self._keep(text, result)
+            return result
+
+        return vector
+
+    def _keep(self, text: str, vector: np.ndarray) -> None:
+        self._vectors[text] = vector
+        self._vectors.move_to_end(text)
+        if len(self._vectors) > self.size:
+            self._vectors.popitem(last=False)
 
 
 class Retriever:
@@ -84,16 +123,18 @@ class Retriever:
         allowed = None
         if filters is not None and not filters.is_empty():
             allowed = catalog.filtered_passage_ids(filters)
+        # The question is embedded while the lexical side looks up its terms.
+        query_vector = self._vectors.later(query.text) if mode != "lexical" else None
         terms = query_terms(query.text, query.language, self.index.languages)
         frequencies = self.index.frequencies(terms)
         found: dict[int, Candidate] = {}
-        if mode in ("dense", "hybrid"):
-            for passage_id, score in vectors.search(self.query_vector(query.text), limit, allowed):
-                found.setdefault(passage_id, Candidate(passage_id)).dense = score
         if mode in ("lexical", "hybrid"):
             selective = selective_terms(terms, frequencies, self.settings.lexical_max_postings)
             for passage_id, _ in catalog.lexical_search(selective, limit, filters):
-                found.setdefault(passage_id, Candidate(passage_id))
+                found[passage_id] = Candidate(passage_id)
+        if query_vector is not None:
+            for passage_id, score in vectors.search(query_vector(), limit, allowed):
+                found.setdefault(passage_id, Candidate(passage_id)).dense = score
         ranked = list(found.values())
         if not ranked:
             return []

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
 from qa.errors import InvalidQueryError
 from qa.query import SearchFilters
+from qa.retrieval import Retriever
 from qa.service import Assistant
+from qa.testing import FakeEmbedder
 
 
 @pytest.fixture
@@ -104,3 +107,52 @@ def test_bad_queries_are_refused_with_a_reason(assistant, query, k, message):
 def test_a_query_matching_nothing_lexically_still_gets_dense_hits(assistant):
     hits = assistant.search("zzzz qqqq", k=3)
     assert len(hits) == 3
+
+
+class _NotEmbedded(RuntimeError):
+    pass
+
+
+class _WaitsForTheLexicalSearch(FakeEmbedder):
+    """Embeds a question only once the lexical search has started: a search that embeds
+    first and then looks up terms would wait forever (here, fail after a few seconds)."""
+
+    def __init__(self, started: threading.Event) -> None:
+        super().__init__()
+        self.started = started
+        self.threads: list[str] = []
+
+    def encode_query(self, text):
+        self.threads.append(threading.current_thread().name)
+        if not self.started.wait(timeout=5):
+            raise _NotEmbedded("the lexical search never started while the question was embedded")
+        return super().encode_query(text)
+
+
+def test_the_question_is_embedded_while_its_terms_are_looked_up(assistant, monkeypatch):
+    index = assistant.engine().index
+    started = threading.Event()
+    lexical_search = index.catalog.lexical_search
+
+    def lexical_search_that_signals(*args, **kwargs):
+        started.set()
+        return lexical_search(*args, **kwargs)
+
+    monkeypatch.setattr(index.catalog, "lexical_search", lexical_search_that_signals)
+    embedder = _WaitsForTheLexicalSearch(started)
+    retriever = Retriever(index, embedder, assistant.settings)
+    hits = retriever.search("When was the national strike?", k=2, mode="hybrid")
+    assert hits[0].title == "National strike"
+    assert embedder.threads and embedder.threads[0] != threading.current_thread().name
+    # Embedded once: the answer step and a repeated search reuse the vector.
+    retriever.query_vector("When was the national strike?")
+    retriever.search("When was the national strike?", k=2, mode="dense")
+    assert len(embedder.threads) == 1
+
+
+def test_an_embedding_failure_reaches_the_caller_as_itself(assistant):
+    index = assistant.engine().index
+    never = threading.Event()
+    retriever = Retriever(index, _WaitsForTheLexicalSearch(never), assistant.settings)
+    with pytest.raises(_NotEmbedded, match="never started"):
+        retriever.search("potato harvest", mode="dense")
