@@ -120,6 +120,7 @@ class Answerer:
         passages = self.index.catalog.passages(hit.passage_id for hit in hits)
         features = sentence_features(profile, hits, passages, query_vector)
         scored = [ScoredSentence(f, self._score(f)) for f in features]
+        retrieved = hits
         hits = _rerank(hits, scored, self.settings.answer_rerank_depth)
         readable = {hit.passage_id for hit in hits[: self.settings.answer_passages]}
         ranked = _distinct(
@@ -128,19 +129,21 @@ class Answerer:
         best = ranked[0] if ranked else None
         confidence = self._confidence(best, hits, query_vector)
         if best is None or confidence < self.calibration.threshold:
-            answer = self._abstain(question, hits, confidence)
-        else:
-            chosen = [best]
-            length = len(best.sentence.text)
-            for extra in ranked[1 : self.settings.answer_sentences]:
-                # A further sentence only when it is nearly as good, and the answer stays short.
-                length += len(extra.sentence.text) + 1
-                if extra.score < self.settings.answer_extra_ratio * best.score:
-                    break
-                if length > self.settings.answer_max_chars:
-                    break
-                chosen.append(extra)
-            answer = self._compose(question, chosen, confidence)
+            # No sentence answers: the closest passages are the search's, in its order.
+            answer = self._abstain(question, retrieved, confidence)
+            answer.hits = retrieved
+            return answer
+        chosen = [best]
+        length = len(best.sentence.text)
+        for extra in ranked[1 : self.settings.answer_sentences]:
+            # A further sentence only when it is nearly as good, and the answer stays short.
+            length += len(extra.sentence.text) + 1
+            if extra.score < self.settings.answer_extra_ratio * best.score:
+                break
+            if length > self.settings.answer_max_chars:
+                break
+            chosen.append(extra)
+        answer = self._compose(question, chosen, confidence)
         answer.hits = hits
         return answer
 
@@ -154,6 +157,7 @@ class Answerer:
             + settings.answer_rank_weight * features.rank
             + settings.answer_kind_weight * features.kind
             + settings.answer_dense_weight * features.dense
+            + settings.answer_context_dense_weight * features.context_dense
         )
 
     def _confidence(

@@ -69,6 +69,13 @@ class Settings(BaseSettings):
         "languages and paraphrase. Costs build time (sentences are embedded as well as "
         "passages) and one float16 vector a sentence in the catalog.",
     )
+    sentence_context_vectors: bool = Field(
+        True,
+        description="With `sentence_vectors`, also embed every sentence together with the "
+        "sentence before it in its passage: an answer often names what it is about only in "
+        "the sentence before ('These devices treat carbon monoxide poisoning'). Costs build "
+        "time (each pair is embedded as well) and one float16 vector a sentence.",
+    )
 
     # --- Chunking ---
     chunk_tokens: int = Field(
@@ -171,14 +178,21 @@ class Settings(BaseSettings):
         "scaled over the candidate sentences; needs `sentence_vectors`): the model's own "
         "similarity, where shared words fail across languages and paraphrase.",
     )
+    answer_context_dense_weight: Weight = Field(
+        1.0,
+        description="Weight, in a sentence's score, of its cosine with the question when "
+        "embedded with the sentence before it (min-max scaled over the candidate sentences; "
+        "needs `sentence_context_vectors`).",
+    )
     answer_passage_weight: Weight = Field(
         0.4,
         description="Weight, in a sentence's score, of its passage's retrieval score relative "
         "to the best passage's.",
     )
     answer_rank_weight: Weight = Field(
-        0.1,
-        description="Weight, in a sentence's score, of 1 / its passage's retrieval rank.",
+        0.0,
+        description="Weight, in a sentence's score, of 1 / its passage's retrieval rank (off "
+        "by default: with sentences judged in context, the passage's score says enough).",
     )
     answer_kind_weight: Weight = Field(
         0.2,

@@ -90,6 +90,8 @@ class SentenceFeatures:
     #: (0 when the index holds no sentence vectors).
     dense: float = 0.0
     cosine: float = 0.0  # the raw cosine
+    #: The same for the sentence embedded with the one before it (0 without context vectors).
+    context_dense: float = 0.0
 
 
 def answer_kind(question: str) -> str | None:
@@ -153,27 +155,49 @@ def sentence_features(
 ) -> list[SentenceFeatures]:
     """Signals of every sentence of `hits`' passages, in hit order (a sentence two
     overlapping passages share appears once for each); with the question's vector, each
-    sentence's cosine with it, from the sentence vectors stored with its passage."""
+    sentence's cosine with it, alone and with the sentence before it, from the vectors
+    stored with its passage."""
     found = _lexical_features(profile, hits, passages)
     if query_vector is None:
         return found
+    cosines = _cosines(hits, passages, query_vector, "sentence_vectors")
+    if cosines is not None:
+        scaled = _min_max(cosines)
+        found = [
+            replace(f, cosine=c, dense=d) if c is not None else f
+            for f, c, d in zip(found, cosines, scaled, strict=True)
+        ]
+    context = _cosines(hits, passages, query_vector, "context_vectors")
+    if context is not None:
+        found = [
+            replace(f, context_dense=d) if d is not None else f
+            for f, d in zip(found, _min_max(context), strict=True)
+        ]
+    return found
+
+
+def _cosines(
+    hits: list[Hit], passages: dict[int, StoredPassage], query_vector: np.ndarray, kind: str
+) -> list[float | None] | None:
+    """Each sentence's cosine with the question from its passage's stored vectors of `kind`
+    (None for a sentence whose passage has none; None in all when no passage has any)."""
     cosines: list[float | None] = []
     for hit in hits:
         stored = passages.get(hit.passage_id)
         if stored is None:
             continue
-        if stored.sentence_vectors is None:
+        vectors = getattr(stored, kind)
+        if vectors is None:
             cosines += [None] * len(stored.passage.sentences)
         else:
-            cosines += [float(c) for c in stored.sentence_vectors @ query_vector]
-    known = [c for c in cosines if c is not None]
-    if not known:
-        return found
+            cosines += [float(c) for c in vectors @ query_vector]
+    return cosines if any(c is not None for c in cosines) else None
+
+
+def _min_max(values: list[float | None]) -> list[float | None]:
+    known = [v for v in values if v is not None]
     low, span = min(known), max(known) - min(known)
-    return [
-        replace(f, cosine=c, dense=(c - low) / span if span > 0 else 1.0) if c is not None else f
-        for f, c in zip(found, cosines, strict=True)
-    ]
+    return [None if v is None else (v - low) / span if span > 0 else 1.0 for v in values]
 
 
 def _lexical_features(

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -181,6 +182,7 @@ def _write_version(
             "requested_tokens": settings.chunk_tokens,
             "model_max_tokens": embedder.max_tokens,
             "sentence_vectors": settings.sentence_vectors,
+            "sentence_context_vectors": settings.sentence_context_vectors,
         },
         faiss_factory=settings.faiss_factory,
         vectors_layout=vectors.layout,
@@ -296,25 +298,34 @@ def _embed(
     matrix = embedder.encode_passages([text for _, text in pending], batch_size=settings.batch_size)
     vectors.add(ids, matrix)
     if settings.sentence_vectors:
-        sentences = {
-            (passage.document_id, sentence.start): sentence.text
-            for passage, _ in pending
-            for sentence in passage.sentences
-        }
-        keys = list(sentences)
-        encoded = embedder.encode_passages(
-            [sentences[key] for key in keys], batch_size=settings.batch_size
-        )
-        row = {key: n for n, key in enumerate(keys)}
-        catalog.set_sentence_vectors(
-            {
-                passage.id: encoded[
-                    [row[(passage.document_id, s.start)] for s in passage.sentences]
-                ]
-                for passage, _ in pending
-            }
-        )
+        _embed_sentences(pending, embedder, catalog, settings)
     return len(pending)
+
+
+def _embed_sentences(pending, embedder: Embedder, catalog: Catalog, settings: Settings) -> None:
+    """Each sentence of the pending passages on its own and, when the settings ask for it,
+    with the sentence before it in its passage (a sentence or pair two passages share is
+    embedded once; a passage's first sentence has no pair and keeps its own vector)."""
+    texts: dict[tuple, str] = {}
+    for passage, _ in pending:
+        for sentence in passage.sentences:
+            texts[(passage.document_id, sentence.start)] = sentence.text
+    if settings.sentence_context_vectors:
+        for passage, _ in pending:
+            for before, sentence in pairwise(passage.sentences):
+                key = (passage.document_id, before.start, sentence.start)
+                texts[key] = f"{before.text} {sentence.text}"
+    keys = list(texts)
+    encoded = embedder.encode_passages([texts[k] for k in keys], batch_size=settings.batch_size)
+    row = {key: n for n, key in enumerate(keys)}
+    own, context = {}, {}
+    for passage, _ in pending:
+        document, sentences = passage.document_id, passage.sentences
+        own[passage.id] = encoded[[row[(document, s.start)] for s in sentences]]
+        if settings.sentence_context_vectors and sentences:
+            pairs = [row[(document, b.start, s.start)] for b, s in pairwise(sentences)]
+            context[passage.id] = np.vstack([own[passage.id][:1], encoded[pairs]])
+    catalog.set_sentence_vectors(own, context)
 
 
 def _remove_leftovers(index_dir: Path, live: Path | None) -> None:

@@ -24,7 +24,7 @@ from qa.errors import IndexMismatchError, IndexMissingError
 from qa.store import Catalog, VectorStore
 from qa.text import DEFAULT_LANGUAGE
 
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 CATALOG_FILE = "catalog.sqlite"
 VECTORS_FILE = "vectors.faiss"
 MANIFEST_FILE = "manifest.json"
@@ -80,6 +80,7 @@ def check_compatible(manifest: Manifest, settings: Settings, index_dir: Path) ->
         "title_in_passage": settings.title_in_passage,
         "requested_tokens": settings.chunk_tokens,
         "sentence_vectors": settings.sentence_vectors,
+        "sentence_context_vectors": settings.sentence_context_vectors,
     }
     for key, value in expected.items():
         if manifest.chunking.get(key) != value:

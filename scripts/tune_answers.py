@@ -1,9 +1,10 @@
 """Tune the answer step's few global weights without rebuilding for every trial.
 
 `prepare` builds the archive of a SQuAD file once and caches, for every question, the
-retrieved passages and the signals of each of their sentences (qa.features), plus a
-sentence-vector cosine for measurement; `sweep` then re-scores the cache with many weight
-settings in seconds. The cache holds evaluation text, so it goes to /tmp, never the repo.
+retrieved passages and the signals of each of their sentences (qa.features, with the
+cosines of the stored sentence vectors, alone and in context); `sweep` then re-scores the
+cache with many weight settings in seconds. The cache holds evaluation text, so it goes
+to /tmp, never the repo.
 
     python scripts/tune_answers.py prepare ../shared/eval/xquad-dev.en.json /tmp/en.pkl
     python scripts/tune_answers.py sweep /tmp/en.pkl
@@ -27,10 +28,7 @@ from qa.features import question_profile, sentence_features
 from qa.query import terms_language
 
 
-def prepare(squad_file: str, cache: str, dense_every: str = "0") -> None:
-    """`dense_every` N > 0 also encodes each sentence of every Nth question (slow: for
-    measuring whether sentence vectors would help, not for serving)."""
-    every = int(dense_every)
+def prepare(squad_file: str, cache: str) -> None:
     settings = Settings(progress=False)
     embedder = embedder_for(settings)
     articles, questions = load_squad(Path(squad_file))
@@ -40,27 +38,21 @@ def prepare(squad_file: str, cache: str, dense_every: str = "0") -> None:
         retriever, catalog = engine.retriever, engine.index.catalog
         total = catalog.counts()[1]
         rows = []
-        for number, question in enumerate(questions):
+        for question in questions:
             hits = retriever.search(question.question, k=RETRIEVED)
             passages = catalog.passages(hit.passage_id for hit in hits)
             language = terms_language(question.question, engine.index.languages)
             profile = question_profile(
                 question.question, language, catalog.document_frequencies, total
             )
-            features = sentence_features(profile, hits, passages)
-            measured = every > 0 and number % every == 0
-            dense = [0.0] * len(features)
-            if measured:
-                vectors = embedder.encode_passages([f.sentence.text for f in features])
-                dense = [float(c) for c in vectors @ retriever.query_vector(question.question)]
+            vector = retriever.query_vector(question.question)
+            features = sentence_features(profile, hits, passages, vector)
             rows.append(
                 {
                     "question": question.question,
                     "answers": question.answers,
                     "hits": [(h.passage_id, h.text, h.score, h.dense_score) for h in hits],
                     "features": features,
-                    "dense": dense,
-                    "dense_measured": measured,
                 }
             )
     with open(cache, "wb") as handle:
@@ -72,22 +64,22 @@ def contains(text: str, answers) -> bool:
     return any(a.lower() in lowered for a in answers)
 
 
-def score(feature, w, dense: float) -> float:
+def score(feature, w) -> float:
     return (
         w["coverage"] * feature.coverage
         + w["context"] * feature.context
         + w["passage"] * feature.passage
         + w["rank"] * feature.rank
         + w["kind"] * feature.kind
-        + w["dense"] * dense
+        + w["dense"] * feature.dense
+        + w["context_dense"] * feature.context_dense
     )
 
 
 def measure(rows, w) -> dict:
     acc1 = acc2 = top1 = 0
     for row in rows:
-        scored = zip(row["features"], row["dense"], strict=True)
-        ranked = [f for f, d in sorted(scored, key=lambda fd: -score(fd[0], w, fd[1]))]
+        ranked = sorted(row["features"], key=lambda f: -score(f, w))
         chosen, seen = [], set()
         for f in ranked:
             key = (f.hit.document_id, f.sentence.start)
@@ -107,14 +99,23 @@ def measure(rows, w) -> dict:
 
 def sweep(cache: str) -> None:
     rows = pickle.load(open(cache, "rb"))
-    base = {"coverage": 0.7, "context": 0.0, "passage": 0.3, "rank": 0.0, "kind": 0.0, "dense": 0.0}
+    base = {
+        "coverage": 1.0,
+        "context": 0.3,
+        "passage": 0.4,
+        "rank": 0.0,
+        "kind": 0.2,
+        "dense": 1.0,
+        "context_dense": 1.0,
+    }
     print("baseline", measure(rows, base))
     grid = {
         "context": [0.0, 0.1, 0.2, 0.3],
         "passage": [0.1, 0.2, 0.3],
         "rank": [0.0, 0.1],
         "kind": [0.0, 0.1, 0.2],
-        "dense": [0.0, 0.2, 0.4],
+        "dense": [0.5, 1.0],
+        "context_dense": [0.0, 0.5, 1.0],
     }
     results = []
     for values in itertools.product(*grid.values()):

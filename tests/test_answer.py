@@ -129,9 +129,38 @@ def test_an_answer_that_refers_back_to_its_subject_wins_a_tie(make_settings, fak
         # Sentence choice by words alone: the fake model's cosines are no evidence.
         abstain_threshold=-1.0,
         answer_dense_weight=0.0,
+        answer_context_dense_weight=0.0,
     )
     answer = assistant.ask("What offices did the dynasty of Kublai Khan divide authority into?")
     assert "civil, military" in answer.sentences[0].text
+
+
+@pytest.mark.parametrize("context_weight", [1.0, 0.0])
+def test_a_sentence_is_also_judged_with_the_one_before_it(
+    make_settings, fake_embedder, context_weight
+):
+    # The question's words are split between the sentence naming the subject and the one
+    # that answers; only the two embedded together hold them all. With the words each
+    # sentence holds on its own, the first would win.
+    text = (
+        "Kublai Khan founded a new dynasty in the north.\n"
+        "Its court divided authority into offices.\n"
+        "Rice grew in the southern provinces.\n"
+    )
+    assistant = _archive(
+        make_settings,
+        fake_embedder,
+        {"yuan.txt": (text, {"title": "Yuan", "language": "en"})},
+        abstain_threshold=-1.0,
+        answer_dense_weight=0.0,
+        answer_context_weight=0.0,
+        answer_context_dense_weight=context_weight,
+    )
+    answer = assistant.ask(
+        "What did the court of the dynasty Kublai Khan founded divide authority into?"
+    )
+    answered = answer.sentences[0].text
+    assert answered.startswith("Its court") == (context_weight > 0), answered
 
 
 def test_sentence_evidence_reorders_only_the_head_of_the_retrieved_list():

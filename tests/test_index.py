@@ -37,6 +37,38 @@ def test_each_sentence_is_embedded_once_and_kept_with_its_passages(make_settings
         np.testing.assert_allclose(entry.sentence_vectors, expected, atol=2e-3)  # float16
 
 
+def test_each_sentence_is_embedded_with_the_one_before_it(make_settings, fake_embedder):
+    settings = make_settings(chunk_tokens=21, chunk_overlap_sentences=1)
+    sentences = [f"Strike day {n} in the city." for n in range(8)]
+    write(settings.corpus, "long.txt", " ".join(sentences))
+    build_index(settings, fake_embedder)
+    index = open_index(settings)
+    stored = index.catalog.passages(index.vectors.ids().tolist())
+    pairs = {f"{a} {b}" for a, b in zip(sentences, sentences[1:], strict=False)}
+    embedded_pairs = [text for text in fake_embedder.encoded if text in pairs]
+    assert embedded_pairs and len(embedded_pairs) == len(set(embedded_pairs))  # shared: once
+    for entry in stored.values():
+        texts = [sentence.text for sentence in entry.passage.sentences]
+        # The first sentence has no sentence before it in its passage: its own vector.
+        in_context = texts[:1] + [f"{a} {b}" for a, b in zip(texts, texts[1:], strict=False)]
+        expected = fake_embedder.encode_passages(in_context)
+        np.testing.assert_allclose(entry.context_vectors, expected, atol=2e-3)  # float16
+    assert any(len(entry.passage.sentences) > 1 for entry in stored.values())
+
+
+def test_context_vectors_can_be_left_out_and_the_index_says_so(make_settings, fake_embedder):
+    settings = make_settings(sentence_context_vectors=False)
+    write(settings.corpus, "a.txt", "The strike began. It lasted two days.")
+    build_index(settings, fake_embedder)
+    assert fake_embedder.encoded[1:] == ["The strike began.", "It lasted two days."]
+    index = open_index(settings)
+    (entry,) = index.catalog.passages(index.vectors.ids().tolist()).values()
+    assert entry.sentence_vectors is not None and entry.context_vectors is None
+    index.close()
+    with pytest.raises(IndexMismatchError, match="sentence_context_vectors"):
+        open_index(make_settings())
+
+
 def test_without_sentence_vectors_only_passages_are_embedded(make_settings, fake_embedder):
     settings = make_settings(sentence_vectors=False)
     write(settings.corpus, "a.txt", "The strike began. It lasted two days.")

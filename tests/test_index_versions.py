@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -43,6 +44,10 @@ def test_serving_switches_to_a_new_build_and_old_readers_keep_working(make_setti
     assert old_engine.index.catalog.closed and not assistant.engine().index.catalog.closed
 
 
+#: Threads searching at once, each with its own connection to the version in service.
+REQUEST_THREADS = 8
+
+
 def test_old_versions_are_closed_when_their_last_request_ends(make_settings, fake_embedder):
     """Open files stay flat across rebuilds, without waiting for the garbage collector."""
     settings = make_settings()
@@ -54,12 +59,21 @@ def test_old_versions_are_closed_when_their_last_request_ends(make_settings, fak
         return len(os.listdir("/proc/self/fd"))
 
     def requests_from_every_thread(pool) -> None:
-        list(pool.map(lambda _: assistant.search("assembly strike", k=3), range(32)))
+        # Each of the pool's threads searches (each holds its own connection to the version
+        # in service): none can pass the barrier until all eight wait at it.
+        barrier = threading.Barrier(REQUEST_THREADS)
+
+        def request(_) -> None:
+            barrier.wait(timeout=30)
+            for _ in range(4):
+                assistant.search("assembly strike", k=3)
+
+        list(pool.map(request, range(REQUEST_THREADS)))
 
     collecting = gc.isenabled()
     gc.disable()  # old versions must be closed on purpose, not by collection
     try:
-        with ThreadPoolExecutor(8) as pool:
+        with ThreadPoolExecutor(REQUEST_THREADS) as pool:
             requests_from_every_thread(pool)
             before = open_files()
             for number in range(12):

@@ -38,6 +38,9 @@ class StoredPassage:
     metadata: dict
     #: One unit vector per sentence of the passage, in order; None when not embedded.
     sentence_vectors: np.ndarray | None = None
+    #: One unit vector per sentence, of the sentence with the one before it in the passage
+    #: (what "it", "these devices" refer to); None when not embedded.
+    context_vectors: np.ndarray | None = None
 
 
 class Catalog:
@@ -126,7 +129,7 @@ class Catalog:
             ),
         )
         db.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     p.id,
@@ -139,6 +142,7 @@ class Catalog:
                     json.dumps([[s.start, s.end] for s in p.sentences]),
                     len(t),
                     None,  # sentence vectors, set once embedded
+                    None,  # and in context
                 )
                 for p, t in zip(passages, passage_terms, strict=True)
             ],
@@ -149,12 +153,16 @@ class Catalog:
         )
         self._count_terms((set(t) for t in passage_terms), +1)
 
-    def set_sentence_vectors(self, vectors: dict[int, np.ndarray]) -> None:
-        """Store, for each passage id, the vectors of its sentences (one row each, in order)."""
+    def set_sentence_vectors(
+        self, vectors: dict[int, np.ndarray], context: dict[int, np.ndarray] | None = None
+    ) -> None:
+        """Store, for each passage id, the vectors of its sentences (one row each, in order)
+        and, when given, their vectors in context (see `StoredPassage.context_vectors`)."""
+        context = context or {}
         self.connection.executemany(
-            "UPDATE passages SET sentence_vectors = ? WHERE id = ?",
+            "UPDATE passages SET sentence_vectors = ?, context_vectors = ? WHERE id = ?",
             [
-                (np.asarray(matrix, dtype=np.float16).tobytes(), passage_id)
+                (_blob(matrix), _blob(context.get(passage_id)), passage_id)
                 for passage_id, matrix in vectors.items()
             ],
         )
@@ -270,18 +278,22 @@ class Catalog:
         """The passages with these ids (unknown ids are left out)."""
         rows = self._rows_for_ids(
             "SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, p.text, "
-            "p.sentences, d.title, d.language, d.metadata, p.sentence_vectors FROM passages p "
-            "JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})",
+            "p.sentences, d.title, d.language, d.metadata, p.sentence_vectors, p.context_vectors "
+            "FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})",
             ids,
         )
         found = {}
         for row in rows:
             passage = _passage(row[:8])
-            vectors = None
-            if row[11] is not None:
-                vectors = np.frombuffer(row[11], dtype=np.float16).astype(np.float32)
-                vectors = vectors.reshape(len(passage.sentences), -1)
-            found[row[0]] = StoredPassage(passage, row[8], row[9], json.loads(row[10]), vectors)
+            rows_count = len(passage.sentences)
+            found[row[0]] = StoredPassage(
+                passage,
+                row[8],
+                row[9],
+                json.loads(row[10]),
+                _matrix(row[11], rows_count),
+                _matrix(row[12], rows_count),
+            )
         return found
 
     def lexical_search(
@@ -342,6 +354,16 @@ class Catalog:
         )
         found = dict(rows)
         return {term: int(found.get(term, 0)) for term in unique}
+
+
+def _blob(matrix: np.ndarray | None) -> bytes | None:
+    return None if matrix is None else np.asarray(matrix, dtype=np.float16).tobytes()
+
+
+def _matrix(blob: bytes | None, rows: int) -> np.ndarray | None:
+    if blob is None:
+        return None
+    return np.frombuffer(blob, dtype=np.float16).astype(np.float32).reshape(rows, -1)
 
 
 def _passage(row) -> Passage:

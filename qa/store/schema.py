@@ -26,7 +26,10 @@ CREATE TABLE IF NOT EXISTS passages (
     sentences TEXT NOT NULL,
     term_count INTEGER NOT NULL,
     -- Each sentence's own vector, float16, one row per sentence (NULL when not embedded).
-    sentence_vectors BLOB
+    sentence_vectors BLOB,
+    -- Each sentence embedded with the sentence before it in the passage (the first sentence:
+    -- its own vector), float16, one row per sentence (NULL when not embedded).
+    context_vectors BLOB
 );
 CREATE INDEX IF NOT EXISTS passages_by_document ON passages(document_id, ordinal);
 CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5(terms, tokenize='unicode61');
