@@ -123,15 +123,17 @@ class Retriever:
         allowed = None
         if filters is not None and not filters.is_empty():
             allowed = catalog.filtered_passage_ids(filters)
-        # The question is embedded while the lexical side looks up its terms.
+        # The question is embedded while the lexical side finds and scores its candidates.
         query_vector = self._vectors.later(query.text) if mode != "lexical" else None
         terms = query_terms(query.text, query.language, self.index.languages)
         frequencies = self.index.frequencies(terms)
         found: dict[int, Candidate] = {}
+        lexical: dict[int, float] = {}
         if mode in ("lexical", "hybrid"):
             selective = selective_terms(terms, frequencies, self.settings.lexical_max_postings)
             for passage_id, _ in catalog.lexical_search(selective, limit, filters):
                 found[passage_id] = Candidate(passage_id)
+            lexical = self.bm25(terms, frequencies, list(found))
         if query_vector is not None:
             for passage_id, score in vectors.search(query_vector(), limit, allowed):
                 found.setdefault(passage_id, Candidate(passage_id)).dense = score
@@ -140,10 +142,11 @@ class Retriever:
             return []
         if mode == "hybrid":
             self._complete_dense_scores(query.text, ranked)
-        if mode in ("lexical", "hybrid"):
-            scores = self.bm25(terms, frequencies, [c.passage_id for c in ranked])
-            for candidate in ranked:
-                candidate.lexical = scores.get(candidate.passage_id, 0.0)
+            # The dense side's own candidates get their BM25 too.
+            unscored = [c.passage_id for c in ranked if c.passage_id not in lexical]
+            lexical.update(self.bm25(terms, frequencies, unscored))
+        for candidate in ranked:
+            candidate.lexical = lexical.get(candidate.passage_id, 0.0)
         if mode == "hybrid":
             self._mark_languages(query.language, ranked)
             convex(ranked, self.settings.dense_weight, self.settings.cross_language_lexical_share)
@@ -164,7 +167,7 @@ class Retriever:
             df = frequencies.get(term, 0)
             if df:
                 weights[term] = idf_robertson(df, total)
-        if not weights:
+        if not weights or not ids:
             return {}
         stored = self.index.catalog.passage_terms(ids)
         return bm25_scores(weights, stored, self.index.average_terms)

@@ -241,8 +241,10 @@ def bench_backend_build(
     report: Reporter, root: Path, articles: list[str], embedder: Embedder
 ) -> BackendBuild:
     """One backend's build throughput against its raw encode, without sentence vectors and
-    with them (the default), in five interleaved passes on the same documents: build without,
-    raw encode of its passages, build with, raw encode of its sentences, build without."""
+    with them (the default: each sentence alone and with the one before it), in six
+    interleaved passes on the same documents: build without, raw encode of its passages,
+    build with, raw encode of its sentences and pairs, build with sentences alone (no pairs),
+    build without."""
     backend = embedder.backend
     with_sentences = settings_for(root, f"{backend}-sentences", backend, embedder.name, True)
     passages_only = settings_for(root, f"{backend}-passages", backend, embedder.name, False)
@@ -259,6 +261,10 @@ def bench_backend_build(
     left = Counter(first.encoded)
     sentences = [text for text in both.encoded if not _take(left, text)]
     sentence_seconds, _ = raw_encode(embedder, sentences, with_sentences)
+    alone = with_sentences.model_copy(
+        update={"sentence_context_vectors": False, "index": root / f"{backend}-alone" / "index"}
+    )
+    no_pairs = full_build(Assistant(alone, model), model)
     second = full_build(Assistant(passages_only, model), model)
 
     passages = first.built.embedded_passages
@@ -270,8 +276,11 @@ def bench_backend_build(
     )
     report.line(
         f"    build with sentence vectors (the default): {both.seconds:.1f} s (model encode "
-        f"{both.encode_seconds:.1f} s), {passages} passages and {len(sentences)} sentences; "
-        f"raw encode of those sentences: {sentence_seconds:.1f} s (load {load_average()})"
+        f"{both.encode_seconds:.1f} s), {passages} passages and {len(sentences)} sentences "
+        f"and pairs; raw encode of those: {sentence_seconds:.1f} s (load {load_average()})"
+    )
+    report.line(
+        f"    build with sentences alone (sentence_context_vectors off): {no_pairs.seconds:.1f} s"
     )
     ratio = passage_seconds / without
     ratio_with = (passage_seconds + sentence_seconds) / both.seconds
@@ -292,8 +301,9 @@ def bench_backend_build(
     )
     report.line(
         f"    what sentence vectors cost: build time with / without = "
-        f"{both.seconds / without:.2f}; passages/s of the default build / raw encode of its "
-        f"passages alone = {passage_seconds / both.seconds:.2f}"
+        f"{both.seconds / without:.2f}, of which the pairs: with / without them = "
+        f"{both.seconds / no_pairs.seconds:.2f}; passages/s of the default build / raw encode of "
+        f"its passages alone = {passage_seconds / both.seconds:.2f}"
     )
     report.numbers.setdefault("backends", {})[backend] = {
         "model": embedder.name,
@@ -313,6 +323,8 @@ def bench_backend_build(
         "throughput_ratio_passages_only": round(ratio, 4),
         "throughput_ratio_with_sentence_vectors": round(ratio_with, 4),
         "sentence_vectors_build_time_ratio": round(both.seconds / without, 4),
+        "build_seconds_without_pairs": round(no_pairs.seconds, 2),
+        "pairs_build_time_ratio": round(both.seconds / no_pairs.seconds, 4),
         "default_build_over_raw_passage_encode": round(passage_seconds / both.seconds, 4),
         "threads": build_threads(with_sentences),
     }
