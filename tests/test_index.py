@@ -20,13 +20,18 @@ from qa.service import Assistant
 from qa.text import terms
 
 
+def _stored_passages(settings, embedder, sentences: list[str]) -> dict:
+    """The stored passages of an index of one document made of `sentences`."""
+    write(settings.corpus, "long.txt", " ".join(sentences))
+    build_index(settings, embedder)
+    index = open_index(settings)
+    return index.catalog.passages(index.vectors.ids().tolist())
+
+
 def test_each_sentence_is_embedded_once_and_kept_with_its_passages(make_settings, fake_embedder):
     settings = make_settings(chunk_tokens=16, chunk_overlap_sentences=1)
     sentences = [f"Sentence number {n} tells of strike day {n} in the city." for n in range(8)]
-    write(settings.corpus, "long.txt", " ".join(sentences))
-    build_index(settings, fake_embedder)
-    index = open_index(settings)
-    stored = index.catalog.passages(index.vectors.ids().tolist())
+    stored = _stored_passages(settings, fake_embedder, sentences)
     assert len(stored) > 2  # overlapping passages share sentences
     embedded_alone = [text for text in fake_embedder.encoded if text in sentences]
     assert sorted(embedded_alone) == sorted(sentences)  # each once, shared or not
@@ -40,10 +45,7 @@ def test_each_sentence_is_embedded_once_and_kept_with_its_passages(make_settings
 def test_each_sentence_is_embedded_with_the_one_before_it(make_settings, fake_embedder):
     settings = make_settings(chunk_tokens=21, chunk_overlap_sentences=1)
     sentences = [f"Strike day {n} in the city." for n in range(8)]
-    write(settings.corpus, "long.txt", " ".join(sentences))
-    build_index(settings, fake_embedder)
-    index = open_index(settings)
-    stored = index.catalog.passages(index.vectors.ids().tolist())
+    stored = _stored_passages(settings, fake_embedder, sentences)
     pairs = {f"{a} {b}" for a, b in zip(sentences, sentences[1:], strict=False)}
     embedded_pairs = [text for text in fake_embedder.encoded if text in pairs]
     assert embedded_pairs and len(embedded_pairs) == len(set(embedded_pairs))  # shared: once
