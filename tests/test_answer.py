@@ -115,6 +115,19 @@ def test_question_kind_picks_the_sentence_with_the_fact(archive):
     assert "1921" in answer.sentences[0].text
 
 
+def _yuan(make_settings, fake_embedder, text: str, **weights) -> Assistant:
+    """An archive of one English article on the Yuan dynasty that answers every question
+    (no refusal) and does not weigh the sentence's own cosine."""
+    return _archive(
+        make_settings,
+        fake_embedder,
+        {"yuan.txt": (text, {"title": "Yuan", "language": "en"})},
+        abstain_threshold=-1.0,
+        answer_dense_weight=0.0,
+        **weights,
+    )
+
+
 def test_an_answer_that_refers_back_to_its_subject_wins_a_tie(make_settings, fake_embedder):
     # Each sentence holds three of the question's terms, equally rare; the second refers
     # back ("Its court") to the subject the first names, and it is the one that answers.
@@ -122,15 +135,8 @@ def test_an_answer_that_refers_back_to_its_subject_wins_a_tie(make_settings, fak
         "Kublai Khan founded a new dynasty in the north.\n"
         "Its court divided authority into civil, military and censorial offices.\n"
     )
-    assistant = _archive(
-        make_settings,
-        fake_embedder,
-        {"yuan.txt": (text, {"title": "Yuan", "language": "en"})},
-        # Sentence choice by words alone: the fake model's cosines are no evidence.
-        abstain_threshold=-1.0,
-        answer_dense_weight=0.0,
-        answer_context_dense_weight=0.0,
-    )
+    # Sentence choice by words alone: the fake model's cosines are no evidence.
+    assistant = _yuan(make_settings, fake_embedder, text, answer_context_dense_weight=0.0)
     answer = assistant.ask("What offices did the dynasty of Kublai Khan divide authority into?")
     assert "civil, military" in answer.sentences[0].text
 
@@ -147,12 +153,10 @@ def test_a_sentence_is_also_judged_with_the_one_before_it(
         "Its court divided authority into offices.\n"
         "Rice grew in the southern provinces.\n"
     )
-    assistant = _archive(
+    assistant = _yuan(
         make_settings,
         fake_embedder,
-        {"yuan.txt": (text, {"title": "Yuan", "language": "en"})},
-        abstain_threshold=-1.0,
-        answer_dense_weight=0.0,
+        text,
         answer_context_weight=0.0,
         answer_context_dense_weight=context_weight,
     )
