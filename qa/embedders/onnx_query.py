@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -52,6 +53,14 @@ def _token_embeddings(transformer, names: list[str]):
     return TokenEmbeddings().eval()
 
 
+def mean_pooled(tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Unit vectors: the mean of each text's token vectors where `mask` is 1."""
+    weights = mask[..., None].astype(np.float32)
+    pooled = (tokens * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+    norms = np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+    return np.ascontiguousarray(pooled / norms, dtype=np.float32)
+
+
 class OnnxQueryEncoder:
     """The model's transformer in ONNX Runtime, mean-pooled and normalised in numpy: only
     for models that are exactly transformer + mean pooling (+ normalisation)."""
@@ -63,10 +72,6 @@ class OnnxQueryEncoder:
 
     @classmethod
     def for_model(cls, model, name: str, cache_dir: Path | None, threads: int) -> OnnxQueryEncoder:
-        try:
-            import onnxruntime
-        except ImportError as error:
-            raise QueryEncoderUnavailable(f"onnxruntime is not installed ({error})") from error
         modules = [type(module).__name__ for module in model]
         pooling = model[1].get_config_dict() if len(modules) > 1 else {}
         # sentence-transformers 6 says {"pooling_mode": "mean"}; earlier ones set flags.
@@ -78,37 +83,19 @@ class OnnxQueryEncoder:
             raise QueryEncoderUnavailable("the model does not pool by mean alone")
         tokenize = getattr(model, "preprocess", None) or model.tokenize
         names = [n for n, v in tokenize(["probe"]).items() if hasattr(v, "numpy")]
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-
-        def session(graph: bytes | str):
-            try:
-                return onnxruntime.InferenceSession(graph, options, providers=PROVIDERS)
-            except Exception as error:  # onnxruntime raises its own untyped errors
-                reason = f"ONNX Runtime cannot load the export ({error})"
-                raise QueryEncoderUnavailable(reason) from error
-
-        graph = _cached_export(model, names, name, cache_dir)
-        try:
-            loaded = session(graph)
-        except QueryEncoderUnavailable as error:
-            if not isinstance(graph, str):
-                raise
-            log.warning("Exporting the ONNX query encoder again: %s", error)
-            Path(graph).unlink(missing_ok=True)  # a damaged cached file
-            loaded = session(_cached_export(model, names, name, cache_dir))
+        loaded = cached_session(
+            "query-encoder",
+            _export_key(model, names, name),
+            lambda: _export(model, names),
+            cache_dir,
+            threads,
+        )
         return cls(loaded, tokenize, names)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         features = self._tokenize(texts)
         feeds = {n: features[n].numpy().astype(np.int64) for n in self._names}
-        tokens = self._session.run(None, feeds)[0]
-        mask = feeds["attention_mask"][..., None].astype(np.float32)
-        pooled = (tokens * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
-        norms = np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-        return np.ascontiguousarray(pooled / norms, dtype=np.float32)
+        return mean_pooled(self._session.run(None, feeds)[0], feeds["attention_mask"])
 
     def check_against(self, reference) -> None:
         """Raise QueryEncoderUnavailable unless it embeds the probes as `reference` does."""
@@ -154,25 +141,85 @@ def _export_key(model, names: list[str], name: str) -> str:
     return hashlib.sha256(json.dumps(described, default=str).encode()).hexdigest()[:20]
 
 
-def _cached_export(model, names: list[str], name: str, cache_dir: Path | None) -> bytes | str:
+def session_options(threads: int):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def open_session(graph: bytes | str, threads: int):
+    """An ONNX Runtime session over a graph (its bytes or a file's path)."""
+    try:
+        import onnxruntime
+    except ImportError as error:
+        raise QueryEncoderUnavailable(f"onnxruntime is not installed ({error})") from error
+    try:
+        return onnxruntime.InferenceSession(graph, session_options(threads), providers=PROVIDERS)
+    except Exception as error:  # onnxruntime raises its own untyped errors
+        raise QueryEncoderUnavailable(f"ONNX Runtime cannot load the export ({error})") from error
+
+
+def cached_session(stem: str, key: str, export, cache_dir: Path | None, threads: int):
+    """A session over the cached graph `stem-key.onnx`, exported by `export()` (bytes) when
+    the cache lacks it, and exported again when the cached file is damaged."""
+    graph = cached_graph(stem, key, export, cache_dir)
+    try:
+        return open_session(graph, threads)
+    except QueryEncoderUnavailable as error:
+        if not isinstance(graph, str):
+            raise
+        log.warning("Exporting the ONNX encoder again: %s", error)
+        Path(graph).unlink(missing_ok=True)  # a damaged cached file
+        return open_session(cached_graph(stem, key, export, cache_dir), threads)
+
+
+def cached_graph(stem: str, key: str, export, cache_dir: Path | None) -> bytes | str:
     """The exported graph: a cached file's path, else the bytes of a new export (written to
-    the cache when it can be: a read-only cache only costs the export, ~1 s, per process)."""
+    the cache when it can be: a read-only cache only costs the export per process)."""
     from qa.embedders import default_cache_dir
 
-    path = (
-        cache_dir or default_cache_dir()
-    ) / f"query-encoder-{_export_key(model, names, name)}.onnx"
+    path = (cache_dir or default_cache_dir()) / f"{stem}-{key}.onnx"
     if path.is_file():
         return str(path)
-    graph = _export(model, names)
+    graph = export()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_bytes(graph)
         os.replace(temporary, path)
     except OSError as error:
-        log.info("The ONNX query encoder is not cached (%s)", error)
+        log.info("The ONNX encoder is not cached (%s)", error)
     return graph
+
+
+class CheckedOnce:
+    """An ONNX encoder made and checked on first use, by `make()`, which raises
+    QueryEncoderUnavailable when it cannot stand in; then None, and `fallback` is said."""
+
+    def __init__(self, make, fallback: str, logger: logging.Logger) -> None:
+        self._make = make
+        self._fallback = fallback
+        self._log = logger
+        self._lock = threading.Lock()
+        self._tried = False
+        self._encoder = None
+
+    def get(self):
+        if self._tried:
+            return self._encoder
+        with self._lock:
+            if not self._tried:
+                try:
+                    self._encoder = self._make()
+                except QueryEncoderUnavailable as error:
+                    self._encoder = None
+                    self._log.warning("%s: %s", self._fallback, error)
+                self._tried = True
+        return self._encoder
 
 
 def _export(model, names: list[str]) -> bytes:

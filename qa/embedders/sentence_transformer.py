@@ -8,12 +8,11 @@ declares "query"/"document" prompts (as e5 models do) gets them for each role.
 from __future__ import annotations
 
 import logging
-import threading
 
 import numpy as np
 
 from qa.embedders import EmbedderOptions
-from qa.embedders.onnx_query import OnnxQueryEncoder, QueryEncoderUnavailable
+from qa.embedders.onnx_query import CheckedOnce, OnnxQueryEncoder
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +49,10 @@ class SentenceTransformerEmbedder:
         prompts = getattr(self._model, "prompts", None) or {}
         self._query_prompt = prompts.get("query", "")
         self._passage_prompt = prompts.get("document", prompts.get("passage", ""))
-        self._wanted_query_encoder = options.query_encoder if options.device == "cpu" else "torch"
+        self._wanted_query_encoder = options.query_encoder if options.device == "cpu" else "native"
         self._cache_dir = options.cache_dir
         self._query_threads = options.query_threads
-        self._onnx: OnnxQueryEncoder | None = None
-        self._onnx_lock = threading.Lock()
-        self._onnx_tried = False
+        self._onnx = CheckedOnce(self._checked_onnx, "Questions are embedded with torch", log)
 
     @property
     def query_backend(self) -> str:
@@ -102,17 +99,11 @@ class SentenceTransformerEmbedder:
 
     def onnx_query_encoder(self) -> OnnxQueryEncoder | None:
         """The checked ONNX encoder, made on first use; None where torch embeds questions."""
-        if self._onnx_tried or self._wanted_query_encoder != "onnx":
-            return self._onnx
-        with self._onnx_lock:
-            if not self._onnx_tried:
-                try:
-                    self._onnx = OnnxQueryEncoder.for_model(
-                        self._model, self.name, self._cache_dir, self._query_threads
-                    )
-                    self._onnx.check_against(self._encode)
-                except QueryEncoderUnavailable as error:
-                    self._onnx = None
-                    log.warning("Questions are embedded with torch: %s", error)
-                self._onnx_tried = True
-        return self._onnx
+        return self._onnx.get() if self._wanted_query_encoder == "onnx" else None
+
+    def _checked_onnx(self) -> OnnxQueryEncoder:
+        encoder = OnnxQueryEncoder.for_model(
+            self._model, self.name, self._cache_dir, self._query_threads
+        )
+        encoder.check_against(self._encode)
+        return encoder
