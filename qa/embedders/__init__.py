@@ -59,6 +59,7 @@ class EmbedderOptions:
 
     device: str = "cpu"
     query_encoder: str = "native"
+    passage_encoder: str = "native"
     cache_dir: Path | None = None
     query_threads: int = 1
     passage_threads: int = 1
@@ -68,6 +69,7 @@ class EmbedderOptions:
         return cls(
             device=settings.device,
             query_encoder=settings.query_encoder,
+            passage_encoder=settings.passage_encoder,
             cache_dir=settings.cache_dir,
             query_threads=settings.search_threads,
             passage_threads=settings.index_threads or os.cpu_count() or 1,
