@@ -273,53 +273,56 @@ class SequentialRetriever(Retriever):
         return super().candidates(query, mode, filters, limit)
 
 
-def overlap_gain(run: Searches, embedder: Embedder) -> dict:
-    """Hybrid p50 with the question embedded first and then the lexical search (before) and
-    with the two overlapped (now), question by question in turn, on new retrievers each
-    round so that every question is embedded again."""
-    timings: dict[str, list[float]] = {"sequential": [], "overlapped": []}
+def interleaved_hybrid(run: Searches, make_arms) -> tuple[dict, int]:
+    """Hybrid p50/p95 of each arm of `make_arms()` (name -> retriever), question by question
+    in turn, on new retrievers each round so that every question is embedded again; and the
+    searches each arm made."""
+    timings: dict[str, list[float]] = {}
     for _ in range(run.rounds):
-        arms = {
-            "sequential": SequentialRetriever(run.index, embedder, run.settings),
-            "overlapped": Retriever(run.index, embedder, run.settings),
-        }
+        arms = make_arms()
         for question in run.questions:
             for name, retriever in arms.items():
-                timings[name].append(
+                timings.setdefault(name, []).append(
                     milliseconds(partial(retriever.search, question, mode="hybrid"))
                 )
-    numbers = {name: percentiles(values) for name, values in timings.items()}
+    searches = len(run.questions) * run.rounds
+    return {name: percentiles(values) for name, values in timings.items()}, searches
+
+
+def overlap_gain(run: Searches, embedder: Embedder) -> dict:
+    """Hybrid p50 with the question embedded first and then the lexical search (before) and
+    with the two overlapped (now), interleaved."""
+    numbers, searches = interleaved_hybrid(
+        run,
+        lambda: {
+            "sequential": SequentialRetriever(run.index, embedder, run.settings),
+            "overlapped": Retriever(run.index, embedder, run.settings),
+        },
+    )
     ratio = numbers["sequential"]["p50_ms"] / numbers["overlapped"]["p50_ms"]
     numbers["sequential_over_overlapped_p50_ratio"] = round(ratio, 3)
     run.report.line(
         f"  question embedded before the lexical search (as before) / overlapped with it: "
         f"hybrid p50 {numbers['sequential']['p50_ms']:.1f} ms / "
         f"{numbers['overlapped']['p50_ms']:.1f} ms = {ratio:.2f} (interleaved, "
-        f"{len(timings['overlapped'])} searches each)"
+        f"{searches} searches each)"
     )
     return numbers
 
 
 def native_gain(run: Searches, embedder: Embedder) -> dict:
     """Hybrid p50 with the questions embedded by the backend's own runtime (before) and by
-    the ONNX query encoder (now), question by question in turn, on new retrievers each round;
-    and each encoder's embedding alone."""
+    the ONNX query encoder (now), interleaved; and each encoder's embedding alone."""
     native = embedder_for(
         Settings(embedder=embedder.backend, model=embedder.name, query_encoder="native")
     )
     encoders = {query_backend(native): native, query_backend(embedder): embedder}
     if len(encoders) < 2:
         return {}
-    timings: dict[str, list[float]] = {name: [] for name in encoders}
-    for _ in range(run.rounds):
-        arms = {name: Retriever(run.index, e, run.settings) for name, e in encoders.items()}
-        for question in run.questions:
-            for name, retriever in arms.items():
-                timings[name].append(
-                    milliseconds(partial(retriever.search, question, mode="hybrid"))
-                )
+    numbers, searches = interleaved_hybrid(
+        run, lambda: {name: Retriever(run.index, e, run.settings) for name, e in encoders.items()}
+    )
     before, now = encoders
-    numbers = {name: percentiles(values) for name, values in timings.items()}
     ratio = numbers[before]["p50_ms"] / numbers[now]["p50_ms"]
     alone = {n: query_embedding_p50(e.encode_query, run.questions) for n, e in encoders.items()}
     numbers |= {
@@ -331,7 +334,7 @@ def native_gain(run: Searches, embedder: Embedder) -> dict:
         f"  questions embedded by {before} (before) / by {now} (now): hybrid p50 "
         f"{numbers[before]['p50_ms']:.1f} ms / {numbers[now]['p50_ms']:.1f} ms = {ratio:.2f}; "
         f"the embedding alone {alone[before]:.1f} / {alone[now]:.1f} ms = "
-        f"{alone[before] / alone[now]:.2f} (interleaved, {len(timings[now])} searches each)"
+        f"{alone[before] / alone[now]:.2f} (interleaved, {searches} searches each)"
     )
     return numbers
 
