@@ -34,6 +34,10 @@ PROBE_COSINE = 0.999
 EXPORT_VERSION = 1
 
 
+class TooLong(ValueError):
+    """A text has more tokens than the model reads at once."""
+
+
 class E5OnnxEncoder:
     """Texts (with their role prefix) -> unit vectors, through the exported graph."""
 
@@ -54,16 +58,19 @@ class E5OnnxEncoder:
         )
         return cls(model, session)
 
-    def token_counts(self, texts: list[str]) -> list[int]:
-        return [len(ids) for ids in self._tokenizer.ids(texts)]
+    def tokens(self, texts: list[str]) -> list[list[int]]:
+        """Each text's token ids, special tokens included."""
+        return self._tokenizer.ids(texts)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Texts of at most `max_tokens` tokens each (special tokens included), padded to the
-        longest of them; callers batch texts of similar length."""
-        ids = self._tokenizer.ids(texts)
+        return self.encode_tokens(self.tokens(texts))
+
+    def encode_tokens(self, ids: list[list[int]]) -> np.ndarray:
+        """Texts (as `tokens` gives them) of at most `max_tokens` tokens each, padded to the
+        longest of them: callers batch texts of similar length."""
         longest = max(len(row) for row in ids)
         if longest > self.max_tokens:
-            raise ValueError(f"a text of {longest} tokens is longer than {self.max_tokens}")
+            raise TooLong(f"a text of {longest} tokens is longer than {self.max_tokens}")
         padded = np.full((len(ids), longest), self._model.pad, dtype=np.int64)
         mask = np.zeros((len(ids), longest), dtype=np.int64)
         for row, tokens in enumerate(ids):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.embedders import EmbedderOptions
-from qa.embedders.e5_onnx import E5OnnxEncoder
+from qa.embedders.e5_onnx import E5OnnxEncoder, TooLong
 from qa.embedders.onnx_query import CheckedOnce
 from qa.errors import ConfigurationError
 
@@ -150,14 +150,14 @@ class E5Embedder:
         encoder = self.onnx_passage_encoder()
         if encoder is None:
             return self._engine_passages(texts)
-        prefixed = [PASSAGE_PREFIX + text for text in texts]
-        counts = np.array(encoder.token_counts(prefixed))
+        tokens = encoder.tokens([PASSAGE_PREFIX + text for text in texts])
+        counts = np.array([len(ids) for ids in tokens])
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         fits = np.flatnonzero(counts <= encoder.max_tokens)
         fits = fits[np.argsort(counts[fits], kind="stable")]
         for start in range(0, len(fits), ONNX_PASSAGE_BATCH):
             batch = fits[start : start + ONNX_PASSAGE_BATCH]
-            vectors[batch] = encoder.encode([prefixed[i] for i in batch])
+            vectors[batch] = encoder.encode_tokens([tokens[i] for i in batch])
         longer = np.flatnonzero(counts > encoder.max_tokens)
         if len(longer):
             vectors[longer] = self._engine_passages([texts[i] for i in longer])
@@ -176,7 +176,7 @@ class E5Embedder:
         if encoder is not None:
             try:
                 return encoder.encode([QUERY_PREFIX + text])[0]
-            except ValueError:  # longer than the model reads at once: the engine windows it
+            except TooLong:  # longer than the model reads at once: the engine windows it
                 pass
         self._use_threads(self._query_threads)
         return np.ascontiguousarray(self._model.query(text), dtype=np.float32)
