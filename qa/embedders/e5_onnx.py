@@ -48,9 +48,12 @@ class E5OnnxEncoder:
         self.max_tokens = model.config.positions
 
     @classmethod
-    def for_file(cls, path: str | Path, cache_dir: Path | None, threads: int) -> E5OnnxEncoder:
+    def for_file(
+        cls, path: str | Path | E5File, cache_dir: Path | None, threads: int
+    ) -> E5OnnxEncoder:
+        """The encoder of a model file (or of one already read) on `threads` threads."""
         try:
-            model = E5File(path)
+            model = path if isinstance(path, E5File) else E5File(path)
         except ModelFileError as error:
             raise QueryEncoderUnavailable(str(error)) from error
         session = cached_session(

@@ -17,14 +17,16 @@ from __future__ import annotations
 import ctypes
 import logging
 import re
+import threading
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from qa.embedders import EmbedderOptions
+from qa.embedders.e5_file import E5File, ModelFileError
 from qa.embedders.e5_onnx import E5OnnxEncoder, TooLong
-from qa.embedders.onnx_query import CheckedOnce
+from qa.embedders.onnx_query import CheckedOnce, QueryEncoderUnavailable
 from qa.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,8 @@ class E5Embedder:
         self._cache_dir = options.cache_dir
         self._wanted_query_encoder = options.query_encoder
         self._wanted_passage_encoder = options.passage_encoder
+        self._file: E5File | None = None
+        self._file_lock = threading.Lock()
         self._onnx = CheckedOnce(
             lambda: self._checked_onnx(self._query_threads, self._model.query, QUERY_PREFIX),
             "Questions are embedded by the engine",
@@ -109,10 +113,20 @@ class E5Embedder:
         return self._onnx_passages.get() if self._wanted_passage_encoder == "onnx" else None
 
     def _checked_onnx(self, threads: int, reference, prefix: str) -> E5OnnxEncoder:
-        encoder = E5OnnxEncoder.for_file(self._path, self._cache_dir, threads)
+        encoder = E5OnnxEncoder.for_file(self._model_file(), self._cache_dir, threads)
         self._use_threads(threads)
         encoder.check_against(reference, prefix)
         return encoder
+
+    def _model_file(self) -> E5File:
+        """The model file, read once for both roles' encoders."""
+        with self._file_lock:
+            if self._file is None:
+                try:
+                    self._file = E5File(self._path)
+                except ModelFileError as error:
+                    raise QueryEncoderUnavailable(str(error)) from error
+            return self._file
 
     @property
     def dimension(self) -> int:
