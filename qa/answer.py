@@ -10,9 +10,11 @@ sentences here, its confidence measured against the archive's floor.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
+from qa.background import BACKGROUND
 from qa.config import Settings
 from qa.embedders import calibration_for
 from qa.features import (
@@ -75,6 +77,19 @@ class ArchiveFloor:
         return float(np.mean(self._vectors @ query_vector))
 
 
+@lru_cache(maxsize=4)
+def _background_vectors(embedder) -> dict[str, np.ndarray]:
+    return {code: embedder.encode_passages(list(texts)) for code, texts in BACKGROUND.items()}
+
+
+def background_cosine(embedder, query_vector: np.ndarray, language: str | None) -> float:
+    """The question's mean cosine with everyday text (`qa.background`) in `language` (with
+    all of it for a language without its own), embedded once per model."""
+    vectors = _background_vectors(embedder)
+    chosen = vectors[language] if language in vectors else np.vstack(list(vectors.values()))
+    return float(np.mean(chosen @ query_vector))
+
+
 class Answerer:
     """Answers questions from one retriever's index."""
 
@@ -128,7 +143,8 @@ class Answerer:
         )
         best = ranked[0] if ranked else None
         confidence = self._confidence(best, hits, query_vector)
-        if best is None or confidence < self.calibration.threshold:
+        refused = best is None or confidence < self.calibration.threshold
+        if refused or self._off_topic(best, query_vector):
             # No sentence answers: the closest passages are the search's, in its order.
             answer = self._abstain(question, retrieved, confidence)
             answer.hits = retrieved
@@ -176,6 +192,18 @@ class Answerer:
         confidence = (1 - weight) * best.features.coverage + weight * lift
         confidence -= self.settings.abstain_missing_penalty * best.features.missing
         return confidence
+
+    def _off_topic(self, best: ScoredSentence, query_vector: np.ndarray) -> bool:
+        """Whether the best sentence is hardly closer to the question than everyday text in its
+        language is: the question is about something the archive does not mention. (The
+        confidence measures against the archive's own passages, which in an archive of one
+        topic are all near any question about that topic.)"""
+        least = self.calibration.background_lift
+        if least is None or not best.features.cosine:
+            return False
+        language = best.hit.metadata.get("language")
+        floor = background_cosine(self.retriever.embedder, query_vector, language)
+        return (best.features.cosine - floor) / (1 - floor) < least
 
     def _compose(self, question: str, chosen: list[ScoredSentence], confidence: float) -> Answer:
         citations: dict[int, Citation] = {}

