@@ -299,15 +299,24 @@ def overlap_gain(run: Searches, embedder: Embedder) -> dict:
             "overlapped": Retriever(run.index, embedder, run.settings),
         },
     )
-    ratio = numbers["sequential"]["p50_ms"] / numbers["overlapped"]["p50_ms"]
-    numbers["sequential_over_overlapped_p50_ratio"] = round(ratio, 3)
-    run.report.line(
-        f"  question embedded before the lexical search (as before) / overlapped with it: "
-        f"hybrid p50 {numbers['sequential']['p50_ms']:.1f} ms / "
-        f"{numbers['overlapped']['p50_ms']:.1f} ms = {ratio:.2f} (interleaved, "
-        f"{searches} searches each)"
+    ratio = report_ratio(
+        run,
+        numbers,
+        ("sequential", "overlapped"),
+        "question embedded before the lexical search (as before) / overlapped with it",
+        f" (interleaved, {searches} searches each)",
     )
+    numbers["sequential_over_overlapped_p50_ratio"] = round(ratio, 3)
     return numbers
+
+
+def report_ratio(run: Searches, numbers: dict, arms: tuple[str, str], label: str, end: str):
+    """Print `label: hybrid p50 before / now = ratio end`; return the ratio."""
+    before, now = (numbers[arm]["p50_ms"] for arm in arms)
+    run.report.line(
+        f"  {label}: hybrid p50 {before:.1f} ms / {now:.1f} ms = {before / now:.2f}{end}"
+    )
+    return before / now
 
 
 def native_gain(run: Searches, embedder: Embedder) -> dict:
@@ -323,19 +332,20 @@ def native_gain(run: Searches, embedder: Embedder) -> dict:
         run, lambda: {name: Retriever(run.index, e, run.settings) for name, e in encoders.items()}
     )
     before, now = encoders
-    ratio = numbers[before]["p50_ms"] / numbers[now]["p50_ms"]
     alone = {n: query_embedding_p50(e.encode_query, run.questions) for n, e in encoders.items()}
+    ratio = report_ratio(
+        run,
+        numbers,
+        (before, now),
+        f"questions embedded by {before} (before) / by {now} (now)",
+        f"; the embedding alone {alone[before]:.1f} / {alone[now]:.1f} ms = "
+        f"{alone[before] / alone[now]:.2f} (interleaved, {searches} searches each)",
+    )
     numbers |= {
         f"{before}_over_{now}_p50_ratio": round(ratio, 3),
         "query_embedding_p50_ms": alone,
         f"{before}_over_{now}_embedding_ratio": round(alone[before] / alone[now], 3),
     }
-    run.report.line(
-        f"  questions embedded by {before} (before) / by {now} (now): hybrid p50 "
-        f"{numbers[before]['p50_ms']:.1f} ms / {numbers[now]['p50_ms']:.1f} ms = {ratio:.2f}; "
-        f"the embedding alone {alone[before]:.1f} / {alone[now]:.1f} ms = "
-        f"{alone[before] / alone[now]:.2f} (interleaved, {searches} searches each)"
-    )
     return numbers
 
 
