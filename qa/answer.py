@@ -187,7 +187,7 @@ class Answerer:
             return 0.0
         dense = best.features.cosine or max(hit.dense_score for hit in hits)
         floor = self.floor.cosine(query_vector)
-        lift = (dense - floor) / (1 - floor) if floor < 1 else 0.0
+        lift = _lift(dense, floor)
         weight = self.calibration.dense_weight
         confidence = (1 - weight) * best.features.coverage + weight * lift
         confidence -= self.settings.abstain_missing_penalty * best.features.missing
@@ -203,7 +203,7 @@ class Answerer:
             return False
         language = best.hit.metadata.get("language")
         floor = background_cosine(self.retriever.embedder, query_vector, language)
-        return (best.features.cosine - floor) / (1 - floor) < least
+        return _lift(best.features.cosine, floor) < least
 
     def _compose(self, question: str, chosen: list[ScoredSentence], confidence: float) -> Answer:
         citations: dict[int, Citation] = {}
@@ -279,6 +279,11 @@ def _rerank(hits: list[Hit], scored: list[ScoredSentence], depth: int) -> list[H
         best[passage_id] = max(best.get(passage_id, item.score), item.score)
     ordered = sorted(hits[:depth], key=lambda hit: -best.get(hit.passage_id, 0.0)) + hits[depth:]
     return [replace(hit, rank=rank) for rank, hit in enumerate(ordered, start=1)]
+
+
+def _lift(cosine: float, floor: float) -> float:
+    """How far a cosine rises above a floor, as a share of the room above it."""
+    return (cosine - floor) / (1 - floor) if floor < 1 else 0.0
 
 
 def _distinct(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
