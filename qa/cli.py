@@ -296,5 +296,7 @@ def serve(ctx, corpus, index_dir, host, port):
     report = assistant.ensure_index()
     if report is not None:
         click.echo(f"Built the index: {report.documents} documents, {report.passages} passages.")
+    if settings.warm_up:
+        assistant.start_warm_up()
     click.echo(f"Serving on http://{settings.host}:{settings.port}/")
     uvicorn.Server(server_config(create_app(settings, assistant), settings)).run()

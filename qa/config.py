@@ -308,6 +308,11 @@ class Settings(BaseSettings):
     # --- Serving ---
     host: str = Field("127.0.0.1", description="Address `qa serve` binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` binds.")
+    warm_up: bool = Field(
+        True,
+        description="`qa serve` readies the model and its question encoder in the background "
+        "as it starts, so that the first question is answered as fast as the next ones.",
+    )
     admin_token: str | None = Field(
         None,
         description="When set, enables POST /api/index/rebuild for requests bearing this token "

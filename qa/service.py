@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 #: Seconds between checks of the index's CURRENT pointer.
 RELOAD_CHECK_SECONDS = 1.0
+#: Asked once when the server starts (`Assistant.start_warm_up`), answered by no one.
+WARM_UP_QUESTION = "What does the archive say?"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -191,6 +193,26 @@ class Assistant:
         if current_version(Path(self.settings.index)) is None:
             return self.build()
         return None
+
+    def warm_up(self) -> None:
+        """Do once what the first question would otherwise wait for: open the index, load
+        the model, make its question encoder (an ONNX session, exported on first use and
+        checked against the model) and the answer step's reference vectors. A failure is
+        logged, never raised: the first question then does the same work and reports it."""
+        started = time.perf_counter()
+        try:
+            self.ask(WARM_UP_QUESTION)
+        except Exception:
+            logger.exception("Warming up failed; the first question will load what it needs")
+        else:
+            logger.info("Ready for questions in %.1f s", time.perf_counter() - started)
+
+    def start_warm_up(self) -> threading.Thread:
+        """`warm_up` in a background thread, so that the server answers meanwhile (a request
+        that arrives first waits only for what it shares with the warm-up)."""
+        worker = threading.Thread(target=self.warm_up, name="qa-warm-up", daemon=True)
+        worker.start()
+        return worker
 
     def _take_build_lock(self) -> None:
         if not self._building.acquire(blocking=False):

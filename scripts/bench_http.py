@@ -4,7 +4,9 @@ Starts `qa serve` on a free port over a temporary index (the first start builds 
 1. latency of /api/search and /api/ask with one client: the first sight of each question
    (query embedding not cached yet) and 200 requests cycling over them (p50/p95);
 2. throughput and errors with 8 concurrent clients for 30 s, half searches and half
-   questions, with `wrk` when it is installed (Debian package), else a Python thread loop.
+   questions, with `wrk` when it is installed (Debian package), else a Python thread loop;
+3. the first question a new server gets, 3 s after it first answers, with the start's
+   warm-up (`QA_WARM_UP`) off and on: a server for each over the same index.
 
 Usage: python scripts/bench_http.py [--duration 30] [--clients 8] [--requests 200]
 """
@@ -45,6 +47,10 @@ QUESTIONS = [
     "Who was the former president of Peru?",
     "What did the teachers' union do?",
 ]
+#: Seconds between the server's first answer and the first question (a person's pace).
+FIRST_PAUSE = 3.0
+#: Asked once, first, and not again (its vector stays cached).
+FIRST_QUESTION = "What did the strikers ask of Congress?"
 SEARCHES = [
     "national strike",
     "Constituent Assembly",
@@ -67,8 +73,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(index: Path, port: int) -> subprocess.Popen:
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+def start_server(index: Path, port: int, warm_up: bool = True) -> subprocess.Popen:
+    environment = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "QA_WARM_UP": str(warm_up).lower(),
+    }
     command = [
         sys.executable, "-c", "from qa.cli import main; main()", "serve",
         "--corpus", str(REPOSITORY / "corpus"), "--index", str(index),
@@ -109,10 +120,33 @@ def timed(client: httpx.Client, kind: str, text: str) -> float:
     return elapsed
 
 
+def first_question(index: Path, warm_up: bool, pause: float) -> float:
+    """Milliseconds the first question takes when it comes `pause` seconds after the server
+    first answers its health check, with the start's warm-up on or off."""
+    port = free_port()
+    base = f"http://{HOST}:{port}"
+    server = start_server(index, port, warm_up)
+    try:
+        wait_until_up(base, server)
+        time.sleep(pause)
+        with httpx.Client(base_url=base, timeout=30) as client:
+            return timed(client, "ask", FIRST_QUESTION)
+    finally:
+        stop(server)
+
+
+def stop(server: subprocess.Popen) -> None:
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def single_client(base: str, requests: int) -> dict[str, dict[str, float]]:
     results = {}
     with httpx.Client(base_url=base, timeout=30) as client:
-        timed(client, "ask", "warm up the model")  # its first inference is much slower
+        timed(client, "ask", FIRST_QUESTION)  # the first inference is much slower
         for kind, texts in (("search", SEARCHES), ("ask", QUESTIONS)):
             cold = [timed(client, kind, text) for text in texts]
             warm = [timed(client, kind, texts[i % len(texts)]) for i in range(requests)]
@@ -234,12 +268,17 @@ def main() -> None:
             else:
                 load = python_load(base, arguments.clients, arguments.duration)
         finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
+        # Over the index built above, a server for each, one after the other.
+        first = {
+            on: first_question(Path(folder) / "index", on, FIRST_PAUSE) for on in (False, True)
+        }
 
+    print(
+        f"The first question, {FIRST_PAUSE:.0f} s after /api/health first answers (ms): without "
+        f"the start's warm-up {first[False]:.0f}, with it {first[True]:.0f} "
+        f"(ratio {first[False] / first[True]:.1f})"
+    )
     print(f"One client, {arguments.requests} requests each (ms):")
     for kind in ("search", "ask"):
         numbers = latency[kind]
