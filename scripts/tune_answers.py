@@ -8,6 +8,12 @@ to /tmp, never the repo.
 
     python scripts/tune_answers.py prepare ../shared/eval/xquad-dev.en.json /tmp/en.pkl
     python scripts/tune_answers.py sweep /tmp/en.pkl
+    python scripts/tune_answers.py ceiling /tmp/en.pkl
+
+`ceiling` asks how far any weighting of these signals could go: it fits the weights on the
+cache itself (in-sample, so an upper bound for a linear score, not a setting to ship), by
+logistic regression on pairs of one question's sentences, the first that holds the answer
+against each that does not.
 """
 
 from __future__ import annotations
@@ -64,16 +70,17 @@ def contains(text: str, answers) -> bool:
     return any(a.lower() in lowered for a in answers)
 
 
+#: The signals a sentence's score weighs (`qa.features.SentenceFeatures`).
+SIGNALS = ("coverage", "context", "passage", "rank", "kind", "dense", "context_dense")
+#: The weights in force (the settings' answer_<signal>_weight; coverage counts once).
+DEFAULTS = {
+    "coverage": 1.0,
+    **{name: getattr(Settings(), f"answer_{name}_weight") for name in SIGNALS[1:]},
+}
+
+
 def score(feature, w) -> float:
-    return (
-        w["coverage"] * feature.coverage
-        + w["context"] * feature.context
-        + w["passage"] * feature.passage
-        + w["rank"] * feature.rank
-        + w["kind"] * feature.kind
-        + w["dense"] * feature.dense
-        + w["context_dense"] * feature.context_dense
-    )
+    return sum(w.get(name, 0.0) * getattr(feature, name) for name in w)
 
 
 def measure(rows, w) -> dict:
@@ -99,16 +106,7 @@ def measure(rows, w) -> dict:
 
 def sweep(cache: str) -> None:
     rows = pickle.load(open(cache, "rb"))
-    base = {
-        "coverage": 1.0,
-        "context": 0.3,
-        "passage": 0.4,
-        "rank": 0.0,
-        "kind": 0.2,
-        "dense": 1.0,
-        "context_dense": 1.0,
-    }
-    print("baseline", measure(rows, base))
+    print("baseline", measure(rows, DEFAULTS))
     grid = {
         "context": [0.0, 0.1, 0.2, 0.3],
         "passage": [0.1, 0.2, 0.3],
@@ -128,6 +126,36 @@ def sweep(cache: str) -> None:
     print("retrieval top1", round(float(retrieved), 4))
 
 
+def ceiling(cache: str) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rows = pickle.load(open(cache, "rb"))
+    names = (*SIGNALS, "missing")
+    differences = []
+    for row in rows:
+        vectors = {
+            id(f): np.array([getattr(f, name) for name in names], dtype=float)
+            for f in row["features"]
+        }
+        holding = [f for f in row["features"] if contains(f.sentence.text, row["answers"])]
+        if not holding:
+            continue
+        best = max(holding, key=lambda f: score(f, DEFAULTS))
+        differences += [
+            vectors[id(best)] - vectors[id(f)]
+            for f in row["features"]
+            if not contains(f.sentence.text, row["answers"])
+        ]
+    pairs = np.array(differences)
+    fitted = LogisticRegression(C=1.0, fit_intercept=False, max_iter=5000).fit(
+        np.vstack([pairs, -pairs]), [1] * len(pairs) + [0] * len(pairs)
+    )
+    weights = dict(zip(names, fitted.coef_[0] / fitted.coef_[0][0], strict=True))
+    print("weights in force", measure(rows, DEFAULTS))
+    print("fitted in-sample", measure(rows, weights))
+    print("  " + ", ".join(f"{name} {value:.2f}" for name, value in weights.items()))
+
+
 if __name__ == "__main__":
     command, *arguments = sys.argv[1:]
-    {"prepare": prepare, "sweep": sweep}[command](*arguments)
+    {"prepare": prepare, "sweep": sweep, "ceiling": ceiling}[command](*arguments)
