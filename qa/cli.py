@@ -14,8 +14,8 @@ from pathlib import Path
 import click
 from pydantic import BaseModel, ValidationError
 
-from qa.config import MAX_K, MAX_TIMELINE_EVENTS, MODES, Settings
-from qa.errors import QAError
+from qa.core.config import MAX_K, MAX_TIMELINE_EVENTS, MODES, Settings
+from qa.core.errors import QAError
 
 
 def _settings(ctx: click.Context, **overrides) -> Settings:
@@ -25,7 +25,7 @@ def _settings(ctx: click.Context, **overrides) -> Settings:
 
 
 def _print_json(value) -> None:
-    """Print a report, a dict or one of the API's models (`qa.api_models`, so that `--json`
+    """Print a report, a dict or one of the API's models (`qa.web.models`, so that `--json`
     gives tools the shapes the HTTP API gives them) as JSON."""
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
@@ -35,7 +35,7 @@ def _print_json(value) -> None:
 
 
 def _assistant(settings: Settings):
-    from qa.service import Assistant
+    from qa.service.assistant import Assistant
 
     return Assistant(settings)
 
@@ -117,8 +117,8 @@ def index(ctx, corpus, index_dir, full: bool, as_json: bool) -> None:
 @click.pass_context
 def search(ctx, corpus, index_dir, query, k, mode, source, language, date_from, date_to, as_json):
     """Search the archive's passages."""
-    from qa.api_models import SearchResponse
-    from qa.query import search_filters
+    from qa.search.query import search_filters
+    from qa.web.models import SearchResponse
 
     settings = _settings(ctx, corpus=corpus, index=index_dir)
     filters = search_filters(source, language, date_from, date_to)
@@ -144,7 +144,7 @@ def search(ctx, corpus, index_dir, query, k, mode, source, language, date_from, 
 @click.pass_context
 def ask(ctx, corpus, index_dir, question, history, as_json):
     """Answer a question from the archive, each sentence cited."""
-    from qa.api_models import AnswerResponse
+    from qa.web.models import AnswerResponse
 
     settings = _settings(ctx, corpus=corpus, index=index_dir)
     turns = _read_history(history) if history else None
@@ -173,8 +173,8 @@ def ask(ctx, corpus, index_dir, question, history, as_json):
 @click.pass_context
 def timeline(ctx, corpus, index_dir, query, source, language, date_from, date_to, limit, as_json):
     """The archive's dated events, oldest first, each with its sources (QUERY narrows them)."""
-    from qa.api_models import TimelineResponse
-    from qa.query import search_filters
+    from qa.search.query import search_filters
+    from qa.web.models import TimelineResponse
 
     settings = _settings(ctx, corpus=corpus, index=index_dir)
     filters = search_filters(source, language, date_from, date_to)
@@ -207,7 +207,7 @@ def eval_dates(file, bbc, errors, as_json):
     BBC sentences are kept as references into the BBC file; without it they are left out,
     and the result says how many.
     """
-    from qa.date_evaluation import evaluate_dates, left_out_line
+    from qa.evaluation.dates import evaluate_dates, left_out_line
 
     result = evaluate_dates(file, bbc)
     if not errors:
@@ -265,7 +265,7 @@ def _read_history(path: Path) -> list[dict]:
 def evaluate(ctx, file, unanswerable, followups, archive, as_json):
     """Score retrieval and answers on a SQuAD v1.1 file."""
     from qa.embedders import embedder_for
-    from qa.evaluation import evaluate as run
+    from qa.evaluation.squad import evaluate as run
 
     settings = _settings(ctx, progress=False)
     embedder = embedder_for(settings)
@@ -288,8 +288,8 @@ def serve(ctx, corpus, index_dir, host, port):
     """Serve the web chat and the JSON API (builds the index first if there is none)."""
     import uvicorn
 
-    from qa.app import create_app
-    from qa.server import server_config
+    from qa.web.app import create_app
+    from qa.web.server import server_config
 
     settings = _settings(ctx, corpus=corpus, index=index_dir, host=host, port=port)
     assistant = _assistant(settings)

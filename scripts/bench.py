@@ -46,7 +46,7 @@ from bench_common import (
 from bench_scale import bench_large_search
 from bench_search import bench_backend_answers, bench_small_search
 
-from qa.config import Settings
+from qa.core.config import Settings
 from qa.embedders import BACKENDS, DEFAULT_MODELS, Embedder, embedder_for
 
 #: (BBC documents, documents per backend, synthetic passages, rounds): full and --quick.

@@ -29,11 +29,11 @@ from bench_common import (
 )
 from bench_embedders import TimedEmbedder
 
-from qa.config import Settings
+from qa.core.config import Settings
+from qa.core.types import BuildReport
 from qa.embedders import Embedder, embedder_for
-from qa.index import open_index
-from qa.service import Assistant
-from qa.types import BuildReport
+from qa.index.build import open_index
+from qa.service.assistant import Assistant
 
 CHANGED_SENTENCE = "\n\nThe benchmark appended this sentence so that the document changed.\n"
 

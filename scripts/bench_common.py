@@ -16,9 +16,9 @@ from typing import TypeVar
 
 import numpy as np
 
-from qa.config import Settings
+from qa.core.config import Settings
 from qa.embedders import DEFAULT_MODELS, Embedder
-from qa.service import use_threads
+from qa.service.assistant import use_threads
 
 T = TypeVar("T")
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from bench_common import MAX_PEAK_MB_LARGE, MODES, Reporter, peak_rss_mb
 
-from qa.config import Settings
+from qa.core.config import Settings
 from qa.embedders import embedder_for
-from qa.index import open_index
-from qa.retrieval import Retriever
+from qa.index.build import open_index
+from qa.search.retriever import Retriever
 
 
 def serving_memory(

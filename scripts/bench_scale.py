@@ -37,13 +37,13 @@ from bench_embedders import HashEmbedder, TorchQueries
 from bench_memory import serving_memory
 from bench_search import hybrid_profile, measure_latency
 
-from qa.chunking import chunk_document
-from qa.config import Settings
+from qa.core.config import Settings
+from qa.core.types import Document
 from qa.embedders import Embedder, embedder_for
-from qa.index import IndexVersion, build_index, chunking_parameters, open_index
-from qa.retrieval import Retriever
-from qa.text import split_sentences
-from qa.types import Document
+from qa.index.build import IndexVersion, build_index, chunking_parameters, open_index
+from qa.index.chunking import chunk_document
+from qa.search.retriever import Retriever
+from qa.text.sentences import split_sentences
 
 #: The other thread count the default model's search is measured on.
 TWO_THREADS = 2

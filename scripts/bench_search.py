@@ -22,11 +22,11 @@ from bench_common import (
 )
 from bench_embedders import RecordedEmbedder
 
-from qa.answer import RETRIEVED, Answerer
-from qa.config import Settings
+from qa.answer.answerer import RETRIEVED, Answerer
+from qa.core.config import Settings
 from qa.embedders import Embedder
-from qa.index import IndexVersion, build_index, open_index
-from qa.retrieval import Retriever
+from qa.index.build import IndexVersion, build_index, open_index
+from qa.search.retriever import Retriever
 
 #: Passages of the small real index.
 SMALL_PASSAGES = 1000

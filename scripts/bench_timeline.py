@@ -29,11 +29,11 @@ from pathlib import Path
 
 import httpx
 
-import qa.index
-from qa.config import Settings
+import qa.index.build
+from qa.core.config import Settings
 from qa.embedders import embedder_for
 from qa.embedders.sentence_transformer import BUNDLED_MODEL
-from qa.evaluation import build_archive, load_squad
+from qa.evaluation.squad import build_archive, load_squad
 
 BBC_PATH = Path(__file__).resolve().parents[2] / "shared" / "eval" / "bbc-dev.json"
 HOST = "127.0.0.1"
@@ -58,7 +58,7 @@ QUERIES = [
 def timed_extraction():
     """Wrap the build's date step; returns the list its durations are added to."""
     spent: list[float] = []
-    original = qa.index.add_document_dates
+    original = qa.index.build.add_document_dates
 
     def add_document_dates(catalog, document, passages):
         started = time.perf_counter()
@@ -67,7 +67,7 @@ def timed_extraction():
         finally:
             spent.append(time.perf_counter() - started)
 
-    qa.index.add_document_dates = add_document_dates
+    qa.index.build.add_document_dates = add_document_dates
     return spent, original
 
 
@@ -141,11 +141,11 @@ def main() -> None:
             extraction_share=round(extraction / (report.seconds - extraction), 4),
         )
         if args.compare:
-            qa.index.add_document_dates = lambda catalog, document, passages: 0
+            qa.index.build.add_document_dates = lambda catalog, document, passages: 0
             _, without = build_archive(settings, embedder, articles, Path(folder) / "plain")
             result["build_without_dates_seconds"] = round(without.seconds, 1)
             result["build_ratio"] = round(report.seconds / without.seconds, 4)
-        qa.index.add_document_dates = original
+        qa.index.build.add_document_dates = original
 
         port = free_port()
         base = f"http://{HOST}:{port}"

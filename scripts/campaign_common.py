@@ -19,6 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 SCRIPTS = Path(__file__).resolve().parent
+#: The campaigns build and serve with the tests' deterministic fake embedder.
+TESTS = SCRIPTS.parent / "tests"
+sys.path.insert(0, str(TESTS))
+#: The first lines of a child process's code that finds the fake embedder too.
+FINDS_FAKE_EMBEDDER = f"import sys\nsys.path.insert(0, {str(TESTS)!r})\n"
 TOPICS = [
     ("strike", "The national strike was called for December {n} by the assembly of unions."),
     ("harvest", "The potato harvest in province {n} doubled after the canals opened."),
@@ -106,14 +111,16 @@ def request(port: int, method: str, path: str, body=None, headers=None, timeout:
         connection.close()
 
 
-SERVE = """
+SERVE = (
+    FINDS_FAKE_EMBEDDER
+    + """
 import sys
 import uvicorn
-from qa.app import create_app
-from qa.config import Settings
-from qa.server import server_config
-from qa.service import Assistant
-from qa.testing import FakeEmbedder
+from qa.web.app import create_app
+from qa.core.config import Settings
+from qa.web.server import server_config
+from qa.service.assistant import Assistant
+from fake_embedder import FakeEmbedder
 
 corpus, index, port, token, collect = sys.argv[1:6]
 if collect == "no":
@@ -125,6 +132,7 @@ assistant = Assistant(settings, FakeEmbedder())
 assistant.ensure_index()
 uvicorn.Server(server_config(create_app(settings, assistant), settings)).run()
 """
+)
 
 
 @contextlib.contextmanager

@@ -29,26 +29,28 @@ import subprocess
 import sys
 from pathlib import Path
 
-from campaign_common import campaign_folder, write_archive
+from campaign_common import FINDS_FAKE_EMBEDDER, campaign_folder, write_archive
+from fake_embedder import FakeEmbedder
 
-import qa.versions
-from qa.config import Settings
-from qa.index import CATALOG_FILE, Manifest, build_index, current_version, open_index
-from qa.service import Assistant
+import qa.index.versions
+from qa.core.config import Settings
+from qa.index.build import CATALOG_FILE, Manifest, build_index, current_version, open_index
+from qa.service.assistant import Assistant
 from qa.store import Catalog
-from qa.testing import FakeEmbedder
 
 #: The dry run and the killed runs hash strings alike, so that loops over sets run their
 #: lines as often in each (a point is a line's n-th run).
 SAME_RUN = {**os.environ, "PYTHONHASHSEED": "0"}
-CHILD = """
+CHILD = (
+    FINDS_FAKE_EMBEDDER
+    + """
 import json, os, signal, sys
-import qa.index, qa.store.catalog, qa.store.dates, qa.store.vectors, qa.versions
-from qa.config import Settings
-from qa.testing import FakeEmbedder
+import qa.index.build, qa.store.catalog, qa.store.dates, qa.store.vectors, qa.index.versions
+from qa.core.config import Settings
+from fake_embedder import FakeEmbedder
 
 corpus, index, kind, target = sys.argv[1:5]
-modules = qa.index, qa.versions, qa.store.catalog, qa.store.dates, qa.store.vectors
+modules = qa.index.build, qa.index.versions, qa.store.catalog, qa.store.dates, qa.store.vectors
 files = {os.path.realpath(module.__file__) for module in modules}
 runs = {}  # "file:line" -> times run so far
 order = []
@@ -72,6 +74,7 @@ qa.index.build_index(settings, FakeEmbedder(), full=kind == "full")
 sys.settrace(None)
 print(json.dumps([[key, runs[key]] for key in order]))
 """
+)
 
 
 def steps(corpus: Path, index: Path, kind: str) -> list[str]:

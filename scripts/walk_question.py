@@ -9,7 +9,7 @@ stage from another module starts a "stay" (consecutive calls within one module a
 stay); a call from a module of one stage into a module of an earlier stage (the answer step
 asking retrieval for something, retrieval asking the follow-up step) is a climb back up,
 counted once per calling and called function. Calls into
-the shared layers (the stores, text handling, BM25's pure functions in qa.lexical,
+the shared layers (the stores, text handling, BM25's pure functions in qa.search.lexical,
 embedders, types, settings) belong to the stay that makes them: every stage uses them.
 The conductor (`Answerer.ask`, which hands the question to each stage in turn) is listed
 apart: its calls into the query and retrieval stages are the flow going down, in order.
@@ -23,18 +23,18 @@ from pathlib import Path
 
 #: Where a question should flow: what is asked -> passages found -> fused -> the answer.
 STAGES = {
-    "qa.service": (0, "entry"),
+    "qa.service.assistant": (0, "entry"),
     "qa.query": (1, "query"),
-    "qa.followup": (1, "query"),
-    "qa.retrieval": (2, "retrieval"),
-    "qa.fusion": (3, "fusion"),
-    "qa.answer": (4, "answer"),
-    "qa.features": (4, "answer"),
+    "qa.answer.followup": (1, "query"),
+    "qa.search.retriever": (2, "retrieval"),
+    "qa.search.fusion": (3, "fusion"),
+    "qa.answer.answerer": (4, "answer"),
+    "qa.answer.features": (4, "answer"),
     "qa.floor": (4, "answer"),
     "qa.timeline": (4, "answer"),
-    "qa.events": (4, "answer"),
+    "qa.index.events": (4, "answer"),
 }
-ENTRY = "qa.service"
+ENTRY = "qa.service.assistant"
 #: Functions that call the stages in pipeline order ("module.function").
 CONDUCTORS = {"qa.answer.ask"}
 QUESTION = "When was the national strike scheduled?"
@@ -101,9 +101,10 @@ def report(name: str, stays: list[str], climbs: list[str]) -> None:
 def main() -> None:
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root))
-    from qa.config import Settings
-    from qa.service import Assistant
-    from qa.testing import FakeEmbedder
+    from fake_embedder import FakeEmbedder
+
+    from qa.core.config import Settings
+    from qa.service.assistant import Assistant
 
     with tempfile.TemporaryDirectory(prefix="qa-walk-") as folder:
         settings = Settings(

@@ -1,4 +1,4 @@
-"""Shared fixtures: the small deterministic fake embedder (qa.testing) beside the real model,
+"""Shared fixtures: the small deterministic fake embedder (fake_embedder.py) beside the real model,
 settings for an archive under tmp_path, and the small archive of the web tests with its
 assistant and a client of the app over it."""
 
@@ -12,15 +12,21 @@ from pathlib import Path
 
 import pytest
 from archives import BUNDLED_CORPUS, write_web_archive
+from fake_embedder import FakeEmbedder
 from fastapi.testclient import TestClient
 from http_helpers import ADMIN_TOKEN
 
-from qa.app import create_app
-from qa.config import Settings
-from qa.documents import MetadataLimits, UnreadableDocument, load_document, scan_corpus
-from qa.service import Assistant
-from qa.testing import FakeEmbedder
-from qa.types import Document, SkippedFile
+from qa.core.config import Settings
+from qa.core.types import Document, SkippedFile
+from qa.ingest.documents import MetadataLimits, UnreadableDocument, load_document, scan_corpus
+from qa.service.assistant import Assistant
+from qa.web.app import create_app
+
+# Child processes that the tests start (CLIs, builds bound by permissions) find the tests'
+# modules, the fake embedder among them, as the tests do.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")])
+)
 
 
 def read_corpus(root: Path, limits: MetadataLimits | None = None) -> list[Document | SkippedFile]:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import ScoredSentence, _rerank
-from qa.features import SentenceFeatures, answer_kind, holds_kind
-from qa.followup import leans_on_history, resolve
-from qa.service import Assistant
-from qa.types import Hit, Sentence
+from qa.answer.answerer import ScoredSentence, _rerank
+from qa.answer.features import SentenceFeatures, answer_kind, holds_kind
+from qa.answer.followup import leans_on_history, resolve
+from qa.core.types import Hit, Sentence
+from qa.service.assistant import Assistant
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -364,7 +364,7 @@ def test_bundled_archive_with_the_real_model(make_settings, bundled_corpus, real
 
 @pytest.mark.model
 def test_bundled_question_file_scores(make_settings, real_embedder):
-    from qa.evaluation import evaluate
+    from qa.evaluation.squad import evaluate
 
     result = evaluate(
         make_settings(embedder="sentence-transformers", model="bundled:all-MiniLM-L6-v2"),

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from http_helpers import LONG_QUESTION, error_of
 
-from qa.app import create_app
+from qa.web.app import create_app
 
 
 def test_ask_answers_with_cited_sentences(client):

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from http_helpers import error_of
 
-from qa.app import create_app
-from qa.service import Assistant
+from qa.service.assistant import Assistant
+from qa.web.app import create_app
 
 
 @pytest.mark.parametrize("document_id", ["reports/harvest.md", "news.jsonl:2", "strike.txt"])

@@ -8,8 +8,8 @@ import re
 from fastapi.testclient import TestClient
 from http_helpers import error_of
 
-from qa.app import create_app
-from qa.service import Assistant
+from qa.service.assistant import Assistant
+from qa.web.app import create_app
 
 
 def test_missing_index_is_503_in_json_and_html(make_settings, fake_embedder):

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 from http_helpers import ADMIN_TOKEN, error_of
 
-from qa import service
-from qa.app import create_app
-from qa.config import Settings
-from qa.service import Assistant
+from qa.core.config import Settings
+from qa.service import assistant as service
+from qa.service.assistant import Assistant
+from qa.web.app import create_app
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 

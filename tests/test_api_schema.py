@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+from fake_embedder import FakeEmbedder
 from hypothesis import HealthCheck, settings
 
-from qa.app import create_app
-from qa.config import Settings
-from qa.service import Assistant
-from qa.testing import FakeEmbedder
+from qa.core.config import Settings
+from qa.service.assistant import Assistant
+from qa.web.app import create_app
 
 # The schema is read when the tests are collected, so the archive is built and the app made
 # then: the schema's example document ids come from the index in service. (schemathesis'

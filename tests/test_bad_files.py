@@ -13,15 +13,10 @@ from pathlib import Path
 import pytest
 from conftest import read_corpus, run_bound_by_permissions
 
-from qa.documents import (
-    MetadataLimits,
-    UnreadableDocument,
-    load_document,
-    scan_corpus,
-)
-from qa.errors import CorpusError
-from qa.index import build_index, current_version, open_index
-from qa.types import Document, SkippedFile
+from qa.core.errors import CorpusError
+from qa.core.types import Document, SkippedFile
+from qa.index.build import build_index, current_version, open_index
+from qa.ingest.documents import MetadataLimits, UnreadableDocument, load_document, scan_corpus
 
 GOOD_TEXT = "The national strike was called for December 15 by the assembly of unions."
 SPANISH = (
@@ -116,16 +111,16 @@ def test_one_bad_file_never_stops_a_build(make_settings, fake_embedder, monkeypa
     write(settings.corpus / os.fsdecode(b"r\xe9sum\xe9.txt"), GOOD_TEXT)
     write(settings.corpus / "vanishing.txt", GOOD_TEXT)
 
-    import qa.index
+    import qa.index.build
 
-    real_scan = qa.index.scan_corpus
+    real_scan = qa.index.build.scan_corpus
 
     def scan_then_delete(root):  # the file goes between the scan and its parse
         scan = real_scan(root)
         (Path(root) / "vanishing.txt").unlink()
         return scan
 
-    monkeypatch.setattr(qa.index, "scan_corpus", scan_then_delete)
+    monkeypatch.setattr(qa.index.build, "scan_corpus", scan_then_delete)
     report = build_index(settings, fake_embedder)
     named = {skip.path: skip.reason for skip in report.skipped}
     assert report.documents == 2
@@ -274,10 +269,10 @@ def test_a_missing_corpus_is_an_error_that_leaves_the_index_as_it_is(make_settin
 
 BOUND_BUILD = """
 import json, sys
-from qa.config import Settings
-from qa.errors import QAError
-from qa.index import build_index
-from qa.testing import FakeEmbedder
+from qa.core.config import Settings
+from qa.core.errors import QAError
+from qa.index.build import build_index
+from fake_embedder import FakeEmbedder
 
 settings = Settings(
     corpus=sys.argv[1], index=sys.argv[2], embedder="fake", model="fake", progress=False

@@ -16,10 +16,10 @@ from archives import BUNDLED_CORPUS
 from http_helpers import free_port, running
 from playwright.sync_api import Page, expect
 
-from qa.app import create_app
-from qa.config import Settings
+from qa.core.config import Settings
 from qa.embedders.sentence_transformer import BUNDLED_MODEL
-from qa.service import Assistant
+from qa.service.assistant import Assistant
+from qa.web.app import create_app
 
 pytestmark = pytest.mark.browser
 

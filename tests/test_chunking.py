@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from qa.chunking import chunk_document, passage_id
-from qa.text import split_sentences
-from qa.types import Document
+from qa.core.types import Document
+from qa.index.chunking import chunk_document, passage_id
+from qa.text.sentences import split_sentences
 
 
 def document(text: str, language: str = "en", page_starts=()) -> Document:

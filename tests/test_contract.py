@@ -10,9 +10,9 @@ from archives import write
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from qa.app import create_app
 from qa.cli import main
-from qa.service import Assistant
+from qa.service.assistant import Assistant
+from qa.web.app import create_app
 
 QUESTION = "When did the national strike begin?"
 

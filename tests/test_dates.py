@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from qa.cli import main
-from qa.date_evaluation import evaluate_labelled, load_labelled, score, sentence_hash
-from qa.dates import Reference, find_dates
-from qa.errors import EvalFileError
+from qa.core.errors import EvalFileError
+from qa.dates.mentions import Reference, find_dates
+from qa.evaluation.dates import evaluate_labelled, load_labelled, score, sentence_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELLED = ROOT / "tests" / "data" / "dates-labelled.json"

@@ -7,14 +7,9 @@ import json
 from conftest import read_corpus
 from pdfs import write_pdf
 
-from qa.config import Settings
-from qa.documents import (
-    MetadataLimits,
-    load_document,
-    normalise_date,
-    scan_corpus,
-)
-from qa.types import Document, SkippedFile
+from qa.core.config import Settings
+from qa.core.types import Document, SkippedFile
+from qa.ingest.documents import MetadataLimits, load_document, normalise_date, scan_corpus
 
 LIMITS = MetadataLimits.of(Settings())
 

@@ -8,13 +8,13 @@ import socket
 
 import pytest
 import uvicorn
+from fake_embedder import FakeEmbedder
 from http_helpers import free_port, request, running
 
-from qa.app import create_app
-from qa.config import Settings
-from qa.server import server_config
-from qa.service import Assistant
-from qa.testing import FakeEmbedder
+from qa.core.config import Settings
+from qa.service.assistant import Assistant
+from qa.web.app import create_app
+from qa.web.server import server_config
 
 TOKEN = "contraseña-ñandú-🔑"
 QUESTION = b'{"question": "When was the national strike called?"}'

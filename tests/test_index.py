@@ -14,10 +14,10 @@ import pytest
 from archives import write
 from pdfs import write_pdf
 
-from qa.errors import IndexMismatchError, IndexMissingError
-from qa.index import build_index, current_version, open_index
-from qa.service import Assistant
-from qa.text import terms
+from qa.core.errors import IndexMismatchError, IndexMissingError
+from qa.index.build import build_index, current_version, open_index
+from qa.service.assistant import Assistant
+from qa.text.terms import terms
 
 
 def _stored_passages(settings, embedder, sentences: list[str]) -> dict:
@@ -183,8 +183,8 @@ FAKE_MODEL_CLI = textwrap.dedent(
     """
     import sys
     import qa.cli
-    from qa.service import Assistant
-    from qa.testing import FakeEmbedder
+    from qa.service.assistant import Assistant
+    from fake_embedder import FakeEmbedder
 
     qa.cli._assistant = lambda settings: Assistant(settings, FakeEmbedder())
     qa.cli.main(sys.argv[1:])

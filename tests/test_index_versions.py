@@ -17,9 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from archives import write
 
-from qa.errors import BuildInProgressError
-from qa.index import _build_lock, build_index, current_version
-from qa.service import Assistant
+from qa.core.errors import BuildInProgressError
+from qa.index.build import _build_lock, build_index, current_version
+from qa.service.assistant import Assistant
 
 
 def test_only_one_build_at_a_time(make_settings, fake_embedder):
@@ -89,9 +89,9 @@ def test_old_versions_are_closed_when_their_last_request_ends(make_settings, fak
 KILLED_BUILD = textwrap.dedent(
     """
     import signal, time
-    from qa.testing import FakeEmbedder
-    from qa.config import Settings
-    from qa.index import build_index
+    from fake_embedder import FakeEmbedder
+    from qa.core.config import Settings
+    from qa.index.build import build_index
 
     # Ctrl-C must stop this build even when the parent ignored SIGINT (a background shell
     # does), since an ignored disposition is inherited across exec.
@@ -170,9 +170,9 @@ def test_a_killed_build_leaves_the_old_index_serving(
 CRASH_BEFORE_SWITCH = textwrap.dedent(
     """
     import os, signal, sys
-    from qa.config import Settings
-    from qa.index import build_index
-    from qa.testing import FakeEmbedder
+    from qa.core.config import Settings
+    from qa.index.build import build_index
+    from fake_embedder import FakeEmbedder
 
     real_replace = os.replace
 
@@ -220,9 +220,9 @@ FULL_DISK_BUILD = textwrap.dedent(
     """
     import resource, signal, sys
     import qa.cli
-    from qa.service import Assistant
-    from qa.testing import FakeEmbedder
-    from qa.text import detect_language
+    from qa.service.assistant import Assistant
+    from fake_embedder import FakeEmbedder
+    from qa.text.languages import detect_language
 
     # Writes past this size fail, as on a full disk (SIGXFSZ would kill instead). The
     # language detector unpacks its model into a file first: it is loaded before.

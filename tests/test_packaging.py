@@ -50,11 +50,12 @@ def test_the_wheel_carries_every_module_template_and_static_file(wheel):
         if "__pycache__" not in path.parts
     }
     expected |= {
-        "qa/web/" + path.relative_to(REPOSITORY / "web").as_posix()
+        "qa/web/assets/" + path.relative_to(REPOSITORY / "web").as_posix()
         for path in (REPOSITORY / "web").rglob("*")
         if path.is_file() and "__pycache__" not in path.parts
     }
-    assert "qa/web/templates/chat.html" in expected and "qa/web/static/app.css" in expected
+    assert "qa/web/assets/templates/chat.html" in expected
+    assert "qa/web/assets/static/app.css" in expected
     assert expected - names == set()
 
 

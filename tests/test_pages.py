@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from http_helpers import LONG_QUESTION
 
-from qa.app import create_app
+from qa.web.app import create_app
 
 
 def test_chat_page_is_served_with_its_assets_and_strict_headers(client):

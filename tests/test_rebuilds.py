@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from qa import service
-from qa.errors import BuildInProgressError, CorpusError
-from qa.service import Assistant
+from qa.core.errors import BuildInProgressError, CorpusError
+from qa.service import assistant as service
+from qa.service.assistant import Assistant
 
 
 def test_a_build_while_a_background_rebuild_runs_is_refused(

@@ -6,12 +6,12 @@ import json
 import threading
 
 import pytest
+from fake_embedder import FakeEmbedder
 
-from qa.errors import InvalidQueryError
-from qa.query import SearchFilters
-from qa.retrieval import Retriever
-from qa.service import Assistant
-from qa.testing import FakeEmbedder
+from qa.core.errors import InvalidQueryError
+from qa.search.retriever import Retriever
+from qa.service.assistant import Assistant
+from qa.store.filters import SearchFilters
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.app import create_app
-from qa.service import Assistant
+from qa.service.assistant import Assistant
+from qa.web.app import create_app
 
 TEXTS = {
     "harvest.txt": "The potato harvest doubled in the highlands.\n",

@@ -10,12 +10,12 @@ from archives import write
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from qa.app import create_app
+from qa.answer.span import asks_for_a_span
 from qa.cli import main
-from qa.index import build_index
-from qa.query import SearchFilters
-from qa.service import Assistant
-from qa.timeline import asks_for_a_span
+from qa.index.build import build_index
+from qa.service.assistant import Assistant
+from qa.store.filters import SearchFilters
+from qa.web.app import create_app
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from typing import Protocol
 
 import numpy as np
 
-from qa.config import Settings
-from qa.errors import ConfigurationError
+from qa.core.config import Settings
+from qa.core.errors import ConfigurationError
 
 
 class Embedder(Protocol):
@@ -83,7 +83,7 @@ class Calibration:
     dense_weight: float
     threshold: float
     #: Least lift of the best sentence's cosine above everyday text in its language
-    #: (`qa.background`), as a share of the room above it; None: not used.
+    #: (`qa.answer.background`), as a share of the room above it; None: not used.
     background_lift: float | None = None
 
 

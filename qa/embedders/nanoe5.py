@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.core.errors import ConfigurationError
 from qa.embedders import EmbedderOptions
 from qa.embedders.e5_file import E5File, ModelFileError
 from qa.embedders.e5_onnx import E5OnnxEncoder, TooLong
 from qa.embedders.onnx_query import CheckedOnce, QueryEncoderUnavailable
-from qa.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 

@@ -2,9 +2,9 @@
 catalog (SQLite: documents, passages, the FTS5 lexical index, dated sentences) and the
 vectors (FAISS). Every SQL statement of the project lives in this package."""
 
-from qa.query import SearchFilters
 from qa.store.catalog import Catalog, CatalogError, StoredPassage
 from qa.store.dates import DatedSentence, SentenceDates
+from qa.store.filters import SearchFilters
 from qa.store.vectors import VectorStore, inverted_lists_for
 
 __all__ = [

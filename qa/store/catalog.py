@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.query import SearchFilters, date_bounds
+from qa.core.types import Document, Passage, Sentence
+from qa.dates.values import date_bounds
 from qa.store.dates import SentenceDates
+from qa.store.filters import SearchFilters
 from qa.store.schema import SCHEMA
-from qa.types import Document, Passage, Sentence
 
 #: What the catalog raises when SQLite fails (a full disk, a corrupt file).
 CatalogError = sqlite3.Error

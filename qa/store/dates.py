@@ -1,5 +1,5 @@
 """The catalog's `sentence_dates` table: one row per date mention of a sentence, written at
-build time (`qa.events`) and read by the timeline. A sentence is its document and span,
+build time (`qa.index.events`) and read by the timeline. A sentence is its document and span,
 with the first passage holding it; rows go with their document (ON DELETE CASCADE).
 """
 
@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from qa.query import date_bounds
+from qa.dates.values import date_bounds
 
 #: Most passages one `overlapping` call narrows to (under SQLite's limit on parameters).
 MAX_PASSAGES = 500

@@ -1,0 +1,296 @@
+"""Extractive answers: the best sentences of the best passages, each cited, or an honest
+"the archive does not say" with the closest passages.
+
+A question flows down once: read and checked (`qa.answer.question`, with a follow-up's
+borrowed words), answered from the timeline when it asks what happened in a span of dates
+(`qa.answer.span`), else its passages found (`qa.search.retriever`, fused by
+`qa.search.fusion`), and then the answer read from their sentences here, its confidence
+measured against the archive's floor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import numpy as np
+
+from qa.answer.background import BACKGROUND
+from qa.answer.features import SentenceFeatures, question_profile, sentence_features
+from qa.answer.question import Question, read_question
+from qa.answer.span import cited_events, events_answer
+from qa.core.config import Settings
+from qa.core.types import Answer, AnswerSentence, Citation, Hit
+from qa.embedders import calibration_for
+from qa.index.versions import IndexVersion
+from qa.search.retriever import Retriever
+from qa.store.filters import SearchFilters
+
+NO_ANSWER = (
+    "The archive does not say. None of its passages answers this question; "
+    "the closest ones are listed below, marked as not answering."
+)
+CLOSEST_SHOWN = 3
+#: Passages retrieved for a question; the answer reads the best `answer_passages` of them
+#: after re-ranking the first `answer_rerank_depth` by the evidence of their sentences.
+RETRIEVED = 10
+#: Passages whose mean cosine to a question stands for "a typical passage of this archive".
+FLOOR_SAMPLE = 1000
+
+
+@dataclass
+class ScoredSentence:
+    features: SentenceFeatures
+    score: float
+
+    @property
+    def sentence(self):
+        return self.features.sentence
+
+    @property
+    def hit(self) -> Hit:
+        return self.features.hit
+
+
+class ArchiveFloor:
+    """The mean cosine of a question with a fixed sample of the archive's passages (the
+    lowest passage ids, which are hashes, so the sample is arbitrary but stable).
+
+    A model's cosines have a floor that depends on the language and the model (about 0.05
+    for English questions over English passages with all-MiniLM-L6-v2, about 0.26 for
+    Spanish over Spanish); measuring a sentence against this floor makes the dense evidence
+    mean the same in either, and in an archive of any size."""
+
+    def __init__(self, index: IndexVersion, sample: int = FLOOR_SAMPLE) -> None:
+        self.index = index
+        self.sample = sample
+        self._vectors: np.ndarray | None = None
+
+    def cosine(self, query_vector: np.ndarray) -> float:
+        if self._vectors is None:
+            ids = self.index.catalog.passage_ids(limit=self.sample)
+            self._vectors = self.index.vectors.vectors(ids)
+        if not len(self._vectors):
+            return 0.0
+        return float(np.mean(self._vectors @ query_vector))
+
+
+@lru_cache(maxsize=4)
+def _background_vectors(embedder) -> dict[str, np.ndarray]:
+    return {code: embedder.encode_passages(list(texts)) for code, texts in BACKGROUND.items()}
+
+
+def background_cosine(embedder, query_vector: np.ndarray, language: str | None) -> float:
+    """The question's mean cosine with everyday text (`qa.answer.background`) in `language` (with
+    all of it for a language without its own), embedded once per model."""
+    vectors = _background_vectors(embedder)
+    chosen = vectors[language] if language in vectors else np.vstack(list(vectors.values()))
+    return float(np.mean(chosen @ query_vector))
+
+
+class Answerer:
+    """Answers questions from one retriever's index."""
+
+    def __init__(self, retriever: Retriever, settings: Settings) -> None:
+        self.retriever = retriever
+        self.index = retriever.index
+        self.settings = settings
+        self.calibration = calibration_for(settings, retriever.embedder.backend)
+        self.floor = ArchiveFloor(self.index)
+
+    def ask(
+        self,
+        question: str,
+        history: list[dict] | None = None,
+        filters: SearchFilters | None = None,
+    ) -> Answer:
+        """The answer to a question as a user typed it (checked first): each stage is called
+        once, in order, and hands its result down to the next."""
+        asked = read_question(question, history, self.settings, self.index.languages)
+        dated = events_answer(self.retriever, self.settings, asked.text, filters)
+        if dated is not None:  # "What happened between 10 and 15 December?"
+            return dated
+        mode = self.settings.search_mode
+        hits = self.retriever.ranked(asked.search, RETRIEVED, mode, filters)
+        answer = self._answer(asked, hits, self.retriever.query_vector(asked.search.text))
+        answer.resolved_query = asked.search.text
+        answer.language_note = language_note(asked.language, answer)
+        answer.events = cited_events(self.index.catalog, answer)
+        return answer
+
+    def _answer(self, asked: Question, hits: list[Hit], query_vector: np.ndarray) -> Answer:
+        question = asked.text
+        if not hits:
+            return self._abstain(question, hits, 0.0)
+        profile = question_profile(
+            question,
+            asked.terms_language,
+            self.index.frequencies,
+            self.index.passages_total,
+            asked.borrowed,
+            self.settings.followup_weight,
+        )
+        passages = self.index.catalog.passages(hit.passage_id for hit in hits)
+        features = sentence_features(profile, hits, passages, query_vector)
+        scored = [ScoredSentence(f, self._score(f)) for f in features]
+        retrieved = hits
+        hits = _rerank(hits, scored, self.settings.answer_rerank_depth)
+        readable = {hit.passage_id for hit in hits[: self.settings.answer_passages]}
+        ranked = _distinct(
+            sorted((s for s in scored if s.hit.passage_id in readable), key=lambda s: -s.score)
+        )
+        best = ranked[0] if ranked else None
+        confidence = self._confidence(best, hits, query_vector)
+        refused = best is None or confidence < self.calibration.threshold
+        if refused or self._off_topic(best, query_vector):
+            # No sentence answers: the closest passages are the search's, in its order.
+            answer = self._abstain(question, retrieved, confidence)
+            answer.hits = retrieved
+            return answer
+        chosen = [best]
+        length = len(best.sentence.text)
+        for extra in ranked[1 : self.settings.answer_sentences]:
+            # A further sentence only when it is nearly as good, and the answer stays short.
+            length += len(extra.sentence.text) + 1
+            if extra.score < self.settings.answer_extra_ratio * best.score:
+                break
+            if length > self.settings.answer_max_chars:
+                break
+            chosen.append(extra)
+        answer = self._compose(question, chosen, confidence)
+        answer.hits = hits
+        return answer
+
+    def _score(self, features: SentenceFeatures) -> float:
+        """How well a sentence answers: the question's terms it holds, first of all."""
+        settings = self.settings
+        return (
+            features.coverage
+            + settings.answer_context_weight * features.context
+            + settings.answer_passage_weight * features.passage
+            + settings.answer_rank_weight * features.rank
+            + settings.answer_kind_weight * features.kind
+            + settings.answer_dense_weight * features.dense
+            + settings.answer_context_dense_weight * features.context_dense
+        )
+
+    def _confidence(
+        self, best: ScoredSentence | None, hits: list[Hit], query_vector: np.ndarray
+    ) -> float:
+        """Share of the question the best sentence covers, blended with how far its cosine
+        with the question (the best passage's, without sentence vectors) rises above the
+        archive's typical cosine for this question, less a penalty when the sentence lacks a
+        term that carries much of the question."""
+        if best is None:
+            return 0.0
+        dense = best.features.cosine or max(hit.dense_score for hit in hits)
+        floor = self.floor.cosine(query_vector)
+        lift = _lift(dense, floor)
+        weight = self.calibration.dense_weight
+        confidence = (1 - weight) * best.features.coverage + weight * lift
+        confidence -= self.settings.abstain_missing_penalty * best.features.missing
+        return confidence
+
+    def _off_topic(self, best: ScoredSentence, query_vector: np.ndarray) -> bool:
+        """Whether the best sentence is hardly closer to the question than everyday text in its
+        language is: the question is about something the archive does not mention. (The
+        confidence measures against the archive's own passages, which in an archive of one
+        topic are all near any question about that topic.)"""
+        least = self.calibration.background_lift
+        if least is None or not best.features.cosine:
+            return False
+        language = best.hit.metadata.get("language")
+        floor = background_cosine(self.retriever.embedder, query_vector, language)
+        return _lift(best.features.cosine, floor) < least
+
+    def _compose(self, question: str, chosen: list[ScoredSentence], confidence: float) -> Answer:
+        citations: dict[int, Citation] = {}
+        sentences: list[AnswerSentence] = []
+        for item in chosen:
+            hit = item.hit
+            citation = citations.get(hit.passage_id)
+            if citation is None:
+                citation = Citation.of(len(citations) + 1, hit)
+                citations[hit.passage_id] = citation
+            citation.highlights.append(
+                (item.sentence.start - hit.start, item.sentence.end - hit.start)
+            )
+            sentences.append(AnswerSentence(item.sentence.text, citation.n, round(item.score, 4)))
+        text = " ".join(f"{s.text} [{s.citation}]" for s in sentences)
+        return Answer(
+            question=question,
+            answer=text,
+            abstained=False,
+            sentences=sentences,
+            citations=list(citations.values()),
+            confidence=round(confidence, 4),
+        )
+
+    def _abstain(self, question: str, hits: list[Hit], confidence: float) -> Answer:
+        closest = [Citation.of(n, hit) for n, hit in enumerate(hits[:CLOSEST_SHOWN], start=1)]
+        return Answer(
+            question=question,
+            answer=NO_ANSWER,
+            abstained=True,
+            sentences=[],
+            citations=closest,
+            confidence=round(confidence, 4),
+        )
+
+
+#: Names of the languages a note may name (others are named by their code).
+LANGUAGE_NAMES = {
+    "en": "English",
+    "es": "Spanish",
+    "pt": "Portuguese",
+    "fr": "French",
+    "it": "Italian",
+    "de": "German",
+    "ca": "Catalan",
+    "nl": "Dutch",
+}
+
+
+def language_note(question_language: str, answer: Answer) -> str:
+    """A plain note when the answer's sentences are in another language than the question:
+    answers are the archive's own sentences, never translated."""
+    if answer.abstained:
+        return ""
+    cited = {answer.citations[s.citation - 1].metadata.get("language") for s in answer.sentences}
+    others = sorted(code for code in cited if code and code != question_language)
+    if not others:
+        return ""
+    names = " and ".join(LANGUAGE_NAMES.get(code, code) for code in others)
+    asked = LANGUAGE_NAMES.get(question_language, question_language)
+    return (
+        f"The archive's answer is in {names}, as its documents are; your question was in "
+        f"{asked}. Answers are the archive's own sentences, not translations."
+    )
+
+
+def _rerank(hits: list[Hit], scored: list[ScoredSentence], depth: int) -> list[Hit]:
+    """The first `depth` hits re-ordered by their best sentence's score (retrieval order
+    breaks ties), then the rest in retrieval order."""
+    best: dict[int, float] = {}
+    for item in scored:
+        passage_id = item.hit.passage_id
+        best[passage_id] = max(best.get(passage_id, item.score), item.score)
+    ordered = sorted(hits[:depth], key=lambda hit: -best.get(hit.passage_id, 0.0)) + hits[depth:]
+    return [replace(hit, rank=rank) for rank, hit in enumerate(ordered, start=1)]
+
+
+def _lift(cosine: float, floor: float) -> float:
+    """How far a cosine rises above a floor, as a share of the room above it."""
+    return (cosine - floor) / (1 - floor) if floor < 1 else 0.0
+
+
+def _distinct(ranked: list[ScoredSentence]) -> list[ScoredSentence]:
+    """The first occurrence of each sentence (overlapping passages share sentences)."""
+    seen: set[tuple[str, int]] = set()
+    kept = []
+    for item in ranked:
+        key = (item.hit.document_id, item.sentence.start)
+        if key not in seen:
+            seen.add(key)
+            kept.append(item)
+    return kept

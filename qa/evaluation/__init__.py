@@ -1,0 +1,2 @@
+"""Evaluation: retrieval and answers scored on SQuAD files, the date finder on labelled
+sentences."""

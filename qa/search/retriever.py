@@ -1,0 +1,219 @@
+"""Hybrid retrieval: lexical (BM25, `qa.search.lexical`) and dense (FAISS) candidates, fused by a
+convex combination of normalised scores (`qa.search.fusion`).
+
+Both retrievers propose candidates; each candidate then gets *both* scores exactly (its
+cosine from its stored vector, its BM25 from its stored terms), so fusion never has to
+guess a missing score. Queries arrive checked and with their language (`qa.query`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from qa.core.config import SearchMode, Settings
+from qa.core.types import Hit
+from qa.embedders import Embedder
+from qa.index.versions import IndexVersion
+from qa.search.fusion import Candidate, convex
+from qa.search.lexical import bm25_scores, idf_robertson, query_terms, selective_terms
+from qa.search.query import SearchQuery, search_limits, search_query, validate_query
+from qa.store.filters import SearchFilters
+
+#: Questions whose vectors a retriever keeps (a follow-up or a repeated search reuses them).
+QUERY_CACHE_SIZE = 256
+#: Questions embedded at once in the background, across retrievers and requests.
+EMBEDDING_WORKERS = 4
+
+_embedding_pool: ThreadPoolExecutor | None = None
+_embedding_pool_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One process-wide pool for question embeddings (created on first use, never per index
+    version, so reloads leak no threads)."""
+    global _embedding_pool
+    with _embedding_pool_lock:
+        if _embedding_pool is None:
+            _embedding_pool = ThreadPoolExecutor(
+                EMBEDDING_WORKERS, thread_name_prefix="question-embedding"
+            )
+        return _embedding_pool
+
+
+class QueryVectors:
+    """The vectors of the latest queries: each is embedded once, whoever asks for it."""
+
+    def __init__(self, embedder: Embedder, size: int = QUERY_CACHE_SIZE) -> None:
+        self.embedder = embedder
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def get(self, text: str) -> np.ndarray:
+        vector = self._vectors.get(text)
+        if vector is None:
+            vector = self.embedder.encode_query(text)
+            self._keep(text, vector)
+        else:
+            self._vectors.move_to_end(text)
+        return vector
+
+    def later(self, text: str) -> Callable[[], np.ndarray]:
+        """Start embedding `text` on another thread unless its vector is known; calling the
+        result waits for the vector (and raises what the embedder raised). The engines release
+        the GIL while they compute, so the caller's lexical search runs meanwhile."""
+        if text in self._vectors:
+            return lambda: self.get(text)
+        future = _pool().submit(self.embedder.encode_query, text)
+
+        def vector() -> np.ndarray:
+            result = future.result()
+            self._keep(text, result)
+            return result
+
+        return vector
+
+    def _keep(self, text: str, vector: np.ndarray) -> None:
+        self._vectors[text] = vector
+        self._vectors.move_to_end(text)
+        if len(self._vectors) > self.size:
+            self._vectors.popitem(last=False)
+
+
+class Retriever:
+    """Searches one index version with one embedder."""
+
+    def __init__(self, index: IndexVersion, embedder: Embedder, settings: Settings) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self._vectors = QueryVectors(embedder)
+
+    def query_vector(self, text: str) -> np.ndarray:
+        return self._vectors.get(text)
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: SearchMode | None = None,
+        filters: SearchFilters | None = None,
+    ) -> list[Hit]:
+        """The best `k` passages for `query` as a user typed it (checked first), best first."""
+        text = validate_query(query, self.settings)
+        k, mode = search_limits(k, mode, self.settings)
+        return self.ranked(search_query(text, self.index.languages), k, mode, filters)
+
+    def ranked(
+        self, query: SearchQuery, k: int, mode: str, filters: SearchFilters | None = None
+    ) -> list[Hit]:
+        """The best `k` passages for a query built from checked input (a follow-up's question
+        with the words it borrows may be longer than users may type), best first."""
+        candidates = self.candidates(query, mode, filters, max(k, self.settings.candidates))
+        return self.hits(candidates[:k])
+
+    def candidates(
+        self, query: SearchQuery, mode: str, filters: SearchFilters | None, limit: int
+    ) -> list[Candidate]:
+        """Scored candidates, best first (all scored by both retrievers in hybrid mode)."""
+        catalog, vectors = self.index.catalog, self.index.vectors
+        allowed = None
+        if filters is not None and not filters.is_empty():
+            allowed = catalog.filtered_passage_ids(filters)
+        # The question is embedded while the lexical side finds and scores its candidates.
+        query_vector = self._vectors.later(query.text) if mode != "lexical" else None
+        terms = query_terms(query.text, query.language, self.index.languages)
+        frequencies = self.index.frequencies(terms)
+        found: dict[int, Candidate] = {}
+        lexical: dict[int, float] = {}
+        if mode in ("lexical", "hybrid"):
+            selective = selective_terms(terms, frequencies, self.settings.lexical_max_postings)
+            for passage_id, _ in catalog.lexical_search(selective, limit, filters):
+                found[passage_id] = Candidate(passage_id)
+            lexical = self.bm25(terms, frequencies, list(found))
+        if query_vector is not None:
+            for passage_id, score in vectors.search(query_vector(), limit, allowed):
+                found.setdefault(passage_id, Candidate(passage_id)).dense = score
+        ranked = list(found.values())
+        if not ranked:
+            return []
+        if mode == "hybrid":
+            self._complete_dense_scores(query.text, ranked)
+            # The dense side's own candidates get their BM25 too.
+            unscored = [c.passage_id for c in ranked if c.passage_id not in lexical]
+            lexical.update(self.bm25(terms, frequencies, unscored))
+        for candidate in ranked:
+            candidate.lexical = lexical.get(candidate.passage_id, 0.0)
+        if mode == "hybrid":
+            self._mark_languages(query.language, ranked)
+            convex(ranked, self.settings.dense_weight, self.settings.cross_language_lexical_share)
+        else:
+            for candidate in ranked:
+                candidate.fused = candidate.dense if mode == "dense" else candidate.lexical
+        ranked.sort(key=lambda c: (-c.fused, c.passage_id))
+        return ranked
+
+    def bm25(
+        self, terms: list[str], frequencies: dict[str, int], ids: list[int]
+    ) -> dict[int, float]:
+        """Okapi BM25 of these passages, as SQLite FTS5 computes it, from their stored terms:
+        exact for every candidate, whichever retriever proposed it."""
+        total = max(1, self.index.passages_total)
+        weights = {}
+        for term in set(terms):
+            df = frequencies.get(term, 0)
+            if df:
+                weights[term] = idf_robertson(df, total)
+        if not weights or not ids:
+            return {}
+        stored = self.index.catalog.passage_terms(ids)
+        return bm25_scores(weights, stored, self.index.average_terms)
+
+    def _complete_dense_scores(self, text: str, ranked: list[Candidate]) -> None:
+        """Give every candidate its exact cosine, from its stored vector."""
+        ids = [c.passage_id for c in ranked]
+        cosines = self.index.vectors.vectors(ids) @ self.query_vector(text)
+        for candidate, cosine in zip(ranked, cosines, strict=True):
+            candidate.dense = float(cosine)
+
+    def _mark_languages(self, language: str, ranked: list[Candidate]) -> None:
+        """Mark the candidates whose document is in another language than the question."""
+        archive = self.index.languages
+        if archive == [language]:
+            return
+        if len(archive) == 1:
+            languages = dict.fromkeys((c.passage_id for c in ranked), archive[0])
+        else:
+            languages = self.index.catalog.passage_languages(c.passage_id for c in ranked)
+        for candidate in ranked:
+            candidate.same_language = languages.get(candidate.passage_id) == language
+
+    def hits(self, candidates: list[Candidate]) -> list[Hit]:
+        stored = self.index.catalog.passages(c.passage_id for c in candidates)
+        hits: list[Hit] = []
+        for candidate in candidates:
+            entry = stored.get(candidate.passage_id)
+            if entry is None:
+                continue
+            passage = entry.passage
+            hits.append(
+                Hit(
+                    passage_id=passage.id,
+                    document_id=passage.document_id,
+                    title=entry.title,
+                    text=passage.text,
+                    score=round(candidate.fused, 6),
+                    start=passage.start,
+                    end=passage.end,
+                    page=passage.page,
+                    rank=len(hits) + 1,
+                    dense_score=round(candidate.dense, 6),
+                    lexical_score=round(candidate.lexical, 6),
+                    metadata=entry.metadata,
+                )
+            )
+        return hits

@@ -1,0 +1,43 @@
+"""The JSON shapes of the HTTP API (and of the CLI's `--json`): requests, responses and
+errors, with OpenAPI examples, one module per area.
+
+Each response model has a `build` class method that turns the core's dataclasses into it, so
+the routes stay one line of shaping each.
+"""
+
+from qa.web.models.answers import AnswerResponse, AnswerSentenceOut, AskRequest, CitationOut, Turn
+from qa.web.models.common import (
+    EXAMPLE_DOCUMENT_ID,
+    DocumentIdConvertor,
+    ErrorDetail,
+    ErrorResponse,
+    Text,
+    document_url,
+)
+from qa.web.models.documents import DocumentResponse, PassageOut
+from qa.web.models.health import HealthResponse, RebuildStatus
+from qa.web.models.search import HitOut, SearchResponse
+from qa.web.models.timeline import EventSourceOut, TimelineEventOut, TimelineResponse
+
+__all__ = [
+    "EXAMPLE_DOCUMENT_ID",
+    "AnswerResponse",
+    "AnswerSentenceOut",
+    "AskRequest",
+    "CitationOut",
+    "DocumentIdConvertor",
+    "DocumentResponse",
+    "ErrorDetail",
+    "ErrorResponse",
+    "EventSourceOut",
+    "HealthResponse",
+    "HitOut",
+    "PassageOut",
+    "RebuildStatus",
+    "SearchResponse",
+    "Text",
+    "TimelineEventOut",
+    "TimelineResponse",
+    "Turn",
+    "document_url",
+]

@@ -1,0 +1,56 @@
+"""A small deterministic embedder with the real interface, for tests and the campaign scripts.
+
+It needs no model: builds and servers that use it start at once, so the tests and
+`scripts/campaign_*.py` can exercise reading, building and serving many times over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+
+from qa.embedders import register
+from qa.text.terms import terms
+
+
+class FakeEmbedder:
+    """Hashes stemmed words into a fixed-size vector: texts sharing words are similar.
+
+    Same interface as the real embedder, deterministic and instant; its "wordpieces" are
+    the text's \\w+ words, so chunk sizes can be reasoned about in tests.
+    """
+
+    backend = "fake"
+    name = "fake"
+    dimension = 64
+    max_tokens = 64
+
+    def __init__(self) -> None:
+        self.encoded: list[str] = []
+
+    def token_spans(self, texts: list[str]) -> list[list[tuple[int, int]]]:
+        return [[m.span() for m in re.finditer(r"\w+", text)] for text in texts]
+
+    def encode_passages(self, texts, batch_size: int = 32) -> np.ndarray:
+        self.encoded.extend(texts)
+        matrix = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for term in terms(text, "en"):
+                digest = hashlib.blake2b(term.encode(), digest_size=4).digest()
+                matrix[row, int.from_bytes(digest, "big") % self.dimension] += 1.0
+            norm = np.linalg.norm(matrix[row])
+            matrix[row] = matrix[row] / norm if norm else matrix[row]
+            if not norm:
+                matrix[row, 0] = 1.0
+        return matrix
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode_passages([text])[0]
+
+
+@register("fake", "fake")
+def _fake_backend(model, options) -> FakeEmbedder:
+    """Settings with `embedder="fake"` load the fake embedder (CLI tests, campaign scripts)."""
+    return FakeEmbedder()
