@@ -32,7 +32,7 @@ from bench_embedders import TimedEmbedder
 from qa.core.config import Settings
 from qa.core.types import BuildReport
 from qa.embedders import Embedder, embedder_for
-from qa.index.build import open_index
+from qa.index.versions import open_index
 from qa.service.assistant import Assistant
 
 CHANGED_SENTENCE = "\n\nThe benchmark appended this sentence so that the document changed.\n"

@@ -15,7 +15,7 @@ from bench_common import MAX_PEAK_MB_LARGE, MODES, Reporter, peak_rss_mb
 
 from qa.core.config import Settings
 from qa.embedders import embedder_for
-from qa.index.build import open_index
+from qa.index.versions import open_index
 from qa.search.retriever import Retriever
 
 

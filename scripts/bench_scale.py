@@ -40,8 +40,9 @@ from bench_search import hybrid_profile, measure_latency
 from qa.core.config import Settings
 from qa.core.types import Document
 from qa.embedders import Embedder, embedder_for
-from qa.index.build import IndexVersion, build_index, chunking_parameters, open_index
+from qa.index.build import build_index, chunking_parameters
 from qa.index.chunking import chunk_document
+from qa.index.versions import IndexVersion, open_index
 from qa.search.retriever import Retriever
 from qa.text.sentences import split_sentences
 

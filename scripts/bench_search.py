@@ -25,7 +25,8 @@ from bench_embedders import RecordedEmbedder
 from qa.answer.answerer import RETRIEVED, Answerer
 from qa.core.config import Settings
 from qa.embedders import Embedder
-from qa.index.build import IndexVersion, build_index, open_index
+from qa.index.build import build_index
+from qa.index.versions import IndexVersion, open_index
 from qa.search.retriever import Retriever
 
 #: Passages of the small real index.

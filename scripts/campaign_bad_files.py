@@ -23,7 +23,7 @@ from pathlib import Path
 from campaign_common import bound_by_permissions, campaign_folder, write_archive
 
 from qa.core.config import Settings
-from qa.index.build import open_index
+from qa.index.versions import open_index
 
 GOOD = "The assembly of unions met in Lima and called a national strike for December 15."
 SPANISH = "El paro nacional reunió a campesinos y estudiantes en Perú; la señora Núñez habló."

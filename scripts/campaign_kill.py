@@ -34,7 +34,8 @@ from fake_embedder import FakeEmbedder
 
 import qa.index.versions
 from qa.core.config import Settings
-from qa.index.build import CATALOG_FILE, Manifest, build_index, current_version, open_index
+from qa.index.build import build_index
+from qa.index.versions import CATALOG_FILE, Manifest, current_version, open_index
 from qa.service.assistant import Assistant
 from qa.store import Catalog
 

@@ -24,7 +24,7 @@ import numpy as np
 from qa.core.config import Settings
 from qa.embedders import embedder_for
 from qa.evaluation.squad import build_archive, load_squad
-from qa.index.build import open_index
+from qa.index.versions import open_index
 from qa.search.query import search_query
 from qa.search.retriever import Retriever
 from qa.store import VectorStore

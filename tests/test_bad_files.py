@@ -15,7 +15,8 @@ from conftest import read_corpus, run_bound_by_permissions
 
 from qa.core.errors import CorpusError
 from qa.core.types import Document, SkippedFile
-from qa.index.build import build_index, current_version, open_index
+from qa.index.build import build_index
+from qa.index.versions import current_version, open_index
 from qa.ingest.documents import MetadataLimits, UnreadableDocument, load_document, scan_corpus
 
 GOOD_TEXT = "The national strike was called for December 15 by the assembly of unions."

@@ -4,13 +4,14 @@ cached, survive a damaged cache, and give way to torch when it cannot match it."
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from qa.embedders import EmbedderOptions, onnx_query
 from qa.embedders.onnx_query import OnnxQueryEncoder
-from qa.embedders.sentence_transformer import SentenceTransformerEmbedder
+from qa.embedders.sentence_transformer import SentenceTransformerEmbedder, resolve_model_path
 
 pytestmark = pytest.mark.model
 
@@ -22,6 +23,10 @@ QUESTIONS = [
     # Longer than the model's 256 wordpieces: both paths must cut it the same way.
     " ".join(["The assembly demanded the dissolution of Congress and a new constitution."] * 40),
 ]
+
+
+def model_folder(embedder) -> Path:
+    return Path(resolve_model_path(embedder.name))
 
 
 def torch_vectors(embedder, texts):
@@ -40,7 +45,7 @@ def test_questions_are_embedded_by_onnx_as_torch_embeds_them(real_embedder):
 
 def test_the_export_is_cached_and_reused(real_embedder, tmp_path, monkeypatch):
     model = real_embedder._model
-    OnnxQueryEncoder.for_model(model, real_embedder.name, tmp_path, 1)
+    OnnxQueryEncoder.for_model(model, real_embedder.name, model_folder(real_embedder), tmp_path, 1)
     cached = list(tmp_path.glob("query-encoder-*.onnx"))
     assert len(cached) == 1 and cached[0].stat().st_size > 1_000_000
 
@@ -48,17 +53,21 @@ def test_the_export_is_cached_and_reused(real_embedder, tmp_path, monkeypatch):
         raise AssertionError("exported again although a cached export exists")
 
     monkeypatch.setattr(onnx_query, "_export", no_export)
-    again = OnnxQueryEncoder.for_model(model, real_embedder.name, tmp_path, 1)
+    again = OnnxQueryEncoder.for_model(
+        model, real_embedder.name, model_folder(real_embedder), tmp_path, 1
+    )
     again.check_against(real_embedder.encode_passages)
 
 
 def test_a_damaged_cached_export_is_replaced(real_embedder, tmp_path, caplog):
     model = real_embedder._model
-    OnnxQueryEncoder.for_model(model, real_embedder.name, tmp_path, 1)
+    OnnxQueryEncoder.for_model(model, real_embedder.name, model_folder(real_embedder), tmp_path, 1)
     (cached,) = tmp_path.glob("query-encoder-*.onnx")
     cached.write_bytes(b"not an onnx graph")
     with caplog.at_level(logging.WARNING, logger="qa.embedders.onnx_query"):
-        encoder = OnnxQueryEncoder.for_model(model, real_embedder.name, tmp_path, 1)
+        encoder = OnnxQueryEncoder.for_model(
+            model, real_embedder.name, model_folder(real_embedder), tmp_path, 1
+        )
     encoder.check_against(real_embedder.encode_passages)
     assert "again" in caplog.text
     assert cached.stat().st_size > 1_000_000

@@ -15,7 +15,8 @@ from archives import write
 from pdfs import write_pdf
 
 from qa.core.errors import IndexMismatchError, IndexMissingError
-from qa.index.build import build_index, current_version, open_index
+from qa.index.build import build_index
+from qa.index.versions import current_version, open_index
 from qa.service.assistant import Assistant
 from qa.text.terms import terms
 

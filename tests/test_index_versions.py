@@ -18,7 +18,8 @@ import pytest
 from archives import write
 
 from qa.core.errors import BuildInProgressError
-from qa.index.build import _build_lock, build_index, current_version
+from qa.index.build import _build_lock, build_index
+from qa.index.versions import current_version
 from qa.service.assistant import Assistant
 
 

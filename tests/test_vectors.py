@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from qa.index.build import build_index, current_version, open_index
+from qa.index.build import build_index
+from qa.index.versions import current_version, open_index
 from qa.service.assistant import Assistant
 from qa.store import VectorStore, inverted_lists_for
 

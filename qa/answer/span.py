@@ -8,7 +8,6 @@ import re
 from qa.core.config import MAX_TIMELINE_EVENTS, Settings
 from qa.core.types import Answer, AnswerSentence, Citation, TimelineEvent
 from qa.dates.mentions import find_dates
-from qa.search.fusion import Candidate
 from qa.search.retriever import Retriever
 from qa.store import Catalog, DatedSentence
 from qa.store.filters import SearchFilters
@@ -104,7 +103,9 @@ def events_answer(
         return None
     # The passages that tell the events, as (unscored) hits, to be cited as answers cite.
     told_in = dict.fromkeys(s.passage_id for e in events for s in e.sources)
-    hits = {hit.passage_id: hit for hit in retriever.hits([Candidate(i) for i in told_in])}
+    stored = catalog.passages(told_in)
+    found = [i for i in told_in if i in stored]
+    hits = {i: stored[i].hit(rank) for rank, i in enumerate(found, 1)}
     citations: dict[int, Citation] = {}
     sentences: list[AnswerSentence] = []
     for event in events:

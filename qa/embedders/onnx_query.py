@@ -71,7 +71,10 @@ class OnnxQueryEncoder:
         self._names = names
 
     @classmethod
-    def for_model(cls, model, name: str, cache_dir: Path | None, threads: int) -> OnnxQueryEncoder:
+    def for_model(
+        cls, model, name: str, folder: Path, cache_dir: Path | None, threads: int
+    ) -> OnnxQueryEncoder:
+        """The encoder of `model` (`name`, its files in `folder`), exported once and cached."""
         modules = [type(module).__name__ for module in model]
         pooling = model[1].get_config_dict() if len(modules) > 1 else {}
         # sentence-transformers 6 says {"pooling_mode": "mean"}; earlier ones set flags.
@@ -85,7 +88,7 @@ class OnnxQueryEncoder:
         names = [n for n, v in tokenize(["probe"]).items() if hasattr(v, "numpy")]
         loaded = cached_session(
             "query-encoder",
-            _export_key(model, names, name),
+            _export_key(model, names, name, folder),
             lambda: _export(model, names),
             cache_dir,
             threads,
@@ -110,15 +113,12 @@ class OnnxQueryEncoder:
             )
 
 
-def _export_key(model, names: list[str], name: str) -> str:
+def _export_key(model, names: list[str], name: str, folder: Path) -> str:
     """Changes whenever the weights, the libraries or the export's inputs do."""
     import onnxruntime
     import torch
     import transformers
 
-    from qa.embedders.sentence_transformer import resolve_model_path
-
-    folder = Path(resolve_model_path(name))
     files = (
         sorted(
             (str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)

@@ -8,6 +8,7 @@ declares "query"/"document" prompts (as e5 models do) gets them for each role.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 
@@ -102,8 +103,9 @@ class SentenceTransformerEmbedder:
         return self._onnx.get() if self._wanted_query_encoder == "onnx" else None
 
     def _checked_onnx(self) -> OnnxQueryEncoder:
+        folder = Path(resolve_model_path(self.name))
         encoder = OnnxQueryEncoder.for_model(
-            self._model, self.name, self._cache_dir, self._query_threads
+            self._model, self.name, folder, self._cache_dir, self._query_threads
         )
         encoder.check_against(self._encode)
         return encoder

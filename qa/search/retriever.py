@@ -197,23 +197,7 @@ class Retriever:
         hits: list[Hit] = []
         for candidate in candidates:
             entry = stored.get(candidate.passage_id)
-            if entry is None:
-                continue
-            passage = entry.passage
-            hits.append(
-                Hit(
-                    passage_id=passage.id,
-                    document_id=passage.document_id,
-                    title=entry.title,
-                    text=passage.text,
-                    score=round(candidate.fused, 6),
-                    start=passage.start,
-                    end=passage.end,
-                    page=passage.page,
-                    rank=len(hits) + 1,
-                    dense_score=round(candidate.dense, 6),
-                    lexical_score=round(candidate.lexical, 6),
-                    metadata=entry.metadata,
-                )
-            )
+            if entry is not None:
+                scores = candidate.fused, candidate.dense, candidate.lexical
+                hits.append(entry.hit(len(hits) + 1, *scores))
         return hits

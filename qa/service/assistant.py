@@ -26,7 +26,8 @@ from qa.core.config import Settings
 from qa.core.errors import BuildInProgressError, DocumentNotFoundError
 from qa.core.types import BuildReport, Document, Passage
 from qa.embedders import Embedder, embedder_for
-from qa.index.build import IndexVersion, build_index, current_version, open_index
+from qa.index.build import build_index
+from qa.index.versions import IndexVersion, current_version, open_index
 from qa.ingest.documents import check_corpus
 from qa.search.retriever import Retriever
 from qa.store.filters import SearchFilters

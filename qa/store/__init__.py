@@ -2,9 +2,10 @@
 catalog (SQLite: documents, passages, the FTS5 lexical index, dated sentences) and the
 vectors (FAISS). Every SQL statement of the project lives in this package."""
 
-from qa.store.catalog import Catalog, CatalogError, StoredPassage
+from qa.store.catalog import Catalog, CatalogError
 from qa.store.dates import DatedSentence, SentenceDates
 from qa.store.filters import SearchFilters
+from qa.store.passages import StoredPassage
 from qa.store.vectors import VectorStore, inverted_lists_for
 
 __all__ = [

@@ -14,7 +14,6 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,25 +22,11 @@ from qa.core.types import Document, Passage, Sentence
 from qa.dates.values import date_bounds
 from qa.store.dates import SentenceDates
 from qa.store.filters import SearchFilters
+from qa.store.passages import StoredPassage
 from qa.store.schema import SCHEMA
 
 #: What the catalog raises when SQLite fails (a full disk, a corrupt file).
 CatalogError = sqlite3.Error
-
-
-@dataclass(frozen=True)
-class StoredPassage:
-    """A passage with the document fields that retrieval and answers show."""
-
-    passage: Passage
-    title: str
-    language: str
-    metadata: dict
-    #: One unit vector per sentence of the passage, in order; None when not embedded.
-    sentence_vectors: np.ndarray | None = None
-    #: One unit vector per sentence, of the sentence with the one before it in the passage
-    #: (what "it", "these devices" refer to); None when not embedded.
-    context_vectors: np.ndarray | None = None
 
 
 class Catalog:
