@@ -110,7 +110,7 @@ def main(archive: Path, questions: Path | None, cache: Path, weights: str) -> No
     ):
         index.vectors = vectors
         for weight in [float(w) for w in weights.split(",")]:
-            local = settings.model_copy(update={"dense_weight": weight})
+            local = settings.model_copy(update={"search_dense_weight": weight})
             retriever = Retriever(index, embedder, local)
             top = {1: 0, 5: 0, 10: 0}
             for question in asked:

@@ -1,8 +1,9 @@
 """Development tool: retrieval accuracy of one SQuAD-format file under several settings.
 
 Builds (once, cached under --cache) the archive of the file's articles as `qa eval` does,
-then scores passage top-1/5/10 for each retrieval mode and each dense weight given, without
-re-embedding. Numbers from here guide the defaults in qa/config.py; `qa eval` is the judge.
+then scores passage top-1/5/10 for each retrieval mode and each fusion dense weight given
+(`search_dense_weight`), without re-embedding. Numbers from here guide the defaults in
+qa/core/config.py; `qa eval` is the judge.
 
     python scripts/tune_retrieval.py ../shared/eval/xquad-dev.en.json --weights 0.3,0.5,0.7
     python scripts/tune_retrieval.py ../shared/eval/bbc-dev.json --weights 0.5 --probes 4,8,16
@@ -100,7 +101,11 @@ def score(index, vectors: VectorStore, layout: str, embedder, settings, question
             f"{float(np.mean(recall)):.4f}"
         )
     for mode, weight in runs:
-        local = settings if weight is None else settings.model_copy(update={"dense_weight": weight})
+        local = (
+            settings
+            if weight is None
+            else settings.model_copy(update={"search_dense_weight": weight})
+        )
         retriever = Retriever(index, embedder, local)
         top = {1: 0, 5: 0, 10: 0}
         started = time.perf_counter()

@@ -144,9 +144,11 @@ class Settings(BaseSettings):
     candidates: int = Field(
         100, ge=10, description="Candidates each retriever contributes before fusion."
     )
-    dense_weight: Share = Field(
+    search_dense_weight: Share = Field(
         0.5,
-        description="Weight of the dense score in the convex fusion (lexical gets the rest).",
+        description="Weight of the dense score in retrieval's convex fusion (lexical gets the "
+        "rest; `scripts/tune_retrieval.py` measures others): retrieval's, not the answer "
+        "step's sentence score's nor its confidence's.",
     )
 
     cross_language_lexical_share: Share = Field(

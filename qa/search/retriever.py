@@ -150,7 +150,11 @@ class Retriever:
             candidate.lexical = lexical.get(candidate.passage_id, 0.0)
         if mode == "hybrid":
             self._mark_languages(query.language, ranked)
-            convex(ranked, self.settings.dense_weight, self.settings.cross_language_lexical_share)
+            convex(
+                ranked,
+                self.settings.search_dense_weight,
+                self.settings.cross_language_lexical_share,
+            )
         else:
             for candidate in ranked:
                 candidate.fused = candidate.dense if mode == "dense" else candidate.lexical
