@@ -43,8 +43,8 @@ def test_every_command_is_documented():
 def test_every_variable_named_is_a_setting():
     known = {f"QA_{name.upper()}" for name in Settings.model_fields}
     unknown = {}
-    for page in PAGES:
-        if page.exists():
+    for page in PAGES:  # docs/settings.md is checked whole above
+        if page.exists() and page.name != "settings.md":
             named = set(re.findall(r"\bQA_[A-Z][A-Z0-9_]*\b", page.read_text(encoding="utf-8")))
             if named - known:
                 unknown[str(page.relative_to(ROOT))] = sorted(named - known)
