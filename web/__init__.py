@@ -1,1 +1,1 @@
-"""The web chat's templates and static files, shipped inside the package as `qa.web`."""
+"""The web chat's templates and static files, shipped inside the package as `qa.web.assets`."""
