@@ -129,7 +129,7 @@ def test_qa_serve_from_the_wheel_serves_the_chat_and_its_static_files(installed,
         assert headers["content-type"].startswith("text/html")
         page = body.decode("utf-8")
         assert "<h1>Ask the archive</h1>" in page
-        assert "1 document · 1 passages indexed" in page
+        assert "1 document · 1 passage indexed" in page
         assert 'src="/static/chat.js"' in page
 
         status, headers, body = request(port, "GET", "/static/chat.js")

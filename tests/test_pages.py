@@ -3,6 +3,7 @@ document and search pages, and the escaping of every text from archives and user
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from http_helpers import LONG_QUESTION
 
@@ -21,6 +22,24 @@ def test_chat_page_is_served_with_its_assets_and_strict_headers(client):
         response = client.get(asset)
         assert response.status_code == 200
         assert "http://" not in response.text and "https://" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("documents", "passages", "line"),
+    [
+        (1, 1, "1 document · 1 passage indexed"),
+        (1, 2, "1 document · 2 passages indexed"),
+        (2, 1, "2 documents · 1 passage indexed"),
+        (0, 0, "0 documents · 0 passages indexed"),
+    ],
+)
+def test_chat_page_counts_documents_and_passages_in_words(
+    client, shared_web_archive, monkeypatch, documents, passages, line
+):
+    assistant = shared_web_archive[1]
+    counts = {**assistant.health(), "documents": documents, "passages": passages}
+    monkeypatch.setattr(assistant, "health", lambda: counts)
+    assert f'<p class="stats">{line}</p>' in client.get("/").text
 
 
 def test_chat_form_without_javascript_renders_the_answer(client):

@@ -12,9 +12,12 @@ from fastapi.testclient import TestClient
 
 from qa.answer.span import asks_for_a_span
 from qa.cli import main
+from qa.core.config import Settings
 from qa.index.build import build_index
 from qa.service.assistant import Assistant
+from qa.store import DatedSentence
 from qa.store.filters import SearchFilters
+from qa.timeline.build import merge_events
 from qa.web.app import create_app
 
 
@@ -201,3 +204,57 @@ def test_eval_dates_prints_precision_and_recall(tmp_path):
 def test_only_a_question_about_a_span_and_nothing_else_gets_the_span_events(question, span_only):
     # A question with a topic besides its dates goes to the answer step, which finds the topic.
     assert asks_for_a_span(question) is span_only
+
+
+def dated(document_id: str, sentence: str, mention: str, language: str) -> DatedSentence:
+    """A stored mention of 15 Dec 2022 in `sentence` (the whole sentence of its document)."""
+    start = sentence.index(mention)
+    return DatedSentence(
+        document_id=document_id,
+        start=0,
+        end=len(sentence),
+        passage_id=1,
+        mention_start=start,
+        mention_end=start + len(mention),
+        value_start="2022-12-15",
+        value_end="2022-12-15",
+        precision="day",
+        first_day="2022-12-15",
+        last_day="2022-12-15",
+        title=document_id,
+        language=language,
+        metadata={},
+        sentence=sentence,
+        mention=mention,
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "mention", "first", "unrelated", "related"),
+    [
+        (
+            "en",
+            "15 December 2022",
+            "Before 15 December 2022, because of rain, markets closed only once.",
+            "Before 15 December 2022, because of snow, schools shut only once.",
+            "Markets closed because of the rain on 15 December 2022.",
+        ),
+        (
+            "es",
+            "15 de diciembre de 2022",
+            "Desde el 15 de diciembre de 2022, porque llovió, los mercados cerraron para todos.",
+            "Desde el 15 de diciembre de 2022, porque nevó, las aulas quedaron vacías para todos.",
+            "Los mercados cerraron por la lluvia el 15 de diciembre de 2022.",
+        ),
+    ],
+    ids=["en", "es"],
+)
+def test_same_date_sentences_are_one_event_by_their_content_words_not_stop_words(
+    language, mention, first, unrelated, related
+):
+    rows = [dated(name, text, mention, language) for name, text in (("a", first), ("b", unrelated))]
+    events = merge_events(rows, Settings().timeline_same_event)
+    assert [[s.document_id for s in event.sources] for event in events] == [["a"], ["b"]]
+    rows = [dated(name, text, mention, language) for name, text in (("a", first), ("c", related))]
+    events = merge_events(rows, Settings().timeline_same_event)
+    assert [[s.document_id for s in event.sources] for event in events] == [["a", "c"]]

@@ -1,9 +1,22 @@
 """`qa eval`: build a temporary archive from a SQuAD v1.1 file and score the assistant on it.
 
 Each article becomes one document (its paragraphs are its text, its title the article's),
-every question goes through the same `ask` path as `qa ask`, and a question counts as
-answered at k when one of the first k passages, or one of the answer's first sentences,
-contains a gold answer string (case-insensitive: the "top-k accuracy" of open-domain QA).
+every question goes through the same `ask` path as `qa ask`. A passage or sentence holds the
+answer when it contains a gold answer string (case-insensitive: the "top-k accuracy" of
+open-domain QA). Every figure is a share of all the questions:
+
+- `retrieval_top1/5/10`, `retrieval_mrr10`: the retriever's own ranking of the 10 passages it
+  hands the answer step (before that step re-ranks them by their sentences): a passage
+  holding the answer among the first k, and the mean reciprocal rank of the first such
+  passage (0 beyond the 10th). Every question is ranked so, a question about a span of dates
+  too (which the answer step answers from the timeline instead).
+- `passage_top1/5/10`, `mrr10`: the same over the answer's passages (`Answer.hits`): for an
+  answer, the answer step's re-ranked order; for a refusal, the passages it lists (the
+  retriever's order, the first 3 shown as the closest); a span answer lists none.
+- `sentence_acc1/2`: an answer (not a refusal) whose first 1 or 2 sentences hold the answer.
+- `answer_chars_mean`: an answer's sentences' length in characters, over the answered ones.
+- With `--unanswerable`: `abstain_answerable` (questions refused) and `abstain_unanswerable`
+  (that file's questions refused); with `--followups`, `followup_acc1` (`score_followups`).
 """
 
 from __future__ import annotations
@@ -13,9 +26,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.answer.answerer import RETRIEVED
+from qa.answer.question import read_question
 from qa.core.config import Settings
 from qa.core.errors import EvalFileError
-from qa.core.types import BuildReport
+from qa.core.types import BuildReport, Hit
 from qa.embedders import Embedder
 from qa.evaluation.dates import read_json
 from qa.index.chunking import SPECIAL_TOKENS, embedding_text, truncate_title
@@ -104,22 +119,45 @@ def _contains(text: str, answers: tuple[str, ...]) -> bool:
     return any(answer.lower() in lowered for answer in answers)
 
 
+class _Ranking:
+    """Where the first passage holding a gold answer ranks, over questions: top-k and MRR@10."""
+
+    def __init__(self) -> None:
+        self.top = {1: 0, 5: 0, 10: 0}
+        self.reciprocal_ranks = 0.0
+
+    def add(self, hits: list[Hit], answers: tuple[str, ...]) -> None:
+        first = next((n for n, hit in enumerate(hits[:10], 1) if _contains(hit.text, answers)), 0)
+        for k in self.top:
+            self.top[k] += bool(first and first <= k)
+        self.reciprocal_ranks += 1 / first if first else 0.0
+
+    def figures(self, top: str, mrr: str, count: int) -> dict:
+        shares = {f"{top}{k}": round(hits / count, 4) for k, hits in self.top.items()}
+        return {**shares, mrr: round(self.reciprocal_ranks / count, 4)}
+
+
+def retrieved_hits(assistant: Assistant, question: str) -> list[Hit]:
+    """The passages the retriever ranks for `question`, in its order: what the answer step
+    receives (the same search, depth and mode) before it re-ranks them."""
+    engine = assistant.engine()
+    settings = assistant.settings
+    asked = read_question(question, None, settings, engine.index.languages)
+    return engine.retriever.ranked(asked.search, RETRIEVED, settings.search_mode)
+
+
 def score_questions(assistant: Assistant, questions: list[Question]) -> dict:
-    """Retrieval and answer metrics of `questions` asked of `assistant`'s index."""
-    top = {1: 0, 5: 0, 10: 0}
-    reciprocal_ranks = 0.0
+    """Retrieval and answer metrics of `questions` asked of `assistant`'s index (the figures
+    are described in the module's docstring)."""
+    retrieval = _Ranking()
+    passages = _Ranking()
     sentence_hits = {1: 0, 2: 0}
     answer_chars: list[int] = []
     abstained = 0
     for question in questions:
         answer = assistant.ask(question.question)
-        ranks = [
-            n for n, hit in enumerate(answer.hits[:10], 1) if _contains(hit.text, question.answers)
-        ]
-        first = ranks[0] if ranks else None
-        for k in top:
-            top[k] += bool(first and first <= k)
-        reciprocal_ranks += 1 / first if first else 0.0
+        retrieval.add(retrieved_hits(assistant, question.question), question.answers)
+        passages.add(answer.hits, question.answers)
         abstained += answer.abstained
         if not answer.abstained:
             texts = [s.text for s in answer.sentences]
@@ -129,10 +167,8 @@ def score_questions(assistant: Assistant, questions: list[Question]) -> dict:
     count = max(1, len(questions))
     return {
         "questions": len(questions),
-        "passage_top1": round(top[1] / count, 4),
-        "passage_top5": round(top[5] / count, 4),
-        "passage_top10": round(top[10] / count, 4),
-        "mrr10": round(reciprocal_ranks / count, 4),
+        **retrieval.figures("retrieval_top", "retrieval_mrr10", count),
+        **passages.figures("passage_top", "mrr10", count),
         "sentence_acc1": round(sentence_hits[1] / count, 4),
         "sentence_acc2": round(sentence_hits[2] / count, 4),
         "answer_chars_mean": round(sum(answer_chars) / max(1, len(answer_chars)), 1),

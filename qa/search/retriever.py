@@ -46,28 +46,33 @@ def _pool() -> ThreadPoolExecutor:
 
 
 class QueryVectors:
-    """The vectors of the latest queries: each is embedded once, whoever asks for it."""
+    """The vectors of the latest queries: each is embedded once, whoever asks for it.
+
+    Request threads share it, so a lock guards the dict (a lookup and its move to the end
+    would otherwise race another thread's eviction); embedding happens outside the lock, so
+    questions are not serialised behind one another.
+    """
 
     def __init__(self, embedder: Embedder, size: int = QUERY_CACHE_SIZE) -> None:
         self.embedder = embedder
         self.size = size
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, text: str) -> np.ndarray:
-        vector = self._vectors.get(text)
+        vector = self._known(text)
         if vector is None:
             vector = self.embedder.encode_query(text)
             self._keep(text, vector)
-        else:
-            self._vectors.move_to_end(text)
         return vector
 
     def later(self, text: str) -> Callable[[], np.ndarray]:
         """Start embedding `text` on another thread unless its vector is known; calling the
         result waits for the vector (and raises what the embedder raised). The engines release
         the GIL while they compute, so the caller's lexical search runs meanwhile."""
-        if text in self._vectors:
-            return lambda: self.get(text)
+        known = self._known(text)
+        if known is not None:
+            return lambda: known
         future = _pool().submit(self.embedder.encode_query, text)
 
         def vector() -> np.ndarray:
@@ -77,11 +82,20 @@ class QueryVectors:
 
         return vector
 
+    def _known(self, text: str) -> np.ndarray | None:
+        """The cached vector of `text` (now the most recent), or None."""
+        with self._lock:
+            vector = self._vectors.get(text)
+            if vector is not None:
+                self._vectors.move_to_end(text)
+            return vector
+
     def _keep(self, text: str, vector: np.ndarray) -> None:
-        self._vectors[text] = vector
-        self._vectors.move_to_end(text)
-        if len(self._vectors) > self.size:
-            self._vectors.popitem(last=False)
+        with self._lock:
+            self._vectors[text] = vector
+            self._vectors.move_to_end(text)
+            if len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
 
 
 class Retriever:

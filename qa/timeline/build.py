@@ -15,7 +15,7 @@ from qa.search.query import search_query, timeline_limit, validate_query
 from qa.search.retriever import Retriever
 from qa.store import DatedSentence
 from qa.store.filters import SearchFilters
-from qa.text.terms import stop_words, terms
+from qa.text.terms import terms
 
 MONTH_ABBREVIATIONS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
@@ -129,9 +129,9 @@ def _content_terms(row: DatedSentence) -> set[str]:
     """The sentence's stemmed terms without stop words, numbers or its date expression."""
     relative_start = row.mention_start - row.start
     text = row.sentence[:relative_start] + " " + row.sentence[relative_start + len(row.mention) :]
-    stops = stop_words(row.language)
+    # Stop words go before stemming: the list holds words, not stems ("because" -> "becaus").
     return {
         term
-        for term in terms(text, row.language)
-        if term not in stops and not term.isdigit() and len(term) > 1
+        for term in terms(text, row.language, drop_stop_words=True)
+        if not term.isdigit() and len(term) > 1
     }
