@@ -1,8 +1,8 @@
 """The JSON shapes of the HTTP API (and of the CLI's `--json`): requests, responses and
 errors, with OpenAPI examples, one module per area.
 
-Each response model has a `build` class method that turns the core's dataclasses into it, so
-the routes stay one line of shaping each.
+A response model is derived from the core's dataclass it shows (`derived`): the same fields,
+with the core's defaults and descriptions; a route returns `Model.model_validate(result)`.
 """
 
 from qa.web.models.answers import AnswerResponse, AnswerSentenceOut, AskRequest, CitationOut, Turn

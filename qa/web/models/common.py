@@ -16,6 +16,8 @@ EXAMPLE_PASSAGE_TEXT = (
     "This strike was supported by various unions and social movements."
 )
 EXAMPLE_METADATA = {"date": "2022-12", "source": "Field reports", "language": "en"}
+EXAMPLE_PASSAGE_ID = 451602466766482477
+EXAMPLE_PASSAGE_URL = f"/documents/{EXAMPLE_DOCUMENT_ID}#p{EXAMPLE_PASSAGE_ID}"
 
 
 def document_url(document_id: str, passage_id: int | None = None) -> str:
