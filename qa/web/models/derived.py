@@ -18,7 +18,8 @@ from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, create_model
 
-from qa.web.models.common import document_url
+from qa.core.types import PassageId
+from qa.web.models.common import PASSAGE_ID_NOTE, JsonPassageId, document_url
 
 
 class ApiModel(BaseModel):
@@ -48,8 +49,8 @@ def derived(
 ) -> type[ApiModel]:
     """A model with the fields of the dataclass `core`, in its order, but the `exclude`d
     ones: their types, defaults and descriptions (`described`). A field `renamed` to another
-    name keeps its value. A dataclass inside a field (`list[Citation]`) is the model among
-    `models` derived from it."""
+    name keeps its value. A passage id is a string in JSON (`JsonPassageId`); a dataclass
+    inside a field (`list[Citation]`) is the model among `models` derived from it."""
     renamed = renamed or {}
     unknown = {*exclude, *renamed} - {item.name for item in dataclasses.fields(core)}
     if unknown:
@@ -61,7 +62,10 @@ def derived(
         if item.name in exclude:
             continue
         name = renamed.get(item.name, item.name)
-        options: dict[str, Any] = {"description": item.metadata.get("description")}
+        description = item.metadata.get("description")
+        if hints[item.name] is PassageId:
+            description = " ".join(filter(None, (description, PASSAGE_ID_NOTE)))
+        options: dict[str, Any] = {"description": description}
         if item.default is not dataclasses.MISSING:
             options["default"] = item.default
         elif item.default_factory is not dataclasses.MISSING:
@@ -75,8 +79,10 @@ def derived(
 
 
 def _api_type(hint: Any, models: Mapping[type, type[ApiModel]]) -> Any:
-    """`hint` with every core dataclass in it replaced by its model: list[Citation] ->
-    list[CitationOut]."""
+    """`hint` with every core dataclass in it replaced by its model and passage ids by
+    `JsonPassageId`: list[Citation] -> list[CitationOut]."""
+    if hint is PassageId:
+        return JsonPassageId
     if dataclasses.is_dataclass(hint):
         if hint not in models:
             raise TypeError(f"No API model given for {hint.__name__}.")
