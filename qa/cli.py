@@ -124,7 +124,7 @@ def search(ctx, corpus, index_dir, query, k, mode, source, language, date_from, 
     filters = search_filters(source, language, date_from, date_to)
     hits = _assistant(settings).search(query, k=k, mode=mode, filters=filters)
     if as_json:
-        _print_json(SearchResponse.build(query, hits))
+        _print_json(SearchResponse(query=query, hits=hits))
         return
     for hit in hits:
         where = f", page {hit.page}" if hit.page else ""
@@ -150,7 +150,7 @@ def ask(ctx, corpus, index_dir, question, history, as_json):
     turns = _read_history(history) if history else None
     answer = _assistant(settings).ask(question, history=turns)
     if as_json:
-        _print_json(AnswerResponse.build(answer))
+        _print_json(AnswerResponse.model_validate(answer))
         return
     click.echo(answer.answer + "\n")
     for citation in answer.citations:
@@ -180,7 +180,7 @@ def timeline(ctx, corpus, index_dir, query, source, language, date_from, date_to
     filters = search_filters(source, language, date_from, date_to)
     result = _assistant(settings).timeline(query, filters, limit)
     if as_json:
-        _print_json(TimelineResponse.build(result))
+        _print_json(TimelineResponse.model_validate(result))
         return
     for event in result.events:
         sources = ", ".join(f"{s.title} ({s.document_id})" for s in event.sources)

@@ -58,6 +58,34 @@ def test_search_returns_the_hits_of_the_cli(client, shared_web_archive):
         assert {key: api_hit.get(key) for key in cli_hit} == cli_hit
 
 
+def test_a_passage_id_past_2_53_reaches_a_javascript_client_whole(client, shared_web_archive):
+    """Passage ids are 63-bit integers; a JSON number past 2**53 loses its last digits in a
+    JavaScript client (its numbers are doubles), so the API and `qa search --json` send ids as
+    strings, every digit kept."""
+    settings, assistant = shared_web_archive
+    _, passages = assistant.document("reports/harvest.md")
+    (stored,) = [passage.id for passage in passages]
+    assert stored > 2**53 and float(stored) != stored  # a double cannot hold it
+    response = client.get("/api/search", params={"q": "potato harvest", "k": 3})
+    assert response.status_code == 200
+    # Read as JavaScript reads JSON: every number a double.
+    top = json.loads(response.text, parse_int=float)["hits"][0]
+    assert top["document_id"] == "reports/harvest.md"
+    assert top["passage_id"] == str(stored)
+    assert top["url"] == f"/documents/reports/harvest.md#p{stored}"
+    assert int(top["passage_id"]) == stored
+
+    paths = ["--corpus", str(settings.corpus), "--index", str(settings.index)]
+    printed = CliRunner().invoke(
+        main,
+        ["search", *paths, "potato harvest", "-k", "3", "--json"],
+        env={"QA_EMBEDDER": "fake", "QA_MODEL": "fake"},
+        catch_exceptions=False,
+    )
+    assert printed.exit_code == 0, printed.output
+    assert json.loads(printed.stdout, parse_int=float)["hits"][0]["passage_id"] == str(stored)
+
+
 def test_search_filters_by_source_language_and_dates(client):
     def ids(**params):
         hits = client.get("/api/search", params={"q": "strike harvest flooded", **params})

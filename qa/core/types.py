@@ -1,9 +1,23 @@
-"""Typed records passed between the stages of the pipeline."""
+"""Typed records passed between the stages of the pipeline.
+
+They are also the shapes of the HTTP API and of the CLI's `--json` (qa/web/models derives its
+models from them): a field's `described` text is its description in the API's schema.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NewType
+
+#: A passage's stable id: a 63-bit integer hashed from its document and text
+#: (qa/index/chunking.py). The API writes it as a string (qa/web/models/common.py).
+PassageId = NewType("PassageId", int)
+
+
+def described(description: str, **options: Any) -> Any:
+    """A dataclass field (`options` as for `dataclasses.field`) with `description` in its
+    metadata, where the API's schema reads it: one text documents the field everywhere."""
+    return field(metadata={"description": description}, **options)
 
 
 @dataclass(frozen=True)
@@ -11,13 +25,16 @@ class Document:
     """A document of the archive, its text normalised and its metadata kept."""
 
     id: str
-    path: str
+    path: str = described("Path of the file in the corpus folder.")
     title: str
     text: str
     language: str
     metadata: dict[str, Any] = field(default_factory=dict)
-    #: Character offsets where each PDF page starts (page n starts at page_starts[n-1]).
-    page_starts: tuple[int, ...] = ()
+    page_starts: tuple[int, ...] = described(
+        "Character offset where each page starts, for paged documents (PDF): page n starts "
+        "at page_starts[n-1].",
+        default=(),
+    )
     content_hash: str = ""
 
     @property
@@ -56,9 +73,9 @@ class Sentence:
 class Passage:
     """A run of consecutive sentences of one document: the unit that is embedded and retrieved."""
 
-    id: int
+    id: PassageId = described("Stable id of the passage.")
     document_id: str
-    ordinal: int
+    ordinal: int = described("Position of the passage in its document, from 0.")
     start: int
     end: int
     text: str
@@ -78,14 +95,14 @@ class SkippedFile:
 class Hit:
     """A retrieved passage with its fused score and the document fields a caller shows."""
 
-    passage_id: int
+    passage_id: PassageId = described("Stable id of the passage.")
     document_id: str
     title: str
-    text: str
-    score: float
-    start: int
+    text: str = described("The passage text.")
+    score: float = described("Fused relevance score, higher is better.")
+    start: int = described("Character offset of the passage in the document text.")
     end: int
-    page: int | None = None
+    page: int | None = described("Page of a paged document (PDF), else null.", default=None)
     rank: int = 0
     dense_score: float = 0.0
     lexical_score: float = 0.0
@@ -96,16 +113,18 @@ class Hit:
 class Citation:
     """A passage an answer cites, numbered as the answer's markers are."""
 
-    n: int
+    n: int = described("The number the answer's markers use: [n].")
     document_id: str
     title: str
-    passage_id: int
-    text: str
+    passage_id: PassageId = described("Stable id of the cited passage.")
+    text: str = described("The cited passage.")
     start: int
     end: int
     page: int | None = None
-    #: Spans, relative to the passage text, of the sentences the answer took from it.
-    highlights: list[tuple[int, int]] = field(default_factory=list)
+    highlights: list[tuple[int, int]] = described(
+        "Spans (in characters of `text`) of the sentences the answer took from it.",
+        default_factory=list,
+    )
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -129,7 +148,7 @@ class AnswerSentence:
     """One sentence of an answer and the number of the citation it comes from."""
 
     text: str
-    citation: int
+    citation: int = described("The `n` of the citation this sentence comes from.")
     score: float = 0.0
 
 
@@ -138,19 +157,30 @@ class Answer:
     """An extractive answer, or an abstention with the closest passages."""
 
     question: str
-    answer: str
-    abstained: bool
+    answer: str = described("The answer's sentences with their [n] markers.")
+    abstained: bool = described(
+        "True when the archive does not answer; `citations` then holds the closest passages, "
+        "which are not an answer."
+    )
     sentences: list[AnswerSentence]
     citations: list[Citation]
     confidence: float = 0.0
-    #: The query actually searched (the question, resolved against the conversation).
-    resolved_query: str = ""
+    resolved_query: str = described(
+        "The query searched: the question, resolved against the conversation (follow-ups).",
+        default="",
+    )
     #: Every passage retrieved for the question, best first (for evaluation; not shown).
     hits: list[Hit] = field(default_factory=list)
-    #: Said beside an answer whose sentences are in another language than the question.
-    language_note: str = ""
-    #: The dated events of the cited sentences, oldest first (qa/timeline.py).
-    events: list[TimelineEvent] = field(default_factory=list)
+    language_note: str = described(
+        "Said beside an answer whose sentences are in another language than the question "
+        "(answers are the archive's own sentences, never translated); empty otherwise.",
+        default="",
+    )
+    events: list[TimelineEvent] = described(
+        "The dated events of the cited sentences (or, for 'what happened between ... and "
+        "...?', of the span asked about), oldest first.",
+        default_factory=list,
+    )
 
 
 @dataclass
@@ -175,16 +205,15 @@ class EventSource:
 
     document_id: str
     title: str
-    passage_id: int
-    sentence: str
-    #: The sentence's span in the document text.
-    start: int
+    passage_id: PassageId = described("The passage that holds the sentence.")
+    sentence: str = described("The sentence that tells the event.")
+    start: int = described("Character offset of the sentence in the document text.")
     end: int
-    #: The date expression as the sentence writes it.
-    mention: str
+    mention: str = described("The date expression as the sentence writes it.")
     metadata: dict[str, Any] = field(default_factory=dict)
-    #: In an answer, the number of the citation this source is.
-    citation: int | None = None
+    citation: int | None = described(
+        "In an answer, the `n` of the citation this sentence comes from.", default=None
+    )
 
 
 @dataclass
@@ -192,14 +221,16 @@ class TimelineEvent:
     """A dated event: its date (ISO, with precision; a range when the ends differ) and every
     source that tells it (same date, similar sentence)."""
 
-    value_start: str
-    value_end: str
-    precision: str
-    first_day: str
+    value_start: str = described("The date, or the start of a range (ISO, to its precision).")
+    value_end: str = described("The end of a range; the date again when the event is one date.")
+    precision: str = described("'day', 'month' or 'year'.")
+    first_day: str = described("First day the date covers (YYYY-MM-DD).")
     last_day: str
-    label: str
-    text: str
-    sources: list[EventSource] = field(default_factory=list)
+    label: str = described("The date for people: '10 Dec 2022', '13–15 Dec 2022'.")
+    text: str = described("The sentence of the first source.")
+    sources: list[EventSource] = described(
+        "Every document that tells the event.", default_factory=list
+    )
 
     @property
     def value(self) -> str:

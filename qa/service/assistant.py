@@ -25,7 +25,7 @@ from qa.answer.answerer import Answerer
 from qa.answer.calibration import Calibration
 from qa.core.config import Settings
 from qa.core.errors import BuildInProgressError, DocumentNotFoundError
-from qa.core.types import BuildReport, Document, Passage
+from qa.core.types import BuildReport, Document, Passage, described
 from qa.embedders import Embedder, embedder_for
 from qa.index.build import build_index
 from qa.index.versions import IndexVersion, current_version, open_index
@@ -87,13 +87,10 @@ class Engine:
 class RebuildState:
     """Where the last background rebuild (`Assistant.start_rebuild`) stands."""
 
-    running: bool = False
-    #: The last rebuild started was a full one.
-    full: bool = False
-    #: The version the last finished rebuild made.
-    version: str | None = None
-    #: Why the last rebuild failed, if it did.
-    error: str | None = None
+    running: bool = described("A rebuild is under way.", default=False)
+    full: bool = described("The last rebuild started was a full one.", default=False)
+    version: str | None = described("The version the last finished rebuild made.", default=None)
+    error: str | None = described("Why the last rebuild failed, if it did.", default=None)
 
 
 class Assistant:

@@ -7,10 +7,10 @@ whose content terms mostly agree are one event with several sources.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from qa.core.config import Settings
-from qa.core.types import EventSource, TimelineEvent
+from qa.core.types import EventSource, TimelineEvent, described
 from qa.search.query import search_query, timeline_limit, validate_query
 from qa.search.retriever import Retriever
 from qa.store import DatedSentence
@@ -24,9 +24,9 @@ MONTH_ABBREVIATIONS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 class Timeline:
     """The events of a timeline request, oldest first, and how many there were in all."""
 
-    query: str | None
-    events: list[TimelineEvent] = field(default_factory=list)
-    total: int = 0
+    query: str | None = described("The query, or null for the whole archive.")
+    events: list[TimelineEvent] = described("Oldest first.", default_factory=list)
+    total: int = described("Events found, before `limit`.", default=0)
 
 
 def event_label(value_start: str, value_end: str, precision: str) -> str:

@@ -60,7 +60,7 @@ def api_search(
 ) -> SearchResponse:
     """The best passages for a query, best first: the hits of `qa search --json`."""
     hits = assistant.search(q, k=k, mode=mode, filters=filters)
-    return SearchResponse.build(q, hits)
+    return SearchResponse(query=q, hits=hits)
 
 
 @api.get(
@@ -82,7 +82,7 @@ def api_timeline(
     the timeline of `qa timeline --json`. `date_from` and `date_to` apply to the events'
     dates; `source` and `language` to their documents."""
     query = (q or "").strip(BLANK) or None  # a blank query asks for the whole timeline
-    return TimelineResponse.build(assistant.timeline(query, filters, limit))
+    return TimelineResponse.model_validate(assistant.timeline(query, filters, limit))
 
 
 @api.post(
@@ -98,7 +98,7 @@ def api_ask(assistant: AssistantDep, body: AskRequest) -> AnswerResponse:
     filters = search_filters(body.source, body.language, body.date_from, body.date_to)
     history = [turn.model_dump() for turn in body.history] if body.history else None
     answer = assistant.ask(body.question, history=history, filters=filters)
-    return AnswerResponse.build(answer)
+    return AnswerResponse.model_validate(answer)
 
 
 @api.get(
@@ -110,7 +110,7 @@ def api_ask(assistant: AssistantDep, body: AskRequest) -> AnswerResponse:
 def api_document(assistant: AssistantDep, document_id: str) -> DocumentResponse:
     """Documents are looked up by id in the index; ids may contain '/' and ':'."""
     document, passages = assistant.document(document_id)
-    return DocumentResponse.build(document, passages)
+    return DocumentResponse.of(document, passages)
 
 
 @api.get(
@@ -139,7 +139,7 @@ def api_rebuild(
 ) -> RebuildStatus:
     """Starts a rebuild from the corpus and returns at once; the new index is swapped in
     when it is ready, without failing any request in flight."""
-    return RebuildStatus.build(assistant.start_rebuild(full))
+    return RebuildStatus.model_validate(assistant.start_rebuild(full))
 
 
 @admin.get(
@@ -149,7 +149,7 @@ def api_rebuild(
     summary="State of the last rebuild",
 )
 def api_rebuild_status(assistant: AssistantDep) -> RebuildStatus:
-    return RebuildStatus.build(assistant.rebuild_status())
+    return RebuildStatus.model_validate(assistant.rebuild_status())
 
 
 def schema_with_limits(app: FastAPI, settings: Settings, assistant: Assistant):

@@ -1,8 +1,9 @@
 """The JSON shapes of the HTTP API (and of the CLI's `--json`): requests, responses and
 errors, with OpenAPI examples, one module per area.
 
-Each response model has a `build` class method that turns the core's dataclasses into it, so
-the routes stay one line of shaping each.
+A response model is derived from the core's dataclass it shows (`derived`): the same fields,
+with the core's defaults and descriptions; a route returns `Model.model_validate(result)`.
+Passage ids are strings in JSON (`JsonPassageId`): JavaScript numbers cannot hold 63 bits.
 """
 
 from qa.web.models.answers import AnswerResponse, AnswerSentenceOut, AskRequest, CitationOut, Turn
@@ -11,6 +12,7 @@ from qa.web.models.common import (
     DocumentIdConvertor,
     ErrorDetail,
     ErrorResponse,
+    JsonPassageId,
     Text,
     document_url,
 )
@@ -32,6 +34,7 @@ __all__ = [
     "EventSourceOut",
     "HealthResponse",
     "HitOut",
+    "JsonPassageId",
     "PassageOut",
     "RebuildStatus",
     "SearchResponse",

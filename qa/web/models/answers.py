@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from qa.core.types import Answer, Citation
+from qa.core.types import Answer, AnswerSentence, Citation
 from qa.web.models.common import (
     EXAMPLE_DOCUMENT_ID,
     EXAMPLE_METADATA,
+    EXAMPLE_PASSAGE_ID,
     EXAMPLE_PASSAGE_TEXT,
+    EXAMPLE_PASSAGE_URL,
     EXAMPLE_TITLE,
     Text,
-    document_url,
 )
+from qa.web.models.derived import PassageLink, derived
 from qa.web.models.timeline import TimelineEventOut
 
 
@@ -59,73 +58,21 @@ class AskRequest(BaseModel):
     )
 
 
-class AnswerSentenceOut(BaseModel):
-    text: str
-    citation: int = Field(description="The `n` of the citation this sentence comes from.")
-    score: float = 0.0
+class AnswerSentenceOut(derived(AnswerSentence)):
+    pass
 
 
-class CitationOut(BaseModel):
-    n: int = Field(description="The number the answer's markers use: [n].")
-    document_id: str
-    title: str
-    passage_id: int
-    text: str = Field(description="The cited passage.")
-    start: int
-    end: int
-    page: int | None = None
-    highlights: list[tuple[int, int]] = Field(
-        default_factory=list,
-        description="Spans (in characters of `text`) of the sentences the answer took.",
+class CitationOut(derived(Citation), PassageLink):
+    pass
+
+
+class AnswerResponse(
+    derived(
+        Answer,
+        exclude={"hits"},  # the retrieval behind the answer, for evaluation
+        models=[AnswerSentenceOut, CitationOut, TimelineEventOut],
     )
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    url: str = Field(description="Web page of the document, scrolled to this passage.")
-
-    @classmethod
-    def build(cls, citation: Citation) -> CitationOut:
-        url = document_url(citation.document_id, citation.passage_id)
-        return cls(**asdict(citation), url=url)
-
-
-class AnswerResponse(BaseModel):
-    question: str
-    answer: str = Field(description="The answer's sentences with their [n] markers.")
-    abstained: bool = Field(
-        description="True when the archive does not answer; `citations` then holds the "
-        "closest passages, which are not an answer."
-    )
-    sentences: list[AnswerSentenceOut]
-    citations: list[CitationOut]
-    confidence: float = 0.0
-    resolved_query: str = Field("", description="The query searched, after follow-ups.")
-    language_note: str = Field(
-        "",
-        description="Said beside an answer whose sentences are in another language than the "
-        "question (answers are the archive's own sentences, never translated); empty otherwise.",
-    )
-    events: list[TimelineEventOut] = Field(
-        default_factory=list,
-        description="The dated events of the cited sentences (or, for 'what happened "
-        "between ... and ...?', of the span asked about), oldest first.",
-    )
-
-    @classmethod
-    def build(cls, answer: Answer) -> AnswerResponse:
-        return cls(
-            question=answer.question,
-            answer=answer.answer,
-            abstained=answer.abstained,
-            sentences=[
-                AnswerSentenceOut(text=s.text, citation=s.citation, score=s.score)
-                for s in answer.sentences
-            ],
-            citations=[CitationOut.build(c) for c in answer.citations],
-            confidence=answer.confidence,
-            resolved_query=answer.resolved_query,
-            language_note=answer.language_note,
-            events=[TimelineEventOut.build(event) for event in answer.events],
-        )
-
+):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -147,14 +94,14 @@ class AnswerResponse(BaseModel):
                             "n": 1,
                             "document_id": EXAMPLE_DOCUMENT_ID,
                             "title": EXAMPLE_TITLE,
-                            "passage_id": 451602466766482477,
+                            "passage_id": EXAMPLE_PASSAGE_ID,
                             "text": EXAMPLE_PASSAGE_TEXT,
                             "start": 1163,
                             "end": 1310,
                             "page": 2,
                             "highlights": [[0, 82]],
                             "metadata": EXAMPLE_METADATA,
-                            "url": "/documents/reports/strike-2022.pdf#p451602466766482477",
+                            "url": EXAMPLE_PASSAGE_URL,
                         }
                     ],
                     "confidence": 0.79,

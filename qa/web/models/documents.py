@@ -2,72 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field, computed_field
 
 from qa.core.types import Document, Passage
 from qa.web.models.common import (
     EXAMPLE_DOCUMENT_ID,
     EXAMPLE_METADATA,
+    EXAMPLE_PASSAGE_ID,
     EXAMPLE_PASSAGE_TEXT,
+    EXAMPLE_PASSAGE_URL,
     EXAMPLE_TITLE,
     document_url,
 )
+from qa.web.models.derived import derived
 
 
-class PassageOut(BaseModel):
-    id: int
-    ordinal: int = Field(description="Position of the passage in its document, from 0.")
-    start: int
-    end: int
-    page: int | None = None
-    text: str
-    url: str
+class PassageOut(derived(Passage, exclude={"sentences"})):
+    document_id: str = Field(exclude=True)  # read for the url; the document says it
 
-    @classmethod
-    def build(cls, passage: Passage) -> PassageOut:
-        return cls(
-            id=passage.id,
-            ordinal=passage.ordinal,
-            start=passage.start,
-            end=passage.end,
-            page=passage.page,
-            text=passage.text,
-            url=document_url(passage.document_id, passage.id),
-        )
+    @computed_field(description="Web page of the document, scrolled to this passage.")
+    @property
+    def url(self) -> str:
+        return document_url(self.document_id, self.id)
 
 
-class DocumentResponse(BaseModel):
-    id: str
-    path: str = Field(description="Path of the file in the corpus folder.")
-    title: str
-    language: str
-    date: str | None = None
-    source: str | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    text: str
-    page_starts: list[int] = Field(
-        default_factory=list, description="Character offset where each page starts (PDF)."
-    )
+class DocumentResponse(derived(Document, exclude={"content_hash"})):
+    date: str | None = Field(None, description="The date of its metadata.")
+    source: str | None = Field(None, description="The source of its metadata.")
     passages: list[PassageOut]
-    url: str
+
+    @computed_field(description="Web page of the document.")
+    @property
+    def url(self) -> str:
+        return document_url(self.id)
 
     @classmethod
-    def build(cls, document: Document, passages: list[Passage]) -> DocumentResponse:
-        return cls(
-            id=document.id,
-            path=document.path,
-            title=document.title,
-            language=document.language,
-            date=document.date,
-            source=document.source,
-            metadata=document.metadata,
-            text=document.text,
-            page_starts=list(document.page_starts),
-            passages=[PassageOut.build(p) for p in passages],
-            url=document_url(document.id),
-        )
+    def of(cls, document: Document, passages: list[Passage]) -> DocumentResponse:
+        """The document's fields and properties, and its passages."""
+        values = {name: getattr(document, name) for name in cls.model_fields if name != "passages"}
+        return cls.model_validate({**values, "passages": passages})
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -76,21 +49,21 @@ class DocumentResponse(BaseModel):
                     "id": EXAMPLE_DOCUMENT_ID,
                     "path": EXAMPLE_DOCUMENT_ID,
                     "title": EXAMPLE_TITLE,
+                    "text": EXAMPLE_PASSAGE_TEXT,
                     "language": "en",
+                    "metadata": EXAMPLE_METADATA,
+                    "page_starts": [0],
                     "date": "2022-12",
                     "source": "Field reports",
-                    "metadata": EXAMPLE_METADATA,
-                    "text": EXAMPLE_PASSAGE_TEXT,
-                    "page_starts": [0],
                     "passages": [
                         {
-                            "id": 451602466766482477,
+                            "id": EXAMPLE_PASSAGE_ID,
                             "ordinal": 0,
                             "start": 0,
                             "end": 147,
-                            "page": 1,
                             "text": EXAMPLE_PASSAGE_TEXT,
-                            "url": "/documents/reports/strike-2022.pdf#p451602466766482477",
+                            "page": 1,
+                            "url": EXAMPLE_PASSAGE_URL,
                         }
                     ],
                     "url": "/documents/reports/strike-2022.pdf",

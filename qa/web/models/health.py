@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import TYPE_CHECKING
-
 from pydantic import BaseModel, ConfigDict, Field
 
-if TYPE_CHECKING:
-    from qa.service.assistant import RebuildState
+from qa.service.assistant import RebuildState
+from qa.web.models.derived import derived
 
 
 class HealthResponse(BaseModel):
@@ -46,16 +43,7 @@ class HealthResponse(BaseModel):
     )
 
 
-class RebuildStatus(BaseModel):
-    running: bool = Field(description="A rebuild is under way.")
-    full: bool = Field(False, description="The last rebuild started was a full one.")
-    version: str | None = Field(None, description="Version the last finished rebuild made.")
-    error: str | None = Field(None, description="Why the last rebuild failed, if it did.")
-
-    @classmethod
-    def build(cls, state: RebuildState) -> RebuildStatus:
-        return cls(**asdict(state))
-
+class RebuildStatus(derived(RebuildState)):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [{"running": True, "full": False, "version": None, "error": None}]
