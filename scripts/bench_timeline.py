@@ -1,7 +1,7 @@
 """Benchmark of the timeline issue's targets on the BBC archive (2,225 articles).
 
 1. Build the archive with the bundled model, timing the date extraction inside the build
-   (every call of `qa.events.add_document_dates`): its own seconds against the rest of the
+   (every call of `qa.index.events.add_document_dates`): its own seconds against the rest of the
    build. `--compare` also builds once more with the extraction switched off (two builds on
    a shared machine differ by more than the extraction costs, so the timed share is the
    number to read).

@@ -1,5 +1,5 @@
 """What the campaign scripts share: a scratch folder that says how long the campaign took,
-a small varied archive, a live server over the fake embedder (qa.testing) in a child
+a small varied archive, a live server over the fake embedder (tests/fake_embedder.py) in a child
 process, and counting a process's open files."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 of many rebuilds; counts failed requests and the server's open files.
 
 The server is `qa serve`'s stack (uvicorn, middleware, background rebuilds through the
-admin API) over the fake embedder (qa.testing), in a child process whose open files are
+admin API) over the fake embedder (tests/fake_embedder.py), in a child process whose open files are
 read from /proc after every rebuild, once each client has been answered by the new version.
 It runs with Python's garbage collector off, so that the count stays flat only if old index
 versions are closed on purpose, not whenever a collection happens to come

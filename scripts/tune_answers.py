@@ -70,7 +70,7 @@ def contains(text: str, answers) -> bool:
     return any(a.lower() in lowered for a in answers)
 
 
-#: The signals a sentence's score weighs (`qa.features.SentenceFeatures`).
+#: The signals a sentence's score weighs (`qa.answer.features.SentenceFeatures`).
 SIGNALS = ("coverage", "context", "passage", "rank", "kind", "dense", "context_dense")
 #: The weights in force (the settings' answer_<signal>_weight; coverage counts once).
 DEFAULTS = {

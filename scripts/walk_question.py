@@ -24,19 +24,21 @@ from pathlib import Path
 #: Where a question should flow: what is asked -> passages found -> fused -> the answer.
 STAGES = {
     "qa.service.assistant": (0, "entry"),
-    "qa.query": (1, "query"),
+    "qa.answer.question": (1, "query"),
+    "qa.search.query": (1, "query"),
     "qa.answer.followup": (1, "query"),
     "qa.search.retriever": (2, "retrieval"),
     "qa.search.fusion": (3, "fusion"),
     "qa.answer.answerer": (4, "answer"),
     "qa.answer.features": (4, "answer"),
     "qa.floor": (4, "answer"),
-    "qa.timeline": (4, "answer"),
+    "qa.answer.span": (4, "answer"),
+    "qa.timeline.build": (4, "answer"),
     "qa.index.events": (4, "answer"),
 }
 ENTRY = "qa.service.assistant"
 #: Functions that call the stages in pipeline order ("module.function").
-CONDUCTORS = {"qa.answer.ask"}
+CONDUCTORS = {"qa.answer.answerer.ask"}
 QUESTION = "When was the national strike scheduled?"
 FOLLOWUP = "Who called for it?"
 
@@ -100,7 +102,7 @@ def report(name: str, stays: list[str], climbs: list[str]) -> None:
 
 def main() -> None:
     root = Path(__file__).resolve().parent.parent
-    sys.path.insert(0, str(root))
+    sys.path.insert(0, str(root / "tests"))
     from fake_embedder import FakeEmbedder
 
     from qa.core.config import Settings
