@@ -9,7 +9,7 @@
    with one client: each query once (query embedding not cached yet), then `--requests`
    requests cycling over them (p50/p95); the whole-archive timeline too.
 
-Usage: python scripts/bench_timeline.py [--bbc PATH] [--requests 200] [--compare] [--json]
+Usage: python scripts/bench/bench_timeline.py [--bbc PATH] [--requests 200] [--compare] [--json]
 Targets: timeline p50 <= 50 ms; extraction <= 10% of the build without it. Exit status 0
 whatever the numbers; FAIL is a finding.
 """
@@ -35,7 +35,7 @@ from qa.embedders import embedder_for
 from qa.embedders.sentence_transformer import BUNDLED_MODEL
 from qa.evaluation.squad import build_archive, load_squad
 
-BBC_PATH = Path(__file__).resolve().parents[2] / "shared" / "eval" / "bbc-dev.json"
+BBC_PATH = Path(__file__).resolve().parents[3] / "shared" / "eval" / "bbc-dev.json"
 HOST = "127.0.0.1"
 MAX_P50_MS = 50.0
 MAX_EXTRACTION_SHARE = 0.10

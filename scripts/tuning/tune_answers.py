@@ -6,9 +6,9 @@ cosines of the stored sentence vectors, alone and in context); `sweep` then re-s
 cache with many weight settings in seconds. The cache holds evaluation text, so it goes
 to /tmp, never the repo.
 
-    python scripts/tune_answers.py prepare ../shared/eval/xquad-dev.en.json /tmp/en.pkl
-    python scripts/tune_answers.py sweep /tmp/en.pkl
-    python scripts/tune_answers.py ceiling /tmp/en.pkl
+    python scripts/tuning/tune_answers.py prepare ../shared/eval/xquad-dev.en.json /tmp/en.pkl
+    python scripts/tuning/tune_answers.py sweep /tmp/en.pkl
+    python scripts/tuning/tune_answers.py ceiling /tmp/en.pkl
 
 `ceiling` asks how far any weighting of these signals could go: it fits the weights on the
 cache itself (in-sample, so an upper bound for a linear score, not a setting to ship), by

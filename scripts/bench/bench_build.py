@@ -1,6 +1,6 @@
-"""Build throughput, measured by `scripts/bench.py`: the real build (`Assistant.build`)
-against the raw model's encode of the texts that build embedded, on the same threads, and
-the incremental rebuild of one changed document. Run `scripts/bench.py`, not this."""
+"""Build throughput, measured by `scripts/bench/bench.py`: the real build
+(`Assistant.build`) against the raw model's encode of the texts that build embedded, on the
+same threads, and the incremental rebuild of one changed document. Run `bench.py`, not this."""
 
 from __future__ import annotations
 

@@ -2,10 +2,11 @@
 
 Builds (once, cached under --cache) the archive of the file's articles as `qa eval` does,
 then scores passage top-1/5/10 for each retrieval mode and each dense weight given, without
-re-embedding. Numbers from here guide the defaults in qa/config.py; `qa eval` is the judge.
+re-embedding. Numbers from here guide the defaults in qa/core/config.py; `qa eval` is the judge.
 
-    python scripts/tune_retrieval.py ../shared/eval/xquad-dev.en.json --weights 0.3,0.5,0.7
-    python scripts/tune_retrieval.py ../shared/eval/bbc-dev.json --weights 0.5 --probes 4,8,16
+    python scripts/tuning/tune_retrieval.py ../shared/eval/xquad-dev.en.json --weights 0.3,0.5,0.7
+    python scripts/tuning/tune_retrieval.py ../shared/eval/bbc-dev.json --weights 0.5 \\
+        --probes 4,8,16
 
 With --probes, the same archive's vectors are also moved into an inverted file (as 'auto'
 does for large archives, or with --ivf-lists lists) and each mode is scored again per

@@ -9,8 +9,8 @@ versions are closed on purpose, not whenever a collection happens to come
 (`--collect-garbage` leaves it on). Before issue 10's fix, 20 soak rebuilds took the count
 from 24 to 95 (from 19 to 49 with the collector on).
 
-    python scripts/campaign_rebuilds.py                       # 16 clients x 4, soak of 50
-    python scripts/campaign_rebuilds.py --soak 100 --soak-clients 8
+    python scripts/campaigns/campaign_rebuilds.py      # 16 clients x 4, soak of 50
+    python scripts/campaigns/campaign_rebuilds.py --soak 100 --soak-clients 8
 """
 
 from __future__ import annotations

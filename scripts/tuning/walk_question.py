@@ -1,7 +1,7 @@
 """The walk of a question through the code: which modules `Assistant.ask` passes through, in
 order, and how often it climbs back to an earlier stage of the pipeline.
 
-    python scripts/walk_question.py
+    python scripts/tuning/walk_question.py
 
 Builds the bundled archive with the fake embedder in a temporary folder, then traces one
 question and one follow-up with `sys.setprofile`. Every call into a module of a pipeline
@@ -101,7 +101,7 @@ def report(name: str, stays: list[str], climbs: list[str]) -> None:
 
 
 def main() -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     sys.path.insert(0, str(root / "tests"))
     from fake_embedder import FakeEmbedder
 

@@ -1,8 +1,8 @@
 """Benchmark of the build, search latency and memory against the project's targets.
 
-    python scripts/bench.py            # 1,000 BBC documents, 60 per backend, 100,000 passages
-    python scripts/bench.py --quick    # smoke run: 100 documents, 20 per backend, 10,000
-    python scripts/bench.py --json     # the numbers as one JSON object on stdout
+    python scripts/bench/bench.py          # 1,000 BBC documents, 60 per backend, 100,000 passages
+    python scripts/bench/bench.py --quick  # smoke run: 100 documents, 20 per backend, 10,000
+    python scripts/bench/bench.py --json   # the numbers as one JSON object on stdout
 
 Sections [1]-[4] measure the reference model, sentence-transformers' bundled
 all-MiniLM-L6-v2, as this benchmark always has, so that their numbers compare across

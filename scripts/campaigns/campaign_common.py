@@ -18,9 +18,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parent
 #: The campaigns build and serve with the tests' deterministic fake embedder.
-TESTS = SCRIPTS.parent / "tests"
+TESTS = Path(__file__).resolve().parents[2] / "tests"
 sys.path.insert(0, str(TESTS))
 #: The first lines of a child process's code that finds the fake embedder too.
 FINDS_FAKE_EMBEDDER = f"import sys\nsys.path.insert(0, {str(TESTS)!r})\n"

@@ -8,7 +8,7 @@ Starts `qa serve` on a free port over a temporary index (the first start builds 
 3. the first question a new server gets, 3 s after it first answers, with the start's
    warm-up (`QA_WARM_UP`) off and on: a server for each over the same index.
 
-Usage: python scripts/bench_http.py [--duration 30] [--clients 8] [--requests 200]
+Usage: python scripts/bench/bench_http.py [--duration 30] [--clients 8] [--requests 200]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 import httpx
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+REPOSITORY = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 QUESTIONS = [
     "When was the national strike scheduled?",

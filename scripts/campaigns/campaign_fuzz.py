@@ -2,8 +2,8 @@
 server (`qa serve`'s stack over the fake embedder) and runs every check it has; counts the
 requests, their 5xx answers and the schema findings.
 
-    python scripts/campaign_fuzz.py                    # 500 examples per operation (~2,500 cases)
-    python scripts/campaign_fuzz.py --max-examples 1000
+    python scripts/campaigns/campaign_fuzz.py    # 500 examples per operation (~2,500 cases)
+    python scripts/campaigns/campaign_fuzz.py --max-examples 1000
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Search latency and what answering adds to a search, measured by `scripts/bench.py` over
-real BBC indexes with the real model. Run `scripts/bench.py`, not this."""
+"""Search latency and what answering adds to a search, measured by `scripts/bench/bench.py`
+over real BBC indexes with the real model. Run `bench.py`, not this."""
 
 from __future__ import annotations
 

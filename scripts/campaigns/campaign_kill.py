@@ -14,8 +14,8 @@ too. After each kill:
   the new version and the one serving before it (unfinished folders, versions never
   switched to, .CURRENT.*.tmp files), or that build's documents are wrong.
 
-    python scripts/campaign_kill.py                # 40 points per kind of build
-    python scripts/campaign_kill.py --every        # every step (~750 of them, ~40 min)
+    python scripts/campaigns/campaign_kill.py          # 40 points per kind of build
+    python scripts/campaigns/campaign_kill.py --every  # every step (~750 of them, ~40 min)
 """
 
 from __future__ import annotations

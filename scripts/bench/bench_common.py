@@ -1,5 +1,6 @@
-"""What the parts of `scripts/bench.py` share: the targets, the report, the BBC archive, the
-settings of a benchmark index, timing, threads and memory. Run `scripts/bench.py`, not this."""
+"""What the parts of `scripts/bench/bench.py` share: the targets, the report, the BBC
+archive, the settings of a benchmark index, timing, threads and memory. Run `bench.py`, not
+this."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def default_bbc_path() -> Path:
         candidate = folder / "shared" / "eval" / "bbc-dev.json"
         if candidate.is_file():
             return candidate
-    return here.parents[2] / "shared" / "eval" / "bbc-dev.json"
+    return here.parents[3] / "shared" / "eval" / "bbc-dev.json"
 
 
 class Reporter:
