@@ -31,12 +31,12 @@ def main() -> None:
         (corpus / "minutes\nof the assembly.txt").write_text(
             "The assembly met in Lima on 10 December.", encoding="utf-8"
         )
-        with fake_server(corpus, work / "index", TOKEN) as (_, port):
+        with fake_server(corpus, work / "index", TOKEN) as server:
             schemathesis = Path(sys.executable).with_name("schemathesis")
             command = [
                 str(schemathesis),
                 "run",
-                f"http://127.0.0.1:{port}/openapi.json",
+                f"{server.url}/openapi.json",
                 "--checks",
                 "all",
                 "--max-examples",

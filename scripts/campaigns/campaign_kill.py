@@ -30,7 +30,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from campaign_common import FINDS_FAKE_EMBEDDER, campaign_folder, write_archive
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for common.py
+
+from campaign_common import campaign_folder, write_archive
+from common import FINDS_FAKE_EMBEDDER, fake_settings
 from fake_embedder import FakeEmbedder
 
 import qa.index.versions
@@ -201,11 +204,6 @@ def main() -> None:
             f"{totals['killed']}); broken indexes: {totals['broken']} (target 0); orphans or "
             f"leftovers after the next build: {totals['orphans']} (target 0)"
         )
-
-
-def fake_settings(corpus: Path, index: Path) -> Settings:
-    """The settings of a build of `corpus` into `index` with the fake embedder."""
-    return Settings(corpus=corpus, index=index, embedder="fake", model="fake", progress=False)
 
 
 def write_expected(corpus: Path, work: Path) -> list[str]:

@@ -18,11 +18,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import random
+import sys
 import threading
 import time
 from pathlib import Path
 
-from campaign_common import campaign_folder, fake_server, open_files, request, write_archive
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for common.py
+
+from campaign_common import campaign_folder, fake_server, open_files, write_archive
+from common import request
 
 TOKEN = "campaign-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -148,10 +152,11 @@ def main() -> None:
         corpus = work / "corpus"
         ids = write_archive(corpus, 30)
         served = fake_server(corpus, work / "index", TOKEN, options.collect_garbage)
-        with served as (server, port):
-            before = open_files(server.pid)
+        with served as server:
+            port, pid = server.port, server.process.pid
+            before = open_files(pid)
             load, load_files = phase(
-                port, server.pid, corpus, ids, options.clients, options.rebuilds, 1, options.asks
+                port, pid, corpus, ids, options.clients, options.rebuilds, 1, options.asks
             )
             print(
                 f"{options.clients} clients during {options.rebuilds} rebuilds: "
@@ -162,7 +167,7 @@ def main() -> None:
             first = options.rebuilds + 1
             soak, soak_files = phase(
                 port,
-                server.pid,
+                pid,
                 corpus,
                 ids,
                 options.soak_clients,

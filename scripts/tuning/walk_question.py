@@ -21,6 +21,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for common.py
+
+from common import REPOSITORY, fake_settings, find_fake_embedder
+
 #: Where a question should flow: what is asked -> passages found -> fused -> the answer.
 STAGES = {
     "qa.service.assistant": (0, "entry"),
@@ -101,24 +105,20 @@ def report(name: str, stays: list[str], climbs: list[str]) -> None:
 
 
 def main() -> None:
-    root = Path(__file__).resolve().parents[2]
-    sys.path.insert(0, str(root / "tests"))
+    find_fake_embedder()
     from fake_embedder import FakeEmbedder
 
-    from qa.core.config import Settings
     from qa.service.assistant import Assistant
 
     with tempfile.TemporaryDirectory(prefix="qa-walk-") as folder:
-        settings = Settings(
-            corpus=root / "corpus", index=Path(folder) / "index", embedder="fake", model="fake"
-        )
+        settings = fake_settings(REPOSITORY / "corpus", Path(folder) / "index")
         assistant = Assistant(settings, FakeEmbedder())
         assistant.build(full=True)
         assistant.ask("warm up: what is the archive about?")  # opens the index version
         first = assistant.ask(QUESTION)
         history = [{"question": QUESTION, "answer": first.answer}]
-        report("question", *walk(lambda: assistant.ask(QUESTION), root))
-        report("follow-up", *walk(lambda: assistant.ask(FOLLOWUP, history=history), root))
+        report("question", *walk(lambda: assistant.ask(QUESTION), REPOSITORY))
+        report("follow-up", *walk(lambda: assistant.ask(FOLLOWUP, history=history), REPOSITORY))
 
 
 if __name__ == "__main__":
