@@ -30,6 +30,7 @@ from qa.answer.answerer import RETRIEVED
 from qa.answer.features import question_profile, sentence_features
 from qa.core.config import Settings
 from qa.embedders import embedder_for
+from qa.evaluation.squad import _contains as contains  # `qa eval`'s answer check
 from qa.evaluation.squad import build_archive, load_squad
 from qa.search.query import terms_language
 
@@ -63,11 +64,6 @@ def prepare(squad_file: str, cache: str) -> None:
             )
     with open(cache, "wb") as handle:
         pickle.dump(rows, handle)
-
-
-def contains(text: str, answers) -> bool:
-    lowered = text.lower()
-    return any(a.lower() in lowered for a in answers)
 
 
 #: The signals a sentence's score weighs (`qa.answer.features.SentenceFeatures`).
