@@ -109,7 +109,8 @@ class Server:
 def serving(command: Callable[[int], list[str]], **popen) -> Iterator[Server]:
     """The server `command(port)` starts on a free port, in a child process (`popen`: more
     arguments of subprocess.Popen); yields it once GET /api/health answers 200, and stops it
-    when the block ends (SIGTERM, then SIGKILL after 30 s)."""
+    when the block ends (SIGTERM, then SIGKILL after 30 s). The servers here listen once their
+    index is ready, so any other answer is a failure, raised at once."""
     port = free_port()
     process = subprocess.Popen(command(port), **popen)
     try:
@@ -122,6 +123,7 @@ def serving(command: Callable[[int], list[str]], **popen) -> Iterator[Server]:
                 status, health = request(port, "GET", "/api/health", timeout=5)
                 if status == 200:
                     break
+                raise RuntimeError(f"the server's /api/health answered {status}: {health}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not answer within {START_SECONDS} s")
             time.sleep(0.1)
