@@ -115,8 +115,10 @@ def main() -> None:
         qa.index.build.add_document_dates = original
 
         archive = Path(folder) / "dates"
+        # Served with the model it was built with (not the default model, which would refuse).
+        model = {"QA_EMBEDDER": settings.embedder, "QA_MODEL": settings.model}
         with (
-            qa_serve(archive / "corpus", archive / "index") as server,
+            qa_serve(archive / "corpus", archive / "index", model) as server,
             httpx.Client(base_url=server.url, timeout=60) as client,
         ):
             get(client, {"q": "warm up the model"})
