@@ -1,8 +1,8 @@
 """What the scripts of scripts/bench/, scripts/campaigns/ and scripts/tuning/ share: where the
 repository, its tests' fake embedder and the shared evaluation data are, the `qa` command
-line, a server started in a child process and waited for, a plain HTTP request, and one
-percentile. Not a script: each script that uses it puts scripts/ on its path first, in one
-line before its imports,
+line, a server started in a child process and waited for, a plain HTTP request and a timed
+one, and one percentile. Not a script: each script that uses it puts scripts/ on its path
+first, in one line before its imports,
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for common.py
 
@@ -24,6 +24,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
 
 #: The repository (or worktree) these scripts belong to.
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -90,6 +94,21 @@ def request(port: int, method: str, path: str, body=None, headers=None, timeout:
             return response.status, content
     finally:
         connection.close()
+
+
+def timed_request(
+    client: httpx.Client, method: str, path: str, **arguments
+) -> tuple[float, httpx.Response]:
+    """Milliseconds of one request through an httpx client, and its response; any answer
+    but a 200 ends the script."""
+    started = time.perf_counter()
+    response = client.request(method, path, **arguments)
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status_code != 200:
+        raise SystemExit(
+            f"{method} {path} {arguments} answered {response.status_code}: {response.text}"
+        )
+    return elapsed, response
 
 
 @dataclass

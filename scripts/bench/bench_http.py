@@ -29,7 +29,7 @@ from urllib.parse import quote
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for common.py
 
 import httpx
-from common import REPOSITORY, Server, percentile, qa_serve
+from common import REPOSITORY, Server, percentile, qa_serve, timed_request
 
 QUESTIONS = [
     "When was the national strike scheduled?",
@@ -71,15 +71,10 @@ def serve(index: Path, warm_up: bool = True) -> AbstractContextManager[Server]:
 
 
 def timed(client: httpx.Client, kind: str, text: str) -> float:
-    started = time.perf_counter()
+    """Milliseconds of one search or one question."""
     if kind == "search":
-        response = client.get("/api/search", params={"q": text, "k": 10})
-    else:
-        response = client.post("/api/ask", json={"question": text})
-    elapsed = (time.perf_counter() - started) * 1000
-    if response.status_code != 200:
-        raise SystemExit(f"{kind} {text!r} answered {response.status_code}: {response.text}")
-    return elapsed
+        return timed_request(client, "GET", "/api/search", params={"q": text, "k": 10})[0]
+    return timed_request(client, "POST", "/api/ask", json={"question": text})[0]
 
 
 def first_question(index: Path, warm_up: bool, pause: float) -> float:

@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for common.py
 
 import httpx
-from common import percentile, qa_serve, shared_eval
+from common import percentile, qa_serve, shared_eval, timed_request
 
 import qa.index.build
 from qa.core.config import Settings
@@ -71,11 +71,8 @@ def timed_extraction():
 
 
 def get(client: httpx.Client, params: dict) -> tuple[float, dict]:
-    started = time.perf_counter()
-    response = client.get("/api/timeline", params=params)
-    elapsed = (time.perf_counter() - started) * 1000
-    if response.status_code != 200:
-        raise SystemExit(f"timeline {params} answered {response.status_code}: {response.text}")
+    """Milliseconds of one timeline request, and its body."""
+    elapsed, response = timed_request(client, "GET", "/api/timeline", params=params)
     return elapsed, response.json()
 
 
