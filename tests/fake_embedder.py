@@ -1,7 +1,7 @@
 """A small deterministic embedder with the real interface, for tests and the campaign scripts.
 
 It needs no model: builds and servers that use it start at once, so the tests and
-`scripts/campaign_*.py` can exercise reading, building and serving many times over.
+`scripts/campaigns/campaign_*.py` can exercise reading, building and serving many times over.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 server (`qa serve`'s stack over the fake embedder) and runs every check it has; counts the
 requests, their 5xx answers and the schema findings.
 
-    python scripts/campaign_fuzz.py                    # 500 examples per operation (~2,500 cases)
-    python scripts/campaign_fuzz.py --max-examples 1000
+    python scripts/campaigns/campaign_fuzz.py    # 500 examples per operation (~2,500 cases)
+    python scripts/campaigns/campaign_fuzz.py --max-examples 1000
 """
 
 from __future__ import annotations
@@ -31,12 +31,12 @@ def main() -> None:
         (corpus / "minutes\nof the assembly.txt").write_text(
             "The assembly met in Lima on 10 December.", encoding="utf-8"
         )
-        with fake_server(corpus, work / "index", TOKEN) as (_, port):
+        with fake_server(corpus, work / "index", TOKEN) as server:
             schemathesis = Path(sys.executable).with_name("schemathesis")
             command = [
                 str(schemathesis),
                 "run",
-                f"http://127.0.0.1:{port}/openapi.json",
+                f"{server.url}/openapi.json",
                 "--checks",
                 "all",
                 "--max-examples",

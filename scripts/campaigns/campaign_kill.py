@@ -1,7 +1,8 @@
 """SIGKILL builds at their steps, full and incremental, and count what breaks.
 
-A child process builds the archive with the fake embedder (qa.testing) under a line
-tracer over the build (qa/index.py, qa/versions.py) and the stores (qa/store/), and sends
+A child process builds the archive with the fake embedder (tests/fake_embedder.py) under a
+line tracer over the build (qa/index/build.py, qa/index/versions.py) and the stores
+(qa/store/), and sends
 itself SIGKILL the moment a chosen line runs for the chosen time. A dry run first lists
 every step of each kind of build: each line the first time it runs, and each line that runs
 more than once (per document, the manifest's and then CURRENT's atomic write) the last time
@@ -13,8 +14,8 @@ too. After each kill:
   the new version and the one serving before it (unfinished folders, versions never
   switched to, .CURRENT.*.tmp files), or that build's documents are wrong.
 
-    python scripts/campaign_kill.py                # 40 points per kind of build
-    python scripts/campaign_kill.py --every        # every step (~750 of them, ~40 min)
+    python scripts/campaigns/campaign_kill.py          # 40 points per kind of build
+    python scripts/campaigns/campaign_kill.py --every  # every step (~750 of them, ~40 min)
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from campaign_common import FINDS_FAKE_EMBEDDER, campaign_folder, write_archive
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for common.py
+
+from campaign_common import campaign_folder, write_archive
+from common import FINDS_FAKE_EMBEDDER, fake_settings
 from fake_embedder import FakeEmbedder
 
 import qa.index.versions
@@ -71,7 +75,7 @@ def tracer(frame, event, arg):
 
 settings = Settings(corpus=corpus, index=index, embedder="fake", model="fake", progress=False)
 sys.settrace(tracer)
-qa.index.build_index(settings, FakeEmbedder(), full=kind == "full")
+qa.index.build.build_index(settings, FakeEmbedder(), full=kind == "full")
 sys.settrace(None)
 print(json.dumps([[key, runs[key]] for key in order]))
 """
@@ -101,8 +105,8 @@ def chosen(points: list[str], count: int | None) -> list[str]:
     if count is None or count >= len(points):
         return points
     spread = [points[round(i * (len(points) - 1) / (count - 1))] for i in range(count)]
-    lines, first = inspect.getsourcelines(qa.versions.write_atomically)
-    name = os.path.basename(inspect.getsourcefile(qa.versions.write_atomically))
+    lines, first = inspect.getsourcelines(qa.index.versions.write_atomically)
+    name = os.path.basename(inspect.getsourcefile(qa.index.versions.write_atomically))
     switch = [f"{name}:{n}#2" for n in range(first, first + len(lines))]
     return list(dict.fromkeys(spread + [p for p in switch if p in points]))
 
@@ -200,11 +204,6 @@ def main() -> None:
             f"{totals['killed']}); broken indexes: {totals['broken']} (target 0); orphans or "
             f"leftovers after the next build: {totals['orphans']} (target 0)"
         )
-
-
-def fake_settings(corpus: Path, index: Path) -> Settings:
-    """The settings of a build of `corpus` into `index` with the fake embedder."""
-    return Settings(corpus=corpus, index=index, embedder="fake", model="fake", progress=False)
 
 
 def write_expected(corpus: Path, work: Path) -> list[str]:

@@ -1,5 +1,6 @@
-"""What the parts of `scripts/bench.py` share: the targets, the report, the BBC archive, the
-settings of a benchmark index, timing, threads and memory. Run `scripts/bench.py`, not this."""
+"""What the parts of `scripts/bench/bench.py` share: the targets, the report, the BBC
+archive, the settings of a benchmark index, timing, threads and memory. Run `bench.py`, not
+this."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for common.py
+
+from common import percentile
 
 from qa.core.config import Settings
 from qa.embedders import DEFAULT_MODELS, Embedder
@@ -35,16 +38,6 @@ MAX_INCREMENTAL_RATIO = 0.05
 MAX_P50_MS_LARGE = 25.0
 MAX_PEAK_MB_LARGE = 1536.0
 MAX_ASK_OVER_SEARCH_MS = 10.0  # what answering adds to a search
-
-
-def default_bbc_path() -> Path:
-    """../shared/eval/bbc-dev.json from the repository or from a worktree below it."""
-    here = Path(__file__).resolve()
-    for folder in here.parents:
-        candidate = folder / "shared" / "eval" / "bbc-dev.json"
-        if candidate.is_file():
-            return candidate
-    return here.parents[2] / "shared" / "eval" / "bbc-dev.json"
 
 
 class Reporter:
@@ -167,13 +160,12 @@ def reset_peak_rss() -> bool:
 
 
 def percentiles(milliseconds: list[float]) -> dict:
-    values = np.asarray(milliseconds)
     return {
-        "p50_ms": round(float(np.percentile(values, 50)), 2),
-        "p95_ms": round(float(np.percentile(values, 95)), 2),
-        "mean_ms": round(float(values.mean()), 2),
-        "max_ms": round(float(values.max()), 2),
-        "searches": len(values),
+        "p50_ms": round(percentile(milliseconds, 0.50), 2),
+        "p95_ms": round(percentile(milliseconds, 0.95), 2),
+        "mean_ms": round(sum(milliseconds) / len(milliseconds), 2),
+        "max_ms": round(max(milliseconds), 2),
+        "searches": len(milliseconds),
     }
 
 
@@ -205,7 +197,7 @@ def query_embedding_p50(encode: Callable[[str], object], queries: list[str]) -> 
     """Median milliseconds of encode(query) over the queries (after one untimed call)."""
     encode(queries[0])
     timings = [milliseconds(partial(encode, query)) for query in queries]
-    return round(float(np.median(timings)), 2)
+    return round(percentile(timings, 0.5), 2)
 
 
 def describe_threads(numbers: dict[str, float], unit: str) -> str:

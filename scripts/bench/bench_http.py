@@ -8,31 +8,29 @@ Starts `qa serve` on a free port over a temporary index (the first start builds 
 3. the first question a new server gets, 3 s after it first answers, with the start's
    warm-up (`QA_WARM_UP`) off and on: a server for each over the same index.
 
-Usage: python scripts/bench_http.py [--duration 30] [--clients 8] [--requests 200]
+Usage: python scripts/bench/bench_http.py [--duration 30] [--clients 8] [--requests 200]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for common.py
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
+import httpx
+from common import REPOSITORY, Server, percentile, qa_serve, timed_request
+
 QUESTIONS = [
     "When was the national strike scheduled?",
     "Who convened the Extraordinary National Assembly?",
@@ -67,80 +65,25 @@ SEARCHES = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def start_server(index: Path, port: int, warm_up: bool = True) -> subprocess.Popen:
-    environment = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "QA_WARM_UP": str(warm_up).lower(),
-    }
-    command = [
-        sys.executable, "-c", "from qa.cli import main; main()", "serve",
-        "--corpus", str(REPOSITORY / "corpus"), "--index", str(index),
-        "--host", HOST, "--port", str(port),
-    ]  # fmt: skip
-    return subprocess.Popen(command, cwd=REPOSITORY, env=environment)
-
-
-def wait_until_up(base: str, server: subprocess.Popen, timeout: float = 300) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"qa serve exited with {server.returncode}")
-        try:
-            response = httpx.get(base + "/api/health", timeout=2)
-            if response.status_code == 200:
-                return response.json()
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    raise SystemExit("qa serve did not answer in time")
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+def serve(index: Path, warm_up: bool = True) -> AbstractContextManager[Server]:
+    """`qa serve` over the bundled archive, with the start's warm-up on or off."""
+    return qa_serve(REPOSITORY / "corpus", index, {"QA_WARM_UP": str(warm_up).lower()})
 
 
 def timed(client: httpx.Client, kind: str, text: str) -> float:
-    started = time.perf_counter()
+    """Milliseconds of one search or one question."""
     if kind == "search":
-        response = client.get("/api/search", params={"q": text, "k": 10})
-    else:
-        response = client.post("/api/ask", json={"question": text})
-    elapsed = (time.perf_counter() - started) * 1000
-    if response.status_code != 200:
-        raise SystemExit(f"{kind} {text!r} answered {response.status_code}: {response.text}")
-    return elapsed
+        return timed_request(client, "GET", "/api/search", params={"q": text, "k": 10})[0]
+    return timed_request(client, "POST", "/api/ask", json={"question": text})[0]
 
 
 def first_question(index: Path, warm_up: bool, pause: float) -> float:
     """Milliseconds the first question takes when it comes `pause` seconds after the server
     first answers its health check, with the start's warm-up on or off."""
-    port = free_port()
-    base = f"http://{HOST}:{port}"
-    server = start_server(index, port, warm_up)
-    try:
-        wait_until_up(base, server)
+    with serve(index, warm_up) as server:
         time.sleep(pause)
-        with httpx.Client(base_url=base, timeout=30) as client:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
             return timed(client, "ask", FIRST_QUESTION)
-    finally:
-        stop(server)
-
-
-def stop(server: subprocess.Popen) -> None:
-    server.send_signal(signal.SIGINT)
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
 
 
 def single_client(base: str, requests: int) -> dict[str, dict[str, float]]:
@@ -151,7 +94,7 @@ def single_client(base: str, requests: int) -> dict[str, dict[str, float]]:
             cold = [timed(client, kind, text) for text in texts]
             warm = [timed(client, kind, texts[i % len(texts)]) for i in range(requests)]
             results[kind] = {
-                "cold_p50": statistics.median(cold),
+                "cold_p50": percentile(cold, 0.50),
                 "cold_max": max(cold),
                 "p50": percentile(warm, 0.50),
                 "p95": percentile(warm, 0.95),
@@ -252,12 +195,9 @@ def main() -> None:
     arguments = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="qa-bench-") as folder:
-        port = free_port()
-        base = f"http://{HOST}:{port}"
-        server = start_server(Path(folder) / "index", port)
-        try:
-            started = time.monotonic()
-            health = wait_until_up(base, server)
+        started = time.monotonic()
+        with serve(Path(folder) / "index") as server:
+            health, base = server.health, server.url
             print(
                 f"qa serve up in {time.monotonic() - started:.1f}s: {health['documents']} "
                 f"documents, {health['passages']} passages, model {health['model']}"
@@ -267,8 +207,6 @@ def main() -> None:
                 load = wrk_load(base, arguments.clients, arguments.duration, Path(folder))
             else:
                 load = python_load(base, arguments.clients, arguments.duration)
-        finally:
-            stop(server)
         # Over the index built above, a server for each, one after the other.
         first = {
             on: first_question(Path(folder) / "index", on, FIRST_PAUSE) for on in (False, True)

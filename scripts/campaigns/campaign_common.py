@@ -1,16 +1,14 @@
 """What the campaign scripts share: a scratch folder that says how long the campaign took,
-a small varied archive, a live server over the fake embedder (qa.testing) in a child
-process, and counting a process's open files."""
+a small varied archive, a live server over the fake embedder (tests/fake_embedder.py) in a
+child process, and counting a process's open files. The campaigns build and serve with the
+fake embedder: importing this module lets them import it (`from fake_embedder import ...`)."""
 
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,12 +16,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parent
-#: The campaigns build and serve with the tests' deterministic fake embedder.
-TESTS = SCRIPTS.parent / "tests"
-sys.path.insert(0, str(TESTS))
-#: The first lines of a child process's code that finds the fake embedder too.
-FINDS_FAKE_EMBEDDER = f"import sys\nsys.path.insert(0, {str(TESTS)!r})\n"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for common.py
+
+from common import FINDS_FAKE_EMBEDDER, Server, find_fake_embedder, serving
+
+find_fake_embedder()
+
 TOPICS = [
     ("strike", "The national strike was called for December {n} by the assembly of unions."),
     ("harvest", "The potato harvest in province {n} doubled after the canals opened."),
@@ -83,32 +81,8 @@ def write_archive(corpus: Path, documents: int = 30) -> list[str]:
     return sorted(ids)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def open_files(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def request(port: int, method: str, path: str, body=None, headers=None, timeout: float = 60):
-    """(status, parsed JSON or raw bytes) of one request on a fresh connection."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        sent = {"Content-Type": "application/json", **(headers or {})} if body else headers
-        connection.request(
-            method, path, body=json.dumps(body) if body else None, headers=sent or {}
-        )
-        response = connection.getresponse()
-        content = response.read()
-        try:
-            return response.status, json.loads(content)
-        except ValueError:
-            return response.status, content
-    finally:
-        connection.close()
 
 
 SERVE = (
@@ -135,36 +109,18 @@ uvicorn.Server(server_config(create_app(settings, assistant), settings)).run()
 )
 
 
-@contextlib.contextmanager
 def fake_server(
     corpus: Path, index: Path, token: str, collect_garbage: bool = True
-) -> Iterator[tuple[subprocess.Popen, int]]:
+) -> contextlib.AbstractContextManager[Server]:
     """`qa serve` as it runs (uvicorn, JSON-error protocol, middleware) over the fake
-    embedder, in a child process; yields it and its port once /api/health answers. Without
+    embedder, in a child process, once /api/health answers (see common.serving). Without
     `collect_garbage`, only what the server closes on purpose is ever closed."""
-    port = free_port()
     collect = "yes" if collect_garbage else "no"
-    command = [sys.executable, "-c", SERVE, str(corpus), str(index), str(port), token, collect]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server did not start: {process.stderr.read()}")
-            with contextlib.suppress(OSError):
-                if request(port, "GET", "/api/health", timeout=5)[0] == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not answer within 120 s")
-            time.sleep(0.1)
-        yield process, port
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+
+    def command(port: int) -> list[str]:
+        return [sys.executable, "-c", SERVE, str(corpus), str(index), str(port), token, collect]
+
+    return serving(command, stderr=subprocess.PIPE, text=True)
 
 
 def bound_by_permissions(command: list[str]) -> list[str]:

@@ -1,6 +1,6 @@
-"""Peak memory of a serving process, measured by `scripts/bench.py`: a new process that loads
-the model, opens an index and searches, nothing else. `scripts/bench.py` runs this file as
-that process; run `scripts/bench.py`, not this."""
+"""Peak memory of a serving process, measured by `scripts/bench/bench.py`: a new process
+that loads the model, opens an index and searches, nothing else. `bench.py` runs this file
+as that process; run `bench.py`, not this."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""Search latency at scale, measured by `scripts/bench.py`: a synthetic index of about
+"""Search latency at scale, measured by `scripts/bench/bench.py`: a synthetic index of about
 100,000 passages, chunked and stored by the real build with the default model's tokenizer
 and a user's settings, embedded by a cheap hashing embedder of the model's dimension
 (embedding them for real would take hours here); questions embedded by the real models, so
-latency includes the question's embedding, FAISS and FTS5. Run `scripts/bench.py`, not this."""
+latency includes the question's embedding, FAISS and FTS5. Run `bench.py`, not this."""
 
 from __future__ import annotations
 

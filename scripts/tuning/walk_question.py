@@ -1,7 +1,7 @@
 """The walk of a question through the code: which modules `Assistant.ask` passes through, in
 order, and how often it climbs back to an earlier stage of the pipeline.
 
-    python scripts/walk_question.py
+    python scripts/tuning/walk_question.py
 
 Builds the bundled archive with the fake embedder in a temporary folder, then traces one
 question and one follow-up with `sys.setprofile`. Every call into a module of a pipeline
@@ -21,22 +21,28 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for common.py
+
+from common import REPOSITORY, fake_settings, find_fake_embedder
+
 #: Where a question should flow: what is asked -> passages found -> fused -> the answer.
 STAGES = {
     "qa.service.assistant": (0, "entry"),
-    "qa.query": (1, "query"),
+    "qa.answer.question": (1, "query"),
+    "qa.search.query": (1, "query"),
     "qa.answer.followup": (1, "query"),
     "qa.search.retriever": (2, "retrieval"),
     "qa.search.fusion": (3, "fusion"),
     "qa.answer.answerer": (4, "answer"),
     "qa.answer.features": (4, "answer"),
     "qa.floor": (4, "answer"),
-    "qa.timeline": (4, "answer"),
+    "qa.answer.span": (4, "answer"),
+    "qa.timeline.build": (4, "answer"),
     "qa.index.events": (4, "answer"),
 }
 ENTRY = "qa.service.assistant"
 #: Functions that call the stages in pipeline order ("module.function").
-CONDUCTORS = {"qa.answer.ask"}
+CONDUCTORS = {"qa.answer.answerer.ask"}
 QUESTION = "When was the national strike scheduled?"
 FOLLOWUP = "Who called for it?"
 
@@ -99,24 +105,20 @@ def report(name: str, stays: list[str], climbs: list[str]) -> None:
 
 
 def main() -> None:
-    root = Path(__file__).resolve().parent.parent
-    sys.path.insert(0, str(root))
+    find_fake_embedder()
     from fake_embedder import FakeEmbedder
 
-    from qa.core.config import Settings
     from qa.service.assistant import Assistant
 
     with tempfile.TemporaryDirectory(prefix="qa-walk-") as folder:
-        settings = Settings(
-            corpus=root / "corpus", index=Path(folder) / "index", embedder="fake", model="fake"
-        )
+        settings = fake_settings(REPOSITORY / "corpus", Path(folder) / "index")
         assistant = Assistant(settings, FakeEmbedder())
         assistant.build(full=True)
         assistant.ask("warm up: what is the archive about?")  # opens the index version
         first = assistant.ask(QUESTION)
         history = [{"question": QUESTION, "answer": first.answer}]
-        report("question", *walk(lambda: assistant.ask(QUESTION), root))
-        report("follow-up", *walk(lambda: assistant.ask(FOLLOWUP, history=history), root))
+        report("question", *walk(lambda: assistant.ask(QUESTION), REPOSITORY))
+        report("follow-up", *walk(lambda: assistant.ask(FOLLOWUP, history=history), REPOSITORY))
 
 
 if __name__ == "__main__":

@@ -2,15 +2,15 @@
 of many rebuilds; counts failed requests and the server's open files.
 
 The server is `qa serve`'s stack (uvicorn, middleware, background rebuilds through the
-admin API) over the fake embedder (qa.testing), in a child process whose open files are
+admin API) over the fake embedder (tests/fake_embedder.py), in a child process whose open files are
 read from /proc after every rebuild, once each client has been answered by the new version.
 It runs with Python's garbage collector off, so that the count stays flat only if old index
 versions are closed on purpose, not whenever a collection happens to come
 (`--collect-garbage` leaves it on). Before issue 10's fix, 20 soak rebuilds took the count
 from 24 to 95 (from 19 to 49 with the collector on).
 
-    python scripts/campaign_rebuilds.py                       # 16 clients x 4, soak of 50
-    python scripts/campaign_rebuilds.py --soak 100 --soak-clients 8
+    python scripts/campaigns/campaign_rebuilds.py      # 16 clients x 4, soak of 50
+    python scripts/campaigns/campaign_rebuilds.py --soak 100 --soak-clients 8
 """
 
 from __future__ import annotations
@@ -18,11 +18,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import random
+import sys
 import threading
 import time
 from pathlib import Path
 
-from campaign_common import campaign_folder, fake_server, open_files, request, write_archive
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for common.py
+
+from campaign_common import campaign_folder, fake_server, open_files, write_archive
+from common import request
 
 TOKEN = "campaign-token"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -148,10 +152,11 @@ def main() -> None:
         corpus = work / "corpus"
         ids = write_archive(corpus, 30)
         served = fake_server(corpus, work / "index", TOKEN, options.collect_garbage)
-        with served as (server, port):
-            before = open_files(server.pid)
+        with served as server:
+            port, pid = server.port, server.process.pid
+            before = open_files(pid)
             load, load_files = phase(
-                port, server.pid, corpus, ids, options.clients, options.rebuilds, 1, options.asks
+                port, pid, corpus, ids, options.clients, options.rebuilds, 1, options.asks
             )
             print(
                 f"{options.clients} clients during {options.rebuilds} rebuilds: "
@@ -162,7 +167,7 @@ def main() -> None:
             first = options.rebuilds + 1
             soak, soak_files = phase(
                 port,
-                server.pid,
+                pid,
                 corpus,
                 ids,
                 options.soak_clients,

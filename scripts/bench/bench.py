@@ -1,8 +1,8 @@
 """Benchmark of the build, search latency and memory against the project's targets.
 
-    python scripts/bench.py            # 1,000 BBC documents, 60 per backend, 100,000 passages
-    python scripts/bench.py --quick    # smoke run: 100 documents, 20 per backend, 10,000
-    python scripts/bench.py --json     # the numbers as one JSON object on stdout
+    python scripts/bench/bench.py          # 1,000 BBC documents, 60 per backend, 100,000 passages
+    python scripts/bench/bench.py --quick  # smoke run: 100 documents, 20 per backend, 10,000
+    python scripts/bench/bench.py --json   # the numbers as one JSON object on stdout
 
 Sections [1]-[4] measure the reference model, sentence-transformers' bundled
 all-MiniLM-L6-v2, as this benchmark always has, so that their numbers compare across
@@ -32,12 +32,13 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for common.py
+
 from bench_build import bench_backend_build, bench_build, bench_incremental
 from bench_common import (
     DEFAULT_BACKEND,
     REFERENCE_BACKEND,
     Reporter,
-    default_bbc_path,
     load_average,
     load_averages,
     load_bbc,
@@ -45,6 +46,7 @@ from bench_common import (
 )
 from bench_scale import bench_large_search
 from bench_search import bench_backend_answers, bench_small_search
+from common import shared_eval
 
 from qa.core.config import Settings
 from qa.embedders import BACKENDS, DEFAULT_MODELS, Embedder, embedder_for
@@ -84,7 +86,9 @@ def arguments() -> argparse.Namespace:
         action="store_true",
         help="Smoke run: 100 documents, 20 per backend, 10,000 synthetic passages, 2 rounds.",
     )
-    parser.add_argument("--bbc", type=Path, default=default_bbc_path(), help="bbc-dev.json.")
+    parser.add_argument(
+        "--bbc", type=Path, default=shared_eval("bbc-dev.json"), help="bbc-dev.json."
+    )
     parser.add_argument("--json", action="store_true", help="Print all numbers as JSON on stdout.")
     args = parser.parse_args()
     # --quick changes the defaults; numbers given explicitly win.

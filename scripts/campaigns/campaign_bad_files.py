@@ -7,7 +7,7 @@ kind is expected either to be read (text in another encoding, odd but valid name
 or to be skipped and named in the build report; none may stop the build, cost a good
 document, or vanish without a word.
 
-    python scripts/campaign_bad_files.py
+    python scripts/campaigns/campaign_bad_files.py
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for common.py
+
 from campaign_common import bound_by_permissions, campaign_folder, write_archive
+from common import qa_command
 
 from qa.core.config import Settings
 from qa.index.versions import open_index
@@ -205,8 +208,7 @@ def bad_kinds(corpus: Path, outside: Path) -> list[tuple[str, str, str]]:
 
 
 def qa_index(corpus: Path, index: Path, bound: bool) -> subprocess.CompletedProcess:
-    qa = str(Path(sys.executable).with_name("qa"))
-    command = [qa, "index", "--json", "--corpus", str(corpus), "--index", str(index)]
+    command = qa_command("index", "--json", "--corpus", str(corpus), "--index", str(index))
     return subprocess.run(
         bound_by_permissions(command) if bound else command, capture_output=True, text=True
     )

@@ -1,6 +1,6 @@
-"""Embedders that `scripts/bench.py` puts in the pipeline's place: the real model timed, the
-real model with vectors it already computed, and a cheap stand-in for a 100,000-passage
-index. Each has the Embedder interface of `qa.embedders`."""
+"""Embedders that `scripts/bench/bench.py` puts in the pipeline's place: the real model
+timed, the real model with vectors it already computed, and a cheap stand-in for a
+100,000-passage index. Each has the Embedder interface of `qa.embedders`."""
 
 from __future__ import annotations
 

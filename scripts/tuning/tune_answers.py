@@ -7,9 +7,9 @@ cosines of the stored sentence vectors, alone and in context); `sweep` then re-s
 cache with many weight settings in seconds. The cache holds evaluation text, so it goes
 to /tmp, never the repo.
 
-    python scripts/tune_answers.py prepare ../shared/eval/xquad-dev.en.json /tmp/en.pkl
-    python scripts/tune_answers.py sweep /tmp/en.pkl
-    python scripts/tune_answers.py ceiling /tmp/en.pkl
+    python scripts/tuning/tune_answers.py prepare ../shared/eval/xquad-dev.en.json /tmp/en.pkl
+    python scripts/tuning/tune_answers.py sweep /tmp/en.pkl
+    python scripts/tuning/tune_answers.py ceiling /tmp/en.pkl
 
 `ceiling` asks how far any weighting of these signals could go: it fits the weights on the
 cache itself (in-sample, so an upper bound for a linear score, not a setting to ship), by
@@ -32,6 +32,7 @@ from qa.answer.calibration import calibration_for
 from qa.answer.features import question_profile, sentence_features
 from qa.core.config import Settings
 from qa.embedders import embedder_for
+from qa.evaluation.squad import _contains as contains  # `qa eval`'s answer check
 from qa.evaluation.squad import build_archive, load_squad
 from qa.search.query import terms_language
 
@@ -67,12 +68,7 @@ def prepare(squad_file: str, cache: str) -> None:
         pickle.dump(rows, handle)
 
 
-def contains(text: str, answers) -> bool:
-    lowered = text.lower()
-    return any(a.lower() in lowered for a in answers)
-
-
-#: The signals a sentence's score weighs (`qa.features.SentenceFeatures`).
+#: The signals a sentence's score weighs (`qa.answer.features.SentenceFeatures`).
 SIGNALS = ("coverage", "context", "passage", "rank", "kind", "dense", "context_dense")
 #: The weights in force: the sentence_<signal>_weight of the default model's calibration (or
 #: of the whole one QA_CALIBRATION_FILE names); coverage counts once.

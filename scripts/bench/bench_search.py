@@ -1,14 +1,16 @@
-"""Search latency and what answering adds to a search, measured by `scripts/bench.py` over
-real BBC indexes with the real model. Run `scripts/bench.py`, not this."""
+"""Search latency and what answering adds to a search, measured by `scripts/bench/bench.py`
+over real BBC indexes with the real model. Run `bench.py`, not this."""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/, for common.py
+
 from bench_common import (
     MAX_ASK_OVER_SEARCH_MS,
     MODES,
@@ -21,6 +23,7 @@ from bench_common import (
     write_corpus,
 )
 from bench_embedders import RecordedEmbedder
+from common import percentile
 
 from qa.answer.answerer import RETRIEVED, Answerer
 from qa.core.config import Settings
@@ -71,7 +74,7 @@ def answer_cost(
         for question in questions:
             timings["search"].append(milliseconds(partial(searcher.search, question, k=RETRIEVED)))
             timings["ask"].append(milliseconds(partial(answerer.ask, question)))
-    search, ask = (float(np.percentile(timings[k], 50)) for k in ("search", "ask"))
+    search, ask = (percentile(timings[k], 0.5) for k in ("search", "ask"))
     return {
         "search_p50_ms": round(search, 2),
         "ask_p50_ms": round(ask, 2),

@@ -7,7 +7,7 @@ using it are measured with the same scoring as `qa eval-dates`:
   one against the document's date (its `period` gives the precision; a range is read as
   its two ends).
 
-Usage: python scripts/compare_dateparser.py [tests/data/dates-labelled.json]
+Usage: python scripts/bench/compare_dateparser.py [tests/data/dates-labelled.json]
 (the BBC sentences are read from ../shared/eval/bbc-dev.json when it is there)
 """
 

@@ -5,7 +5,7 @@ Writes `<out>/kept.json` (a SQuAD file of the articles with an even index) and
 the kept articles cannot answer them. Both hold evaluation text, so write them under /tmp,
 never into the repository:
 
-    python scripts/make_unanswerable.py ../shared/eval/xquad-dev.en.json /tmp/split-en
+    python scripts/tuning/make_unanswerable.py ../shared/eval/xquad-dev.en.json /tmp/split-en
     qa eval /tmp/split-en/kept.json --unanswerable /tmp/split-en/unanswerable.txt --json
 """
 
