@@ -10,7 +10,7 @@ replaced whole, as a file of every field (`Settings.calibration_file`), or in co
 
 How they were fitted:
 
-- Sentence scores (`sentence_*`): `scripts/tune_answers.py sweep` on XQuAD (English and
+- Sentence scores (`sentence_*`): `scripts/tuning/tune_answers.py sweep` on XQuAD (English and
   Spanish), sentence acc1 first, acc2 second, over the cached signals of the retrieved
   sentences. The word, kind and passage weights were swept with all-MiniLM-L6-v2 (the
   default model then), the dense weights with multilingual-e5-small (own cosine 1.0: XQuAD

@@ -183,7 +183,7 @@ class Settings(BaseSettings):
     search_dense_weight: Share = Field(
         0.5,
         description="Weight of the dense score in retrieval's convex fusion (lexical gets the "
-        "rest; `scripts/tune_retrieval.py` measures others). A setting, unlike the answer "
+        "rest; `scripts/tuning/tune_retrieval.py` measures others). A setting, unlike the answer "
         "step's weights (`qa.answer.calibration`): it decides which passages a search lists "
         "and the answer step reads, while the answer's confidence is measured on the best "
         "sentence's own cosine and terms, never on fused scores.",

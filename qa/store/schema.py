@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS vocabulary (
     term TEXT PRIMARY KEY,
     passages INTEGER NOT NULL
 ) WITHOUT ROWID;
--- Date mentions of sentences (qa/events.py), one row per mention: a sentence is its
+-- Date mentions of sentences (qa/index/events.py), one row per mention: a sentence is its
 -- document and span, with the first passage holding it; removed with its document.
 CREATE TABLE IF NOT EXISTS sentence_dates (
     document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,

@@ -29,7 +29,7 @@ MODES = ("hybrid", "dense", "lexical")
 #: The backend and model of the benchmark's reference sections [1]-[4]: what it measured
 #: before there were backends, so that their numbers compare across versions.
 REFERENCE_BACKEND = "sentence-transformers"
-#: What a user gets without settings (issue 9's bars are for this model).
+#: What a user gets without settings (the multilingual quality bars are for this model).
 DEFAULT_BACKEND: str = Settings.model_fields["embedder"].default
 
 # The targets.

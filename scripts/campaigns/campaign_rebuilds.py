@@ -6,7 +6,7 @@ admin API) over the fake embedder (tests/fake_embedder.py), in a child process w
 read from /proc after every rebuild, once each client has been answered by the new version.
 It runs with Python's garbage collector off, so that the count stays flat only if old index
 versions are closed on purpose, not whenever a collection happens to come
-(`--collect-garbage` leaves it on). Before issue 10's fix, 20 soak rebuilds took the count
+(`--collect-garbage` leaves it on). Before the fix of that leak, 20 soak rebuilds took the count
 from 24 to 95 (from 19 to 49 with the collector on).
 
     python scripts/campaigns/campaign_rebuilds.py      # 16 clients x 4, soak of 50

@@ -35,7 +35,6 @@ STAGES = {
     "qa.search.fusion": (3, "fusion"),
     "qa.answer.answerer": (4, "answer"),
     "qa.answer.features": (4, "answer"),
-    "qa.floor": (4, "answer"),
     "qa.answer.span": (4, "answer"),
     "qa.timeline.build": (4, "answer"),
     "qa.index.events": (4, "answer"),
