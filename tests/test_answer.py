@@ -442,3 +442,62 @@ def test_bundled_question_file_scores(make_settings, real_embedder):
     # shortfall against 0.90 is open.
     assert result["abstain_unanswerable"] >= 0.8
     assert result["abstain_answerable"] <= 0.03
+
+
+#: A question in two parts: the best sentence names the director, the second best tells
+#: the opening, a third (the fire) is a weak match.
+TWO_PARTS = "When did the museum open and who was its first director?"
+DIRECTOR = "Its first director was Maria Lopez, a painter who had studied in Paris."
+OPENING = "The museum of the town opened in 1921 after a long campaign by local teachers."
+
+
+def _two_parts(make_settings, fake_embedder, **settings) -> list:
+    """The sentences of the answer to TWO_PARTS, with up to three allowed."""
+    documents = {
+        "museum.txt": (HISTORY_TEXT, {"title": "The town museum", "language": "en"}),
+        "river.txt": (RIVER_TEXT, {"title": "The river", "language": "en"}),
+    }
+    assistant = _archive(make_settings, fake_embedder, documents, answer_sentences=3, **settings)
+    answer = assistant.ask(TWO_PARTS)
+    assert not answer.abstained
+    return answer.sentences
+
+
+def test_a_further_sentence_joins_only_when_nearly_as_good_as_the_first(
+    make_settings, fake_embedder
+):
+    """The opening joins the director's sentence when its score is at least the share
+    `answer_extra_ratio` of the best one's, and not otherwise; the weak third sentence never
+    joins at the default share, though three are allowed."""
+    every = _two_parts(make_settings, fake_embedder, answer_extra_ratio=0.0)
+    assert [s.text for s in every[:2]] == [DIRECTOR, OPENING] and len(every) == 3
+    best, second, third = (s.score for s in every)
+    ratio = second / best  # as the answer reports the scores, a user can check the rule
+    assert third / best < 0.6 < ratio < 0.9  # the premise of the default case below
+
+    default = _two_parts(make_settings, fake_embedder)  # answer_extra_ratio 0.6
+    assert [s.text for s in default] == [DIRECTOR, OPENING]
+    just_below = _two_parts(make_settings, fake_embedder, answer_extra_ratio=ratio - 0.01)
+    assert [s.text for s in just_below] == [DIRECTOR, OPENING]
+    just_above = _two_parts(make_settings, fake_embedder, answer_extra_ratio=ratio + 0.01)
+    assert [s.text for s in just_above] == [DIRECTOR]
+
+
+def test_an_answer_stays_within_the_character_cap_but_gives_its_first_sentence_whole(
+    make_settings, fake_embedder
+):
+    """`answer_max_chars` bounds the sentences joined by spaces: the second sentence joins
+    when both fit exactly, not a character less; a cap shorter than the best sentence
+    still gives that sentence whole (an answer is never cut)."""
+    both = len(DIRECTOR) + 1 + len(OPENING)
+    for cap, expected in [
+        (both, [DIRECTOR, OPENING]),
+        (both - 1, [DIRECTOR]),
+        (20, [DIRECTOR]),
+    ]:
+        sentences = _two_parts(
+            make_settings, fake_embedder, answer_extra_ratio=0.0, answer_max_chars=cap
+        )
+        assert [s.text for s in sentences] == expected, cap
+        if len(sentences) > 1:
+            assert len(" ".join(s.text for s in sentences)) <= cap
