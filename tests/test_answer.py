@@ -7,14 +7,17 @@ bundled archive, as a user would.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from fake_embedder import BackgroundFakeEmbedder
 
-from qa.answer.answerer import ScoredSentence, _rerank
+from qa.answer.answerer import NO_ANSWER, ScoredSentence, _rerank
 from qa.answer.features import SentenceFeatures, answer_kind, holds_kind
 from qa.answer.followup import leans_on_history, resolve
 from qa.core.types import Hit, Sentence
+from qa.embedders import CALIBRATIONS
 from qa.service.assistant import Assistant
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -501,3 +504,62 @@ def test_an_answer_stays_within_the_character_cap_but_gives_its_first_sentence_w
         assert [s.text for s in sentences] == expected, cap
         if len(sentences) > 1:
             assert len(" ".join(s.text for s in sentences)) <= cap
+
+
+#: The least lift above everyday text of the fake model with a background (that of
+#: multilingual-e5-small).
+BACKGROUND_LIFT = 0.28
+ON_TOPIC = [
+    "Who rebuilt the building after it burned down?",
+    "Where do salmon swim every autumn?",
+    "¿Cuándo empezó la huelga de los mineros?",
+]
+#: Questions about what the archive never mentions, the last in Spanish over the Spanish
+#: document: measured against English everyday text instead, it would rise far enough.
+OFF_TOPIC = [
+    "How do I cook salmon with butter in the oven?",
+    "What is the boiling point of mercury?",
+    "¿Cómo se prepara la masa en el horno con harina y huevos?",
+]
+
+
+@pytest.fixture
+def background_archive(make_settings, monkeypatch):
+    """An English and Spanish archive embedded by the fake model with a background, whose
+    calibration (as a model's is set: `qa.embedders.CALIBRATIONS`) never refuses on
+    confidence, so that the off-topic check alone decides; `least_lift` None turns it off."""
+
+    def make(least_lift: float | None) -> Assistant:
+        calibration = replace(
+            CALIBRATIONS["sentence-transformers"], threshold=-1.0, background_lift=least_lift
+        )
+        monkeypatch.setitem(CALIBRATIONS, "fake", calibration)
+        documents = {
+            "museum.txt": (HISTORY_TEXT, {"title": "The town museum", "language": "en"}),
+            "river.txt": (RIVER_TEXT, {"title": "The river", "language": "en"}),
+            "huelga.txt": (SPANISH_TEXT, {"title": "La huelga minera", "language": "es"}),
+        }
+        return _archive(make_settings, BackgroundFakeEmbedder(), documents)
+
+    return make
+
+
+def test_a_question_the_archive_never_mentions_is_refused_against_everyday_text(
+    background_archive,
+):
+    """With the model's cosines all high (unrelated texts meet at 0.7), a question about
+    cooking or physics finds a "best" sentence all the same; it is refused because that
+    sentence rises too little above everyday text in its language, while questions the
+    archive answers, in English and Spanish, rise well above it."""
+    assistant = background_archive(BACKGROUND_LIFT)
+    for question in ON_TOPIC:
+        answer = assistant.ask(question)
+        assert not answer.abstained, question
+    for question in OFF_TOPIC:
+        answer = assistant.ask(question)
+        assert answer.abstained and answer.answer == NO_ANSWER, question
+        assert answer.sentences == [] and answer.citations  # the closest passages
+    # Without the check the same questions get an answer: the check refused them.
+    loose = background_archive(None)
+    for question in OFF_TOPIC:
+        assert not loose.ask(question).abstained, question
