@@ -26,6 +26,8 @@ class FakeEmbedder:
     name = "fake"
     dimension = 64
     max_tokens = 64
+    #: Coordinates that words are hashed into.
+    buckets = 64
 
     def __init__(self) -> None:
         self.encoded: list[str] = []
@@ -35,11 +37,11 @@ class FakeEmbedder:
 
     def encode_passages(self, texts, batch_size: int = 32) -> np.ndarray:
         self.encoded.extend(texts)
-        matrix = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        matrix = np.zeros((len(texts), self.buckets), dtype=np.float32)
         for row, text in enumerate(texts):
             for term in terms(text, "en"):
                 digest = hashlib.blake2b(term.encode(), digest_size=4).digest()
-                matrix[row, int.from_bytes(digest, "big") % self.dimension] += 1.0
+                matrix[row, int.from_bytes(digest, "big") % self.buckets] += 1.0
             norm = np.linalg.norm(matrix[row])
             matrix[row] = matrix[row] / norm if norm else matrix[row]
             if not norm:
@@ -48,6 +50,24 @@ class FakeEmbedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode_passages([text])[0]
+
+
+class BackgroundFakeEmbedder(FakeEmbedder):
+    """The fake model with a trait of real ones that the fake lacks: every text shares one
+    direction, so any two texts are far from orthogonal (multilingual-e5-small's cosine
+    between unrelated texts is about 0.7). A raw cosine then says little; how far it rises
+    above the cosine with everyday text (`qa.answer.background`) is what tells a question
+    the archive speaks of from one it never mentions."""
+
+    dimension = FakeEmbedder.buckets + 1
+    #: Cosine of two texts that share no word.
+    UNRELATED = 0.7
+
+    def encode_passages(self, texts, batch_size: int = 32) -> np.ndarray:
+        words = super().encode_passages(texts, batch_size)
+        shared = np.sqrt(self.UNRELATED / (1 - self.UNRELATED))
+        matrix = np.hstack([words, np.full((len(texts), 1), shared, dtype=np.float32)])
+        return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
 
 
 @register("fake", "fake")

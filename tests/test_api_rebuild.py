@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from http_helpers import ADMIN_TOKEN, error_of
 
 from qa.core.config import Settings
+from qa.core.errors import BuildInProgressError
 from qa.service import assistant as service
 from qa.service.assistant import Assistant
 from qa.web.app import create_app
@@ -133,20 +134,39 @@ def test_a_rebuild_from_a_missing_corpus_fails_and_keeps_the_archive(web_archive
 
 
 def test_a_second_rebuild_while_one_runs_is_409(web_archive, monkeypatch):
+    """While a rebuild runs, a second one gets a 409 and a build from the command line (the
+    same assistant's build) is refused too; the status says it is running. When it ends,
+    the status names its new version, and the build lock is let go: a rebuild and a build
+    start again."""
     settings, assistant = web_archive
-    release = threading.Event()
+    first = assistant.health()["index_version"]
+    started, release = threading.Event(), threading.Event()
     original = service.build_index
 
-    def slow_build_index(*args, **kwargs):
-        release.wait(10)
+    def held_build_index(*args, **kwargs):
+        if threading.current_thread().name == "qa-rebuild":  # hold the background rebuild
+            started.set()
+            release.wait(10)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(service, "build_index", slow_build_index)
+    monkeypatch.setattr(service, "build_index", held_build_index)
     headers = ADMIN
     with TestClient(create_app(settings, assistant)) as client:
+        accepted = client.post("/api/index/rebuild", params={"full": True}, headers=headers)
+        assert accepted.status_code == 202
+        assert accepted.json() == {"running": True, "full": True, "version": None, "error": None}
+        assert started.wait(10)  # the rebuild is under way, holding the build lock
+        try:
+            error_of(client.post("/api/index/rebuild", headers=headers), 409, "build_in_progress")
+            with pytest.raises(BuildInProgressError):
+                assistant.build()
+            assert client.get("/api/index/status", headers=headers).json()["running"] is True
+        finally:
+            release.set()
+        done = wait_for_rebuild(client, headers)
+        assert done["error"] is None and done["full"] is True
+        assert done["version"] and done["version"] != first
+        assert client.get("/api/health").json()["index_version"] == done["version"]
         assert client.post("/api/index/rebuild", headers=headers).status_code == 202
-        error_of(client.post("/api/index/rebuild", headers=headers), 409, "build_in_progress")
-        release.set()
         assert wait_for_rebuild(client, headers)["error"] is None
-        assert client.post("/api/index/rebuild", headers=headers).status_code == 202
-        wait_for_rebuild(client, headers)
+    assistant.build()  # the lock was let go: no BuildInProgressError

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from qa.core.types import Document
 from qa.index.chunking import chunk_document, passage_id
 from qa.text.sentences import split_sentences
@@ -58,3 +60,46 @@ def test_passage_ids_are_stable_and_distinct():
     assert passage_id("a.txt", "Same text.", 0) != passage_id("b.txt", "Same text.", 0)
     assert passage_id("a.txt", "Same text.", 0) != passage_id("a.txt", "Same text.", 1)
     assert 0 <= passage_id("a.txt", "x", 0) < 2**63
+
+
+def sentence(word: str, count: int) -> str:
+    """A sentence of `count` words (the fake model's wordpieces)."""
+    return " ".join([word.capitalize()] + [word] * (count - 1)) + "."
+
+
+def texts(passages) -> list[list[str]]:
+    return [[s.text for s in passage.sentences] for passage in passages]
+
+
+@pytest.mark.parametrize("first_words", [10, 12])
+def test_a_passage_half_full_ends_with_its_paragraph_and_the_next_starts_afresh(
+    fake_embedder, first_words
+):
+    """A budget of 20 wordpieces; the first paragraph has 10 or 12 (half the budget or
+    more). The next paragraph's first sentence would fit, but the passage ends with its
+    paragraph, and the next passage starts with the new paragraph, without the usual
+    sentence of overlap."""
+    first = [sentence("assembly", first_words // 2), sentence("delegates", first_words // 2)]
+    second = [sentence("strike", 6), sentence("roads", 6)]
+    doc = document(" ".join(first) + "\n\n" + " ".join(second))
+    passages = chunk_document(doc, fake_embedder, max_tokens=20, overlap=1)
+    assert texts(passages) == [first, second]
+
+
+def test_a_passage_under_half_full_runs_on_past_its_paragraph(fake_embedder):
+    """A first paragraph of 9 wordpieces (under half of 20) does not make a passage of its
+    own: the passage takes the next paragraph's sentences while they fit; within that
+    paragraph, neighbouring passages share a sentence as usual."""
+    first = [sentence("assembly", 9)]
+    second = [sentence("strike", 6), sentence("roads", 5), sentence("markets", 6)]
+    doc = document(first[0] + "\n\n" + " ".join(second))
+    passages = chunk_document(doc, fake_embedder, max_tokens=20, overlap=1)
+    assert texts(passages) == [first + second[:2], second[1:]]
+
+
+def test_a_single_line_break_does_not_end_a_paragraph(fake_embedder):
+    first = [sentence("assembly", 6), sentence("delegates", 6)]
+    second = [sentence("strike", 6), sentence("roads", 6)]
+    doc = document(" ".join(first) + "\n" + " ".join(second))
+    passages = chunk_document(doc, fake_embedder, max_tokens=20, overlap=1)
+    assert texts(passages) == [first + second[:1], second]

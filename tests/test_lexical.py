@@ -4,16 +4,17 @@ as the CLI, the API and the pages meet them."""
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
+from archives import write
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from qa.answer.features import question_profile
 from qa.cli import main
 from qa.core.config import MAX_K
 from qa.core.errors import InvalidQueryError
-from qa.search.lexical import bm25_scores, idf_lucene, idf_robertson, query_terms
+from qa.search.lexical import idf_lucene, idf_robertson, query_terms, selective_terms
 from qa.search.query import search_filters, search_limits
 from qa.service.assistant import Assistant
 from qa.web.app import create_app
@@ -37,31 +38,78 @@ def assistant(make_settings, fake_embedder):
     return assistant
 
 
-def test_the_exact_bm25_of_candidates_is_what_fts5_ranks_with(assistant):
-    """Retrieval re-scores every candidate with `bm25_scores`; for the passages FTS5 finds,
-    that score is FTS5's own bm25(), to float precision."""
-    engine = assistant.engine()
-    index = engine.index
-    terms = query_terms("national strike in the highlands", "en", index.languages)
-    ranked_by_fts5 = dict(index.catalog.lexical_search(terms, limit=10))
-    assert len(ranked_by_fts5) >= 4  # strike, assembly, harvest, glacier
-    frequencies = index.frequencies(terms)
-    total = index.passages_total
-    weights = {t: idf_robertson(df, total) for t, df in frequencies.items() if df}
-    ours = bm25_scores(weights, index.catalog.passage_terms(ranked_by_fts5), index.average_terms)
-    assert ours.keys() == ranked_by_fts5.keys()
-    for passage_id, score in ranked_by_fts5.items():
-        assert ours[passage_id] == pytest.approx(score, rel=1e-9)
+#: Eight passages: "town" in five (at least half: FTS5 floors its idf), "strike" in three,
+#: "national" and "highlands" in two each.
+STRIKE_TEXTS = [
+    "The national strike closed the town roads.",
+    "Teachers joined the strike in the town square.",
+    "Miners called a strike in the highlands.",
+    "The potato harvest doubled in the highlands town.",
+    "The national assembly met in the town hall.",
+    "The glacier retreated over the summer.",
+    "Snow fell early in the mountains.",
+    "The port closed during the storm.",
+]
 
 
-def test_the_two_idf_variants_differ_where_a_term_is_common():
-    # A term in 4 of 5 passages: Robertson's idf would be negative, FTS5 floors it at 1e-6;
-    # Lucene's stays positive and small.
-    assert idf_robertson(4, 5) == 1e-6
-    assert idf_lucene(4, 5) == pytest.approx(math.log(1 + 1.5 / 4.5))
-    # A rare term: both positive, Lucene's one more inside the logarithm.
-    assert idf_robertson(1, 5) == pytest.approx(math.log(4.5 / 1.5))
-    assert idf_lucene(1, 5) == pytest.approx(math.log(1 + 4.5 / 1.5))
+@pytest.fixture
+def strike_archive(make_settings, fake_embedder) -> Assistant:
+    # At most two postings per proposing term: "strike" and "town" propose no candidate.
+    settings = make_settings(lexical_max_postings=2)
+    for number, text in enumerate(STRIKE_TEXTS):
+        write(settings.corpus, f"{number}.txt", text + "\n")
+    assistant = Assistant(settings, fake_embedder)
+    assistant.build(full=True)
+    return assistant
+
+
+def test_every_hit_reports_the_bm25_that_fts5_ranks_it_with(strike_archive):
+    """The lexical score of a hit is SQLite FTS5's own bm25() for its passage, to float
+    precision, over all the query's terms: for the candidates the lexical side proposed, for
+    those only the dense side proposed (here "Teachers joined the strike in the town
+    square", which holds no proposing term), and with a term in most passages, whose idf
+    FTS5 floors."""
+    index = strike_archive.engine().index
+    query = "national strike in the highlands town"
+    terms = query_terms(query, "en", index.languages)
+    by_fts5 = dict(index.catalog.lexical_search(terms, limit=100))
+    hybrid = strike_archive.search(query, k=8, mode="hybrid")
+    document_of = {h.passage_id: h.document_id for h in hybrid}
+    assert len(hybrid) == 8  # the dense side proposes every passage
+    assert {document_of[p] for p in by_fts5} == {"0.txt", "1.txt", "2.txt", "3.txt", "4.txt"}
+    # Hits report scores to six decimals.
+    for hit in hybrid:
+        assert hit.lexical_score == pytest.approx(by_fts5.get(hit.passage_id, 0.0), abs=1e-6)
+    teachers = next(h for h in hybrid if h.document_id == "1.txt")
+    assert teachers.lexical_score > 0.1
+
+    lexical = strike_archive.search(query, k=8, mode="lexical")
+    assert {h.document_id for h in lexical} == {"0.txt", "2.txt", "3.txt", "4.txt"}
+    for hit in lexical:
+        assert hit.lexical_score == pytest.approx(by_fts5[hit.passage_id], abs=1e-6)
+
+
+def test_the_answer_step_weighs_a_term_in_most_passages_a_little_where_search_does_not(
+    strike_archive,
+):
+    """Search weighs terms as FTS5 does: a term in at least half the passages gets FTS5's
+    floor, next to nothing. The answer step weighs a question's terms by Lucene's idf, which
+    never falls to nothing: "town", in five of the eight passages, still counts, less than
+    the rarer terms."""
+    for total in (5, 8, 1000):
+        lucene = [idf_lucene(df, total) for df in range(1, total + 1)]
+        robertson = [idf_robertson(df, total) for df in range(1, total + 1)]
+        assert all(a > b > 0 for a, b in zip(lucene, lucene[1:], strict=False))  # rarer weighs more
+        assert all(r < x for r, x in zip(robertson, lucene, strict=True))
+        common = [r for df, r in enumerate(robertson, 1) if 2 * df >= total]
+        assert set(common) == {1e-6}  # FTS5's floor
+    index = strike_archive.engine().index
+    profile = question_profile(
+        "Did the town strike reach the highlands?", "en", index.frequencies, index.passages_total
+    )
+    weights = profile.weights
+    assert set(weights) == {"town", "strike", "reach", "highland"}
+    assert weights["highland"] > weights["strike"] > weights["town"] > 0.2 * weights["highland"]
 
 
 def test_search_limits_take_the_settings_defaults_and_refuse_the_rest(make_settings):
@@ -108,3 +156,62 @@ def test_the_cli_the_api_and_the_search_page_use_the_settings_defaults(assistant
         assert '<option value="lexical" selected' in page.text
         too_many = client.get("/api/search", params={"q": query, "k": MAX_K + 1})
         assert too_many.status_code == 422
+
+
+def test_only_terms_in_few_passages_find_candidates_the_two_rarest_at_least():
+    frequencies = {"glacier": 2, "town": 40, "river": 30, "road": 25, "absent": 0}
+    # A term no passage holds finds nothing; one in more passages than the limit would make
+    # FTS5 score its whole posting list for little evidence.
+    assert selective_terms(["town", "glacier", "absent", "unknown"], frequencies, 10) == ["glacier"]
+    assert selective_terms(["glacier", "river", "town"], frequencies, 30) == ["glacier", "river"]
+    # Every term common: the two rarest still look (a query is never left without candidates).
+    assert selective_terms(["town", "river", "road"], frequencies, 10) == ["road", "river"]
+    assert selective_terms(["absent", "unknown"], frequencies, 10) == []
+
+
+@pytest.fixture
+def town_archive(make_settings, fake_embedder):
+    """Twelve passages: "town" in four, "glacier" in two (one of them with "town")."""
+
+    def make(max_postings: int) -> Assistant:
+        settings = make_settings(lexical_max_postings=max_postings, search_mode="lexical")
+        texts = [
+            "The glacier above the town retreated forty metres.",
+            "The glacier retreated forty metres over the summer.",
+            "The town council met on Monday.",
+            "A market fills the town square every week.",
+            "The town band played at the fair.",
+            "Potato farmers reported a good harvest.",
+            "The river flooded the lower fields in March.",
+            "Teachers marched to the capital.",
+            "The assembly of unions met in Lima.",
+            "A new bridge opened in the valley.",
+            "The port closed during the dock strike.",
+            "Snow fell early in the mountains.",
+        ]
+        for number, text in enumerate(texts):
+            write(settings.corpus, f"{number:02d}.txt", text + "\n")
+        assistant = Assistant(settings, fake_embedder)
+        assistant.build(full=True)
+        return assistant
+
+    return make
+
+
+def test_a_common_term_finds_no_candidates_but_still_counts_in_their_scores(town_archive):
+    """With at most three postings per proposing term, "town" (in four passages) proposes
+    none: only the two glacier passages are found. Among them, the one that also holds
+    "town" ranks first: the common term still weighs in every candidate's BM25."""
+    hits = town_archive(3).search("glacier town", k=10)
+    assert [h.document_id for h in hits] == ["00.txt", "01.txt"]
+    assert hits[0].lexical_score > hits[1].lexical_score
+    # A limit above the term's postings lets it propose its passages as well.
+    everything = town_archive(4).search("glacier town", k=10)
+    assert {h.document_id for h in everything} == {"00.txt", "01.txt", "02.txt", "03.txt", "04.txt"}
+    # A query of common terms alone still finds their passages, through the rarest of them.
+    assert {h.document_id for h in town_archive(3).search("town", k=10)} == {
+        "00.txt",
+        "02.txt",
+        "03.txt",
+        "04.txt",
+    }

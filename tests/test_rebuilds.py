@@ -1,51 +1,13 @@
-"""Builds belong to the assistant: one lock for the builds of a process, whoever asks (the
-CLI, `qa serve`'s first start, the admin API), and the corpus check before serving."""
+"""Builds belong to the assistant: the corpus check before serving, and the warm-up. (One lock
+for the builds of a process, whoever asks: tests/test_api_rebuild.py, a rebuild in progress.)"""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
-from qa.core.errors import BuildInProgressError, CorpusError
+from qa.core.errors import CorpusError
 from qa.service import assistant as service
 from qa.service.assistant import Assistant
-
-
-def test_a_build_while_a_background_rebuild_runs_is_refused(
-    make_settings, fake_embedder, monkeypatch
-):
-    settings = make_settings()
-    (settings.corpus / "a.txt").write_text("The assembly met in Lima.\n", encoding="utf-8")
-    assistant = Assistant(settings, fake_embedder)
-    first = assistant.build().version
-    started, release = threading.Event(), threading.Event()
-    original = service.build_index
-
-    def held_build_index(*args, **kwargs):
-        started.set()
-        release.wait(10)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(service, "build_index", held_build_index)
-    status = assistant.start_rebuild(full=True)
-    assert status.running and status.full and status.version is None
-    assert started.wait(10)
-    try:
-        with pytest.raises(BuildInProgressError):
-            assistant.build()
-        with pytest.raises(BuildInProgressError):
-            assistant.start_rebuild()
-        assert assistant.rebuild_status().running
-    finally:
-        release.set()
-    for worker in threading.enumerate():
-        if worker.name == "qa-rebuild":
-            worker.join(10)
-    done = assistant.rebuild_status()
-    assert not done.running and done.error is None and done.full
-    assert done.version and done.version != first
-    assistant.build()  # the lock was let go: no BuildInProgressError
 
 
 def test_serving_refuses_a_missing_corpus_even_with_an_index(make_settings, fake_embedder):

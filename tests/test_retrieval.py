@@ -6,12 +6,16 @@ import json
 import threading
 
 import pytest
+from archives import write
 from fake_embedder import FakeEmbedder
 
+from qa.core.config import Settings
 from qa.core.errors import InvalidQueryError
+from qa.search.fusion import Candidate, convex
 from qa.search.retriever import Retriever
 from qa.service.assistant import Assistant
 from qa.store.filters import SearchFilters
+from qa.text.terms import words
 
 
 @pytest.fixture
@@ -156,3 +160,96 @@ def test_an_embedding_failure_reaches_the_caller_as_itself(assistant):
     retriever = Retriever(index, _WaitsForTheLexicalSearch(never), assistant.settings)
     with pytest.raises(_NotEmbedded, match="never started"):
         retriever.search("potato harvest", mode="dense")
+
+
+#: What the translating fake model reads a Spanish word as (accent-folded words).
+SPANISH_MEANINGS = {
+    "quienes": "who",
+    "bloquearon": "blocked",
+    "las": "the",
+    "carreteras": "roads",
+    "en": "in",
+}
+
+
+class _TranslatingEmbedder(FakeEmbedder):
+    """The fake model, reading the Spanish words it knows as their English meaning: a
+    multilingual model's dense side sees across languages, where words do not match."""
+
+    def encode_passages(self, texts, batch_size: int = 32):
+        read = [" ".join(SPANISH_MEANINGS.get(w, w) for w in words(t)) for t in texts]
+        return super().encode_passages(read, batch_size)
+
+
+@pytest.fixture
+def bilingual(make_settings):
+    """English passages (one answers "who blocked the roads" in other words, one only names
+    Oruro, twice) and a Spanish one, searched by a model that reads Spanish."""
+
+    def make(share: float) -> Assistant:
+        settings = make_settings(cross_language_lexical_share=share)
+        for name, text, language in [
+            ("blockade.txt", "Miners blocked the roads for a week.", "en"),
+            ("carnival.txt", "Oruro is famous for its carnival; dancers fill Oruro streets.", "en"),
+            ("harvest.txt", "The potato harvest doubled in the highlands.", "en"),
+            ("glacier.txt", "The glacier retreated forty metres over the summer.", "en"),
+            ("puerto.txt", "El puerto de Potosí cerró durante la huelga.", "es"),
+        ]:
+            write(settings.corpus, name, text + "\n", {"title": name[:-4], "language": language})
+        assistant = Assistant(settings, _TranslatingEmbedder())
+        assistant.build(full=True)
+        return assistant
+
+    return make
+
+
+def test_across_languages_the_passage_that_only_shares_a_name_does_not_lead(bilingual):
+    """A Spanish question over English passages: the only word they share is the name
+    Oruro, which a passage about something else repeats. With the lexical side weighed in
+    full, that passage leads; with the share it keeps across languages (a quarter by
+    default), the passage that means the answer leads."""
+    question = "¿Quiénes bloquearon las carreteras en Oruro?"
+    default = bilingual(Settings.model_fields["cross_language_lexical_share"].default)
+    hits = default.search(question, k=3)
+    assert hits[0].title == "blockade", [(h.title, h.score) for h in hits]
+    assert hits[0].lexical_score == 0.0  # no word in common: its meaning alone found it
+    carnival = next(h for h in hits if h.title == "carnival")
+    assert carnival.lexical_score > 0 and carnival.dense_score < hits[0].dense_score
+    full = bilingual(1.0).search(question, k=3)
+    assert full[0].title == "carnival", [(h.title, h.score) for h in full]
+
+
+def test_the_cross_language_share_leaves_passages_in_the_questions_language_alone(bilingual):
+    """An English question: its English passages keep the whole lexical weight, whatever the
+    share; only the Spanish passage, which shares the name Potosí with it, moves."""
+    question = "Who blocked the roads between Oruro and Potosí?"
+    scores = []
+    for share in (1.0, 0.0):
+        hits = bilingual(share).search(question, k=5)
+        scores.append({h.title: h.score for h in hits})
+    full, none = scores
+    english = ["blockade", "carnival", "harvest", "glacier"]
+    assert [full[t] for t in english] == pytest.approx([none[t] for t in english], abs=1e-9)
+    assert full["blockade"] > full["carnival"] > 0
+    assert abs(full["puerto"] - none["puerto"]) > 0.05
+
+
+def test_a_cross_language_passage_at_share_zero_is_judged_by_meaning_alone():
+    """Two candidates in another language than the question, alike in meaning but not in
+    shared words: with no lexical share they tie; with the whole share the one sharing
+    more words wins, as it does among passages in the question's language."""
+
+    def fused(share: float, same_language: bool) -> list[float]:
+        candidates = [
+            Candidate(1, dense=0.8, lexical=9.0, same_language=same_language),
+            Candidate(2, dense=0.8, lexical=1.0, same_language=same_language),
+            Candidate(3, dense=0.2, lexical=0.0, same_language=same_language),
+        ]
+        convex(candidates, dense_weight=0.5, cross_language_share=share)
+        return [c.fused for c in candidates]
+
+    many_words, few_words, unlike = fused(0.0, same_language=False)
+    assert many_words == few_words > unlike
+    many_words, few_words, _ = fused(1.0, same_language=False)
+    assert many_words > few_words
+    assert fused(1.0, same_language=False) == fused(0.0, same_language=True)

@@ -258,3 +258,50 @@ def test_same_date_sentences_are_one_event_by_their_content_words_not_stop_words
     rows = [dated(name, text, mention, language) for name, text in (("a", first), ("c", related))]
     events = merge_events(rows, Settings().timeline_same_event)
     assert [[s.document_id for s in event.sources] for event in events] == [["a", "c"]]
+
+
+@pytest.fixture
+def ranked_archive(make_settings, fake_embedder):
+    """Dated passages that match "national strike" less and less (the strike, then the
+    national assembly, then a harvest), and undated ones; `timeline(share, query)` is the
+    timeline with `timeline_relative_score` at `share`, and `search(query)` its ranking."""
+    settings = make_settings()
+    for name, text in [
+        ("strike.txt", "The national strike began on 15 December 2022 across the south."),
+        ("chant.txt", "They chanted: strike, strike, strike!"),
+        ("assembly.txt", "The national assembly of unions met in Lima on 10 December 2022."),
+        ("harvest.txt", "The potato harvest across the highlands doubled in May 2019."),
+        ("snow.txt", "Snow fell early in the mountains."),
+        ("port.txt", "The port closed during the storm."),
+    ]:
+        write(settings.corpus, name, text + "\n", {"language": "en"})
+    Assistant(settings, fake_embedder).build(full=True)
+
+    def timeline(share: float, query: str) -> list[str]:
+        tuned = settings.model_copy(update={"timeline_relative_score": share})
+        return labels(Assistant(tuned, fake_embedder).timeline(query))
+
+    return timeline, Assistant(settings, fake_embedder)
+
+
+def test_only_passages_scoring_above_a_share_of_the_best_give_events(ranked_archive):
+    """A query's timeline reads the passages its hybrid search finds, but only those scoring
+    above `timeline_relative_score` (half) of the best one's: hybrid search proposes
+    passages whatever they match. The assembly's passage, at about a third of the best
+    score, gives its event only once the share is below its own; the harvest's, which
+    scores nothing, never does."""
+    timeline, assistant = ranked_archive
+    query = "national strike"
+    assert labels(assistant.timeline()) == ["May 2019", "10 Dec 2022", "15 Dec 2022"]
+    assert labels(assistant.timeline(query)) == ["15 Dec 2022"]  # the default share, 0.5
+
+    scores = {hit.document_id: hit.score for hit in assistant.search(query, k=10)}
+    best = max(scores.values())
+    # The chant is nearer in meaning, so the best fused score is below 1: the share is one
+    # of the best score, not of 1.
+    assert scores["strike.txt"] == best < 0.95
+    assembly = scores["assembly.txt"] / best
+    assert 0.1 < assembly < 0.45 and scores["harvest.txt"] == 0.0
+    assert timeline(assembly + 0.01, query) == ["15 Dec 2022"]
+    assert timeline(assembly - 0.01, query) == ["10 Dec 2022", "15 Dec 2022"]
+    assert timeline(0.0, query) == ["10 Dec 2022", "15 Dec 2022"]

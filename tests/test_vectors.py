@@ -33,9 +33,14 @@ def inverted() -> tuple[VectorStore, np.ndarray, np.ndarray]:
 
 
 def test_lists_follow_the_setting_and_the_archive_size():
+    """Exact below `ivf_min_passages`, an inverted file from that many passages on, of about
+    4·√N lists: four times the passages, twice the lists."""
     assert inverted_lists_for(10_000_000, "Flat", 50_000) == 0
     assert inverted_lists_for(49_999, "auto", 50_000) == 0
-    assert inverted_lists_for(100_000, "auto", 50_000) == round(4 * 100_000**0.5)
+    assert inverted_lists_for(50_000, "auto", 50_000) == 894
+    assert inverted_lists_for(100_000, "auto", 50_000) == 1265
+    assert inverted_lists_for(400_000, "auto", 50_000) == 2530
+    assert inverted_lists_for(1_000_000, "auto", 50_000) == 4000
     assert inverted_lists_for(10, "IVF12,Flat", 50_000) == 12
 
 
