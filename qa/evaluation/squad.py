@@ -105,7 +105,7 @@ def score_followups(assistant: Assistant, conversations: list[list[Question]]) -
             if number > 0:
                 total += 1
                 first = answer.sentences[0].text if answer.sentences else ""
-                right += (not answer.abstained) and _contains(first, turn.answers)
+                right += (not answer.abstained) and contains(first, turn.answers)
             history.append({"question": turn.question, "answer": answer.answer})
     return {
         "followup_conversations": len(conversations),
@@ -114,7 +114,8 @@ def score_followups(assistant: Assistant, conversations: list[list[Question]]) -
     }
 
 
-def _contains(text: str, answers: tuple[str, ...]) -> bool:
+def contains(text: str, answers: tuple[str, ...]) -> bool:
+    """Whether `text` holds one of the gold answers (case-insensitive), as `qa eval` counts."""
     lowered = text.lower()
     return any(answer.lower() in lowered for answer in answers)
 
@@ -127,7 +128,7 @@ class _Ranking:
         self.reciprocal_ranks = 0.0
 
     def add(self, hits: list[Hit], answers: tuple[str, ...]) -> None:
-        first = next((n for n, hit in enumerate(hits[:10], 1) if _contains(hit.text, answers)), 0)
+        first = next((n for n, hit in enumerate(hits[:10], 1) if contains(hit.text, answers)), 0)
         for k in self.top:
             self.top[k] += bool(first and first <= k)
         self.reciprocal_ranks += 1 / first if first else 0.0
@@ -163,7 +164,7 @@ def score_questions(assistant: Assistant, questions: list[Question]) -> dict:
             texts = [s.text for s in answer.sentences]
             answer_chars.append(len(" ".join(texts)))
             for k in sentence_hits:
-                sentence_hits[k] += any(_contains(t, question.answers) for t in texts[:k])
+                sentence_hits[k] += any(contains(t, question.answers) for t in texts[:k])
     count = max(1, len(questions))
     return {
         "questions": len(questions),

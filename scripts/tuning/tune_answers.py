@@ -32,8 +32,11 @@ from qa.answer.calibration import calibration_for
 from qa.answer.features import question_profile, sentence_features
 from qa.core.config import Settings
 from qa.embedders import embedder_for
-from qa.evaluation.squad import _contains as contains  # `qa eval`'s answer check
-from qa.evaluation.squad import build_archive, load_squad
+from qa.evaluation.squad import (
+    build_archive,
+    contains,  # `qa eval`'s answer check
+    load_squad,
+)
 from qa.search.query import terms_language
 
 

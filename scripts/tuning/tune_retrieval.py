@@ -25,8 +25,12 @@ import numpy as np
 
 from qa.core.config import Settings
 from qa.embedders import embedder_for
-from qa.evaluation.squad import Question, build_archive, load_squad
-from qa.evaluation.squad import _contains as contains  # `qa eval`'s answer check
+from qa.evaluation.squad import (
+    Question,
+    build_archive,
+    contains,  # `qa eval`'s answer check
+    load_squad,
+)
 from qa.index.versions import open_index
 from qa.search.query import search_query
 from qa.search.retriever import Retriever
