@@ -3,6 +3,8 @@
     python scripts/bench/bench.py          # 1,000 BBC documents, 60 per backend, 100,000 passages
     python scripts/bench/bench.py --quick  # smoke run: 100 documents, 20 per backend, 10,000
     python scripts/bench/bench.py --json   # the numbers as one JSON object on stdout
+    python scripts/bench/bench.py --only txtai --txtai-documents 300 \
+        --txtai-python /work/txtai-venv/bin/python   # section [6] alone
 
 Sections [1]-[4] measure the reference model, sentence-transformers' bundled
 all-MiniLM-L6-v2, as this benchmark always has, so that their numbers compare across
@@ -12,7 +14,9 @@ over real BBC indexes (`bench_search.py`), [4] latency and memory at 100,000 syn
 passages (`bench_scale.py`, `bench_memory.py`), there also with the default model's
 questions. [5] measures each embedder backend with the
 settings a user gets: build throughput with and without sentence vectors, and what `ask`
-adds to `search`.
+adds to `search`. [6] compares archive-qa's default build with txtai's (installed apart, run
+in a child process of `--txtai-python`) on the same articles and threads, and shares out
+the default build's time among its steps (`bench_txtai.py`).
 
 The archive is the BBC News set in ../shared/eval/bbc-dev.json, read by path and written,
 one .txt per article, into a temporary folder. Timings on a shared 2-core machine move with
@@ -46,6 +50,7 @@ from bench_common import (
 )
 from bench_scale import bench_large_search
 from bench_search import bench_backend_answers, bench_small_search
+from bench_txtai import TXTAI_PYTHON_VARIABLE, bench_txtai
 from common import shared_eval
 
 from qa.core.config import Settings
@@ -54,6 +59,9 @@ from qa.embedders import BACKENDS, DEFAULT_MODELS, Embedder, embedder_for
 #: (BBC documents, documents per backend, synthetic passages, rounds): full and --quick.
 FULL = (1000, 60, 100_000, 3)
 QUICK = (100, 20, 10_000, 2)
+#: BBC documents of section [6] (full and --quick), and its threads (the issue's two).
+TXTAI_DOCUMENTS = (300, 30)
+TXTAI_THREADS = 2
 
 
 def arguments() -> argparse.Namespace:
@@ -89,14 +97,32 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--bbc", type=Path, default=shared_eval("bbc-dev.json"), help="bbc-dev.json."
     )
+    parser.add_argument(
+        "--txtai-documents",
+        type=int,
+        help="BBC documents of section [6], archive-qa against txtai (default 300).",
+    )
+    parser.add_argument(
+        "--txtai-python",
+        help=f"A python with txtai for section [6] (default: ${TXTAI_PYTHON_VARIABLE}; "
+        "without one the comparison is skipped).",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["txtai"],
+        help="Run this section alone: txtai = [6] (--documents then sets its documents).",
+    )
     parser.add_argument("--json", action="store_true", help="Print all numbers as JSON on stdout.")
     args = parser.parse_args()
     # --quick changes the defaults; numbers given explicitly win.
     defaults = QUICK if args.quick else FULL
+    if args.only == "txtai":
+        args.txtai_documents = args.txtai_documents or args.documents
     args.documents = args.documents or defaults[0]
     args.backend_documents = args.backend_documents or defaults[1]
     args.synthetic_passages = args.synthetic_passages or defaults[2]
     args.rounds = args.rounds or defaults[3]
+    args.txtai_documents = args.txtai_documents or TXTAI_DOCUMENTS[bool(args.quick)]
     return args
 
 
@@ -123,11 +149,43 @@ def load_models(report: Reporter) -> dict[str, Embedder]:
     return models
 
 
+def only_txtai(args: argparse.Namespace, report: Reporter) -> None:
+    """Section [6] alone."""
+    report.line(
+        f"archive-qa benchmark, section [6] alone: {args.txtai_documents} BBC documents; "
+        f"load average at start: {load_averages()} ({os.cpu_count()} CPUs; other users' load "
+        "distorts the timings)"
+    )
+    report.numbers["load_average_start"] = [round(x, 2) for x in os.getloadavg()]
+    articles, _ = load_bbc(args.bbc)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="qa-bench-") as temporary:
+        bench_txtai(
+            report,
+            Path(temporary),
+            articles[: args.txtai_documents],
+            TXTAI_THREADS,
+            args.txtai_python,
+        )
+    report.numbers["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    report.numbers["seconds"] = round(time.perf_counter() - started, 1)
+    report.line(
+        f"\nSummary ({report.numbers['seconds']:.0f} s; load average at end: {load_averages()})"
+    )
+    for verdict in report.verdicts:
+        report.line(verdict)
+    if args.json:
+        print(json.dumps(report.numbers, indent=1))
+
+
 def main() -> None:
     args = arguments()
     # A plain `kill` still removes the temporary folder.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     report = Reporter(args.json)
+    if args.only == "txtai":
+        only_txtai(args, report)
+        return
     start_load = os.getloadavg()
     report.line(
         f"archive-qa benchmark: {args.documents} BBC documents, "
@@ -185,6 +243,9 @@ def main() -> None:
             embedder = models[backend]
             build = bench_backend_build(report, root, articles[: args.backend_documents], embedder)
             bench_backend_answers(report, embedder, build.settings, questions, args.rounds)
+        bench_txtai(
+            report, root, articles[: args.txtai_documents], TXTAI_THREADS, args.txtai_python
+        )
     end_load = os.getloadavg()
     report.numbers["bench_process_peak_rss_mb"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
