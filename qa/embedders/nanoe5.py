@@ -27,7 +27,7 @@ from qa.core.errors import ConfigurationError
 from qa.embedders import EmbedderOptions
 from qa.embedders.e5_file import E5File, ModelFileError
 from qa.embedders.e5_onnx import E5OnnxEncoder, TooLong
-from qa.embedders.onnx_query import CheckedOnce, QueryEncoderUnavailable
+from qa.embedders.onnx_query import CheckedOnce, QueryEncoderUnavailable, mean_pooled
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +177,40 @@ class E5Embedder:
             vectors[longer] = self._engine_passages([texts[i] for i in longer])
         return vectors
 
+    def encode_passages_pooled(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int = 32
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """`encode_passages(texts)`, and for each text a unit vector for each of its character
+        spans `spans[i]` (in `texts[i]`'s coordinates, e.g. its sentences): the mean of the
+        last hidden states of the tokens that end inside the span, from the same forward pass
+        that makes the text's own vector. None for a text the engine embeds (one longer than
+        the model reads at once; every text when the ONNX encoder cannot be used): the engine
+        gives no token states, and its caller embeds those spans on their own."""
+        pooled: list[np.ndarray | None] = [None] * len(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), pooled
+        encoder = self.onnx_passage_encoder()
+        if encoder is None:
+            return self._engine_passages(texts), pooled
+        shift = len(PASSAGE_PREFIX)
+        tokens, token_spans = encoder.tokens_and_spans([PASSAGE_PREFIX + t for t in texts])
+        counts = np.array([len(ids) for ids in tokens])
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        fits = np.flatnonzero(counts <= encoder.max_tokens)
+        fits = fits[np.argsort(counts[fits], kind="stable")]
+        for start in range(0, len(fits), ONNX_PASSAGE_BATCH):
+            batch = fits[start : start + ONNX_PASSAGE_BATCH]
+            states, mask = encoder.token_states([tokens[i] for i in batch])
+            vectors[batch] = mean_pooled(states, mask)
+            for row, i in enumerate(batch):
+                ends = token_spans[i][:, 1] - shift
+                # Row 0 of the states is the opening special token.
+                pooled[i] = _span_means(states[row, 1 : 1 + len(ends)], ends, spans[i], vectors[i])
+        longer = np.flatnonzero(counts > encoder.max_tokens)
+        if len(longer):
+            vectors[longer] = self._engine_passages([texts[i] for i in longer])
+        return vectors, pooled
+
     def _engine_passages(self, texts: list[str]) -> np.ndarray:
         self._use_threads(self._passage_threads)
         parts = [
@@ -200,6 +234,20 @@ class E5Embedder:
         # threads each get their own.
         if self._openmp is not None:
             self._openmp.omp_set_num_threads(int(count))
+
+
+def _span_means(
+    states: np.ndarray, ends: np.ndarray, spans: list[tuple[int, int]], whole: np.ndarray
+) -> np.ndarray:
+    """Unit vectors: for each [start, end) of `spans`, the mean of the token `states` whose
+    last character (`ends` - 1) lies inside it; `whole` (the text's vector) for a span that
+    holds no token."""
+    wanted = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+    inside = (ends[None, :] > wanted[:, :1]) & (ends[None, :] <= wanted[:, 1:])
+    sums = inside.astype(np.float32) @ states
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    found = np.where(norms > 0, sums / np.clip(norms, 1e-12, None), whole[None, :])
+    return np.ascontiguousarray(found, dtype=np.float32)
 
 
 def _engine_openmp(package: Path):

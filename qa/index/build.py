@@ -23,10 +23,8 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from itertools import pairwise
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from qa.core.config import Settings
@@ -40,6 +38,7 @@ from qa.index.chunking import (
     passage_budget,
     truncate_title,
 )
+from qa.index.embedding import embed_pending
 from qa.index.events import add_document_dates
 from qa.index.versions import (
     CATALOG_FILE,
@@ -183,6 +182,7 @@ def _write_version(
             "model_max_tokens": embedder.max_tokens,
             "sentence_vectors": settings.sentence_vectors,
             "sentence_context_vectors": settings.sentence_context_vectors,
+            "sentence_vector_source": settings.sentence_vector_source,
         },
         faiss_factory=settings.faiss_factory,
         vectors_layout=vectors.layout,
@@ -281,51 +281,10 @@ def _apply_changes(
         add_document_dates(catalog, document, passages)
         pending.extend(zip(passages, texts, strict=True))
         if len(pending) >= EMBED_GROUP:
-            report.embedded_passages += _embed(pending, embedder, vectors, catalog, settings)
+            report.embedded_passages += embed_pending(pending, embedder, vectors, catalog, settings)
             pending = []
-    report.embedded_passages += _embed(pending, embedder, vectors, catalog, settings)
+    report.embedded_passages += embed_pending(pending, embedder, vectors, catalog, settings)
     return report
-
-
-def _embed(
-    pending, embedder: Embedder, vectors: VectorStore, catalog: Catalog, settings: Settings
-) -> int:
-    """Embed the pending passages into the vector store and, when the settings ask for it,
-    each of their sentences into the catalog (a sentence two passages share, once)."""
-    if not pending:
-        return 0
-    ids = np.fromiter((passage.id for passage, _ in pending), dtype=np.int64)
-    matrix = embedder.encode_passages([text for _, text in pending], batch_size=settings.batch_size)
-    vectors.add(ids, matrix)
-    if settings.sentence_vectors:
-        _embed_sentences(pending, embedder, catalog, settings)
-    return len(pending)
-
-
-def _embed_sentences(pending, embedder: Embedder, catalog: Catalog, settings: Settings) -> None:
-    """Each sentence of the pending passages on its own and, when the settings ask for it,
-    with the sentence before it in its passage (a sentence or pair two passages share is
-    embedded once; a passage's first sentence has no pair and keeps its own vector)."""
-    texts: dict[tuple, str] = {}
-    for passage, _ in pending:
-        for sentence in passage.sentences:
-            texts[(passage.document_id, sentence.start)] = sentence.text
-    if settings.sentence_context_vectors:
-        for passage, _ in pending:
-            for before, sentence in pairwise(passage.sentences):
-                key = (passage.document_id, before.start, sentence.start)
-                texts[key] = f"{before.text} {sentence.text}"
-    keys = list(texts)
-    encoded = embedder.encode_passages([texts[k] for k in keys], batch_size=settings.batch_size)
-    row = {key: n for n, key in enumerate(keys)}
-    own, context = {}, {}
-    for passage, _ in pending:
-        document, sentences = passage.document_id, passage.sentences
-        own[passage.id] = encoded[[row[(document, s.start)] for s in sentences]]
-        if settings.sentence_context_vectors and sentences:
-            pairs = [row[(document, b.start, s.start)] for b, s in pairwise(sentences)]
-            context[passage.id] = np.vstack([own[passage.id][:1], encoded[pairs]])
-    catalog.set_sentence_vectors(own, context)
 
 
 def _remove_leftovers(index_dir: Path, live: Path | None) -> None:

@@ -82,11 +82,15 @@ def check_compatible(manifest: Manifest, settings: Settings, index_dir: Path) ->
         "sentence_vectors": settings.sentence_vectors,
         "sentence_context_vectors": settings.sentence_context_vectors,
     }
+    if settings.sentence_vectors:
+        expected["sentence_vector_source"] = settings.sentence_vector_source
+    # Versions older than the setting embedded every sentence separately.
+    recorded = {"sentence_vector_source": "separate", **manifest.chunking}
     for key, value in expected.items():
-        if manifest.chunking.get(key) != value:
+        if recorded.get(key) != value:
             raise IndexMismatchError(
                 f"The index in {index_dir} was built with chunking {key}="
-                f"{manifest.chunking.get(key)!r}, the settings say {value!r}. {rebuild}"
+                f"{recorded.get(key)!r}, the settings say {value!r}. {rebuild}"
             )
     # The FAISS layout needs no check: searches work on either, and the next build moves
     # the vectors into the layout the settings ask for, without re-embedding them.
