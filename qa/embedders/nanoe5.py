@@ -18,6 +18,7 @@ import ctypes
 import logging
 import re
 import threading
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -165,17 +166,24 @@ class E5Embedder:
         if encoder is None:
             return self._engine_passages(texts)
         tokens = encoder.tokens([PASSAGE_PREFIX + text for text in texts])
-        counts = np.array([len(ids) for ids in tokens])
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
-        fits = np.flatnonzero(counts <= encoder.max_tokens)
-        fits = fits[np.argsort(counts[fits], kind="stable")]
-        for start in range(0, len(fits), ONNX_PASSAGE_BATCH):
-            batch = fits[start : start + ONNX_PASSAGE_BATCH]
+        for batch in self._onnx_batches(encoder, texts, tokens, vectors):
             vectors[batch] = encoder.encode_tokens([tokens[i] for i in batch])
+        return vectors
+
+    def _onnx_batches(
+        self, encoder, texts: list[str], tokens: list[list[int]], vectors: np.ndarray
+    ) -> Iterator[np.ndarray]:
+        """The indexes of the texts the ONNX graph reads, in batches of similar length; the
+        texts longer than it reads at once are embedded by the engine into `vectors` first."""
+        counts = np.array([len(ids) for ids in tokens])
         longer = np.flatnonzero(counts > encoder.max_tokens)
         if len(longer):
             vectors[longer] = self._engine_passages([texts[i] for i in longer])
-        return vectors
+        fits = np.flatnonzero(counts <= encoder.max_tokens)
+        fits = fits[np.argsort(counts[fits], kind="stable")]
+        for start in range(0, len(fits), ONNX_PASSAGE_BATCH):
+            yield fits[start : start + ONNX_PASSAGE_BATCH]
 
     def encode_passages_pooled(
         self, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int = 32
@@ -194,21 +202,14 @@ class E5Embedder:
             return self._engine_passages(texts), pooled
         shift = len(PASSAGE_PREFIX)
         tokens, token_spans = encoder.tokens_and_spans([PASSAGE_PREFIX + t for t in texts])
-        counts = np.array([len(ids) for ids in tokens])
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
-        fits = np.flatnonzero(counts <= encoder.max_tokens)
-        fits = fits[np.argsort(counts[fits], kind="stable")]
-        for start in range(0, len(fits), ONNX_PASSAGE_BATCH):
-            batch = fits[start : start + ONNX_PASSAGE_BATCH]
+        for batch in self._onnx_batches(encoder, texts, tokens, vectors):
             states, mask = encoder.token_states([tokens[i] for i in batch])
             vectors[batch] = mean_pooled(states, mask)
             for row, i in enumerate(batch):
                 ends = token_spans[i][:, 1] - shift
                 # Row 0 of the states is the opening special token.
                 pooled[i] = _span_means(states[row, 1 : 1 + len(ends)], ends, spans[i], vectors[i])
-        longer = np.flatnonzero(counts > encoder.max_tokens)
-        if len(longer):
-            vectors[longer] = self._engine_passages([texts[i] for i in longer])
         return vectors, pooled
 
     def _engine_passages(self, texts: list[str]) -> np.ndarray:

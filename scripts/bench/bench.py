@@ -149,6 +149,18 @@ def load_models(report: Reporter) -> dict[str, Embedder]:
     return models
 
 
+def summarise(report: Reporter, started: float, as_json: bool) -> None:
+    """The run's seconds, the load at its end and every verdict again; the JSON last."""
+    report.numbers["seconds"] = round(time.perf_counter() - started, 1)
+    report.line(
+        f"\nSummary ({report.numbers['seconds']:.0f} s; load average at end: {load_averages()})"
+    )
+    for verdict in report.verdicts:
+        report.line(verdict)
+    if as_json:
+        print(json.dumps(report.numbers, indent=1))
+
+
 def only_txtai(args: argparse.Namespace, report: Reporter) -> None:
     """Section [6] alone."""
     report.line(
@@ -168,14 +180,7 @@ def only_txtai(args: argparse.Namespace, report: Reporter) -> None:
             args.txtai_python,
         )
     report.numbers["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    report.numbers["seconds"] = round(time.perf_counter() - started, 1)
-    report.line(
-        f"\nSummary ({report.numbers['seconds']:.0f} s; load average at end: {load_averages()})"
-    )
-    for verdict in report.verdicts:
-        report.line(verdict)
-    if args.json:
-        print(json.dumps(report.numbers, indent=1))
+    summarise(report, started, args.json)
 
 
 def main() -> None:
@@ -251,14 +256,7 @@ def main() -> None:
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
     )
     report.numbers["load_average_end"] = [round(x, 2) for x in end_load]
-    report.numbers["seconds"] = round(time.perf_counter() - started, 1)
-    report.line(
-        f"\nSummary ({report.numbers['seconds']:.0f} s; load average at end: {load_averages()})"
-    )
-    for verdict in report.verdicts:
-        report.line(verdict)
-    if args.json:
-        print(json.dumps(report.numbers, indent=1))
+    summarise(report, started, args.json)
 
 
 if __name__ == "__main__":

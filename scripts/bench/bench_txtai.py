@@ -180,6 +180,7 @@ class Phases:
     @contextmanager
     def timing(self) -> Iterator[None]:
         import qa.index.build as build
+        import qa.index.embedding as embedding
         from qa.store import Catalog, VectorStore
 
         patched = [
@@ -200,9 +201,9 @@ class Phases:
         try:
             for owner, name, key in patched:
                 setattr(owner, name, self.wrap(getattr(owner, name), key))
-            original_sentences = build._embed_sentences
-            build._embed_sentences = self._sentences(original_sentences)
-            originals.append((build, "_embed_sentences", original_sentences))
+            original_sentences = embedding._embed_sentences
+            embedding._embed_sentences = self._sentences(original_sentences)
+            originals.append((embedding, "_embed_sentences", original_sentences))
             yield
         finally:
             for owner, name, original in originals:
