@@ -17,6 +17,19 @@ CLI_SEARCH_KEYS = {
 }  # fmt: skip
 
 
+def cli_search(settings, query: str) -> str:
+    """What `qa search QUERY -k 3 --json` prints over the archive of `settings` (fake model)."""
+    paths = ["--corpus", str(settings.corpus), "--index", str(settings.index)]
+    printed = CliRunner().invoke(
+        main,
+        ["search", *paths, query, "-k", "3", "--json"],
+        env={"QA_EMBEDDER": "fake", "QA_MODEL": "fake"},
+        catch_exceptions=False,
+    )
+    assert printed.exit_code == 0, printed.output
+    return printed.stdout
+
+
 def test_health_reports_index_counts_and_model(client):
     body = client.get("/api/health").json()
     assert body["status"] == "ok"
@@ -42,15 +55,7 @@ def test_search_returns_the_hits_of_the_cli(client, shared_web_archive):
 
     # `qa search --json` on the same index prints the same hits, in the same order, with
     # the same values for every key it prints (the README's keys at least).
-    paths = ["--corpus", str(settings.corpus), "--index", str(settings.index)]
-    printed = CliRunner().invoke(
-        main,
-        ["search", *paths, "potato harvest", "-k", "3", "--json"],
-        env={"QA_EMBEDDER": "fake", "QA_MODEL": "fake"},
-        catch_exceptions=False,
-    )
-    assert printed.exit_code == 0, printed.output
-    cli = json.loads(printed.stdout)
+    cli = json.loads(cli_search(settings, "potato harvest"))
     assert cli["query"] == body["query"]
     assert len(body["hits"]) == len(cli["hits"]) == 3
     for cli_hit, api_hit in zip(cli["hits"], body["hits"], strict=True):
@@ -75,15 +80,8 @@ def test_a_passage_id_past_2_53_reaches_a_javascript_client_whole(client, shared
     assert top["url"] == f"/documents/reports/harvest.md#p{stored}"
     assert int(top["passage_id"]) == stored
 
-    paths = ["--corpus", str(settings.corpus), "--index", str(settings.index)]
-    printed = CliRunner().invoke(
-        main,
-        ["search", *paths, "potato harvest", "-k", "3", "--json"],
-        env={"QA_EMBEDDER": "fake", "QA_MODEL": "fake"},
-        catch_exceptions=False,
-    )
-    assert printed.exit_code == 0, printed.output
-    assert json.loads(printed.stdout, parse_int=float)["hits"][0]["passage_id"] == str(stored)
+    printed = cli_search(settings, "potato harvest")
+    assert json.loads(printed, parse_int=float)["hits"][0]["passage_id"] == str(stored)
 
 
 def test_search_filters_by_source_language_and_dates(client):
