@@ -19,6 +19,7 @@ from qa.core.errors import IndexMismatchError, IndexMissingError
 from qa.index.build import build_index
 from qa.index.versions import current_version, open_index
 from qa.service.assistant import Assistant
+from qa.store.catalog import pack_rows, unpack_rows
 from qa.text.terms import terms
 
 
@@ -28,6 +29,11 @@ def _stored_passages(settings, embedder, sentences: list[str]) -> dict:
     build_index(settings, embedder)
     index = open_index(settings)
     return index.catalog.passages(index.vectors.ids().tolist())
+
+
+def stored_as(matrix: np.ndarray) -> np.ndarray:
+    """`matrix` as the catalog gives it back."""
+    return unpack_rows(pack_rows(matrix), len(matrix))
 
 
 def test_each_sentence_is_embedded_once_and_kept_with_its_passages(make_settings, fake_embedder):
@@ -41,7 +47,8 @@ def test_each_sentence_is_embedded_once_and_kept_with_its_passages(make_settings
         texts = [sentence.text for sentence in entry.passage.sentences]
         expected = fake_embedder.encode_passages(texts)
         assert entry.sentence_vectors.shape == expected.shape
-        np.testing.assert_allclose(entry.sentence_vectors, expected, atol=2e-3)  # float16
+        # Exactly the expected vectors, as the catalog stores them (int8 codes).
+        np.testing.assert_array_equal(entry.sentence_vectors, stored_as(expected))
 
 
 def test_each_sentence_is_embedded_with_the_one_before_it(make_settings, fake_embedder):
@@ -56,7 +63,7 @@ def test_each_sentence_is_embedded_with_the_one_before_it(make_settings, fake_em
         # The first sentence has no sentence before it in its passage: its own vector.
         in_context = texts[:1] + [f"{a} {b}" for a, b in zip(texts, texts[1:], strict=False)]
         expected = fake_embedder.encode_passages(in_context)
-        np.testing.assert_allclose(entry.context_vectors, expected, atol=2e-3)  # float16
+        np.testing.assert_array_equal(entry.context_vectors, stored_as(expected))
     assert any(len(entry.passage.sentences) > 1 for entry in stored.values())
 
 
@@ -94,9 +101,11 @@ def test_pooled_sentence_vectors_come_from_the_passage_pass(make_settings):
     for entry in stored.values():
         texts = [sentence.text for sentence in entry.passage.sentences]
         # Spans are found in the embedded text, behind its title line, in sentence order.
-        np.testing.assert_allclose(entry.sentence_vectors, embedder.vectors(texts), atol=2e-3)
         np.testing.assert_allclose(
-            entry.context_vectors, embedder.vectors(_pairs(texts)), atol=2e-3
+            entry.sentence_vectors, stored_as(embedder.vectors(texts)), atol=1e-6
+        )
+        np.testing.assert_allclose(
+            entry.context_vectors, stored_as(embedder.vectors(_pairs(texts))), atol=1e-6
         )
     assert open_index(settings).manifest.chunking["sentence_vector_source"] == "passage"
 
@@ -111,8 +120,10 @@ def test_context_vectors_alone_can_come_from_the_passage_pass(make_settings):
     assert embedder.encoded[1:] == texts and embedder.pooled == texts
     index = open_index(settings)
     (entry,) = index.catalog.passages(index.vectors.ids().tolist()).values()
-    np.testing.assert_allclose(entry.sentence_vectors, embedder.vectors(texts), atol=2e-3)
-    np.testing.assert_allclose(entry.context_vectors, embedder.vectors(texts), atol=2e-3)
+    np.testing.assert_allclose(
+        entry.sentence_vectors, stored_as(embedder.vectors(texts)), atol=1e-6
+    )
+    np.testing.assert_allclose(entry.context_vectors, stored_as(embedder.vectors(texts)), atol=1e-6)
 
 
 def test_passages_that_cannot_be_pooled_get_separate_sentence_passes(make_settings):
@@ -136,9 +147,11 @@ def test_passages_that_cannot_be_pooled_get_separate_sentence_passes(make_settin
     index = open_index(settings)
     for entry in index.catalog.passages(index.vectors.ids().tolist()).values():
         texts = [sentence.text for sentence in entry.passage.sentences]
-        np.testing.assert_allclose(entry.sentence_vectors, embedder.vectors(texts), atol=2e-3)
         np.testing.assert_allclose(
-            entry.context_vectors, embedder.vectors(_pairs(texts)), atol=2e-3
+            entry.sentence_vectors, stored_as(embedder.vectors(texts)), atol=1e-6
+        )
+        np.testing.assert_allclose(
+            entry.context_vectors, stored_as(embedder.vectors(_pairs(texts))), atol=1e-6
         )
 
 
@@ -363,3 +376,32 @@ def test_passages_per_document_counts_every_documents_passages(make_settings, fa
     index.close()
     assert counts == stored
     assert counts["short.txt"] == 1 and counts["long.txt"] >= 3
+
+
+def test_sentence_vectors_are_stored_in_int8_with_a_scale_a_row(tmp_path):
+    # Half the bytes of float16: each row's codes and its float32 scale.
+    from qa.core.types import Document
+    from qa.index.chunking import chunk_document
+    from qa.store import Catalog
+
+    rows = np.random.default_rng(7).normal(size=(6, 384)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    rows[2] = 0.0  # a row of zeros stays zeros
+    catalog = Catalog(tmp_path / "catalog.sqlite", readonly=False)
+    text = " ".join(f"Sentence {n} is here." for n in range(6))
+    document = Document(id="d", path="d.txt", title="T", text=text, language="en")
+    passage = chunk_document(document, FakeEmbedder(), 64, 0)[0]
+    assert len(passage.sentences) == 6
+    catalog.add_document(document, [passage], [["word"]])
+    catalog.set_sentence_vectors({passage.id: rows}, {passage.id: rows[::-1]})
+    catalog.commit()
+    (blob,) = catalog.connection.execute("SELECT sentence_vectors FROM passages").fetchone()
+    assert len(blob) == 6 * (384 + 4)
+    stored = catalog.passages([passage.id])[passage.id]
+    bound = np.abs(rows).max(axis=1, keepdims=True) / 254 + 1e-7  # half a code step
+    assert np.all(np.abs(stored.sentence_vectors - rows) <= bound)
+    assert np.all(np.abs(stored.context_vectors - rows[::-1]) <= bound[::-1])
+    assert not stored.sentence_vectors[2].any()
+    kept = stored.sentence_vectors[[0, 1, 3, 4, 5]]
+    cosines = np.sum(kept * rows[[0, 1, 3, 4, 5]], axis=1) / np.linalg.norm(kept, axis=1)
+    assert cosines.min() > 0.9999

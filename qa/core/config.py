@@ -111,14 +111,14 @@ class Settings(BaseSettings):
         description="Also embed every sentence on its own, so that the answer step can weigh "
         "how close each sentence is to the question, which shared words alone miss across "
         "languages and paraphrase. Costs build time (sentences are embedded as well as "
-        "passages) and one float16 vector a sentence in the catalog.",
+        "passages) and one int8 vector a sentence in the catalog (388 bytes with e5-small).",
     )
     sentence_context_vectors: bool = Field(
         True,
         description="With `sentence_vectors`, also embed every sentence together with the "
         "sentence before it in its passage: an answer often names what it is about only in "
         "the sentence before ('These devices treat carbon monoxide poisoning'). Costs build "
-        "time (each pair is embedded as well) and one float16 vector a sentence.",
+        "time (each pair is embedded as well) and one int8 vector a sentence.",
     )
     sentence_vector_source: Literal["separate", "context", "passage"] = Field(
         "separate",

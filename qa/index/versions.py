@@ -24,7 +24,7 @@ from qa.embedders import model_identity
 from qa.store import Catalog, VectorStore
 from qa.text.languages import DEFAULT_LANGUAGE
 
-FORMAT_VERSION = 9
+FORMAT_VERSION = 10
 CATALOG_FILE = "catalog.sqlite"
 VECTORS_FILE = "vectors.faiss"
 MANIFEST_FILE = "manifest.json"

@@ -148,7 +148,7 @@ class Catalog:
         self.connection.executemany(
             "UPDATE passages SET sentence_vectors = ?, context_vectors = ? WHERE id = ?",
             [
-                (_blob(matrix), _blob(context.get(passage_id)), passage_id)
+                (pack_rows(matrix), pack_rows(context.get(passage_id)), passage_id)
                 for passage_id, matrix in vectors.items()
             ],
         )
@@ -277,8 +277,8 @@ class Catalog:
                 row[8],
                 row[9],
                 json.loads(row[10]),
-                _matrix(row[11], rows_count),
-                _matrix(row[12], rows_count),
+                unpack_rows(row[11], rows_count),
+                unpack_rows(row[12], rows_count),
             )
         return found
 
@@ -342,14 +342,30 @@ class Catalog:
         return {term: int(found.get(term, 0)) for term in unique}
 
 
-def _blob(matrix: np.ndarray | None) -> bytes | None:
-    return None if matrix is None else np.asarray(matrix, dtype=np.float16).tobytes()
+#: Sentence vectors are stored as int8 codes with one float32 scale a row (the row's largest
+#: magnitude over 127): half the bytes of float16, and every answer figure within 0.002 of
+#: float16's (docs/benchmarks.md#sentence-vectors-in-int8).
+_CODE_MAX = 127
 
 
-def _matrix(blob: bytes | None, rows: int) -> np.ndarray | None:
+def pack_rows(matrix: np.ndarray | None) -> bytes | None:
+    """A matrix as its rows' float32 scales, then its int8 codes (row by row)."""
+    if matrix is None:
+        return None
+    matrix = np.asarray(matrix, dtype=np.float32).reshape(len(matrix), -1)
+    scales = np.abs(matrix).max(axis=1) / _CODE_MAX
+    scales[scales == 0] = 1.0
+    codes = np.rint(matrix / scales[:, None]).clip(-_CODE_MAX, _CODE_MAX).astype(np.int8)
+    return scales.astype(np.float32).tobytes() + codes.tobytes()
+
+
+def unpack_rows(blob: bytes | None, rows: int) -> np.ndarray | None:
+    """The float32 matrix of `rows` rows that `pack_rows` stored."""
     if blob is None:
         return None
-    return np.frombuffer(blob, dtype=np.float16).astype(np.float32).reshape(rows, -1)
+    scales = np.frombuffer(blob, dtype=np.float32, count=rows)
+    codes = np.frombuffer(blob, dtype=np.int8, offset=4 * rows).reshape(rows, -1)
+    return codes.astype(np.float32) * scales[:, None]
 
 
 def _passage(row) -> Passage:

@@ -25,10 +25,11 @@ CREATE TABLE IF NOT EXISTS passages (
     text TEXT NOT NULL,
     sentences TEXT NOT NULL,
     term_count INTEGER NOT NULL,
-    -- Each sentence's own vector, float16, one row per sentence (NULL when not embedded).
+    -- Each sentence's own vector, one row per sentence, as int8 codes after one float32 scale
+    -- a row (qa/store/catalog.py `pack_rows`; NULL when not embedded).
     sentence_vectors BLOB,
     -- Each sentence embedded with the sentence before it in the passage (the first sentence:
-    -- its own vector), float16, one row per sentence (NULL when not embedded).
+    -- its own vector), stored the same way (NULL when not embedded).
     context_vectors BLOB
 );
 CREATE INDEX IF NOT EXISTS passages_by_document ON passages(document_id, ordinal);
