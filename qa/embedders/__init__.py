@@ -83,6 +83,7 @@ class EmbedderOptions:
     cache_dir: Path | None = None
     query_threads: int = 1
     passage_threads: int = 1
+    passage_precision: str = "float32"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EmbedderOptions:
@@ -93,6 +94,7 @@ class EmbedderOptions:
             cache_dir=settings.cache_dir,
             query_threads=settings.search_threads,
             passage_threads=settings.index_threads or os.cpu_count() or 1,
+            passage_precision=settings.passage_precision,
         )
 
 

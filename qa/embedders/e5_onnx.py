@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -24,12 +25,14 @@ from qa.embedders.onnx_query import (
     ONNX_OPSET,
     PROBES,
     QueryEncoderUnavailable,
+    cached_graph,
     cached_session,
     mean_pooled,
 )
 
-#: Lowest cosine tolerated, on every probe, between this encoder's vector and the engine's.
-PROBE_COSINE = 0.999
+#: Lowest cosine tolerated, on every probe, between this encoder's vector and the engine's:
+#: for the float32 graph, and for its int8 quantisation (`Settings.passage_precision`).
+PROBE_COSINE = {"float32": 0.999, "int8": 0.99}
 #: Changes when what `_export` writes does.
 EXPORT_VERSION = 1
 
@@ -41,25 +44,45 @@ class TooLong(ValueError):
 class E5OnnxEncoder:
     """Texts (with their role prefix) -> unit vectors, through the exported graph."""
 
-    def __init__(self, model: E5File, session) -> None:
+    def __init__(self, model: E5File, session, precision: str = "float32") -> None:
         self._model = model
+        self.precision = precision
         self._tokenizer = model.tokenizer
         self._session = session
         self.max_tokens = model.config.positions
 
     @classmethod
     def for_file(
-        cls, path: str | Path | E5File, cache_dir: Path | None, threads: int
+        cls,
+        path: str | Path | E5File,
+        cache_dir: Path | None,
+        threads: int,
+        precision: str = "float32",
+        providers: list | None = None,
     ) -> E5OnnxEncoder:
-        """The encoder of a model file (or of one already read) on `threads` threads."""
+        """The encoder of a model file (or of one already read) on `threads` threads, its
+        weights in `precision` ("float32" or "int8"), on ONNX Runtime's `providers`."""
         try:
             model = path if isinstance(path, E5File) else E5File(path)
         except ModelFileError as error:
             raise QueryEncoderUnavailable(str(error)) from error
-        session = cached_session(
-            "e5-encoder", _export_key(model), lambda: _export(model), cache_dir, threads
-        )
-        return cls(model, session)
+        key = _export_key(model)
+
+        def exported():
+            return _export(model)
+
+        if precision == "int8":
+            session = cached_session(
+                "e5-encoder-int8",
+                key,
+                lambda: _quantised(cached_graph("e5-encoder", key, exported, cache_dir)),
+                cache_dir,
+                threads,
+                providers,
+            )
+        else:
+            session = cached_session("e5-encoder", key, exported, cache_dir, threads, providers)
+        return cls(model, session, precision)
 
     def tokens(self, texts: list[str]) -> list[list[int]]:
         """Each text's token ids, special tokens included."""
@@ -99,10 +122,11 @@ class E5OnnxEncoder:
         texts = [prefix + p for p in probes]
         got = np.vstack([self.encode(texts)] + [self.encode([t]) for t in texts])
         lowest = float(np.min(np.sum(got * np.vstack([expected, expected]), axis=1)))
-        if lowest < PROBE_COSINE:
+        needed = PROBE_COSINE[self.precision]
+        if lowest < needed:
             raise QueryEncoderUnavailable(
-                f"the ONNX export's vectors reach only a cosine of {lowest:.4f} with the "
-                f"engine's (at least {PROBE_COSINE} needed)"
+                f"the ONNX export's vectors ({self.precision}) reach only a cosine of "
+                f"{lowest:.4f} with the engine's (at least {needed} needed)"
             )
 
 
@@ -224,3 +248,38 @@ def _export(model: E5File) -> bytes:
     except Exception as error:  # the exporter raises many kinds; any means "use the engine"
         raise QueryEncoderUnavailable(f"the ONNX export failed ({error})") from error
     return buffer.getvalue()
+
+
+def _quantised(graph: bytes | str) -> bytes:
+    """The exported graph with its matrix weights in int8 (ONNX Runtime's dynamic
+    quantisation, a scale per output channel). Each layer's feed-forward output stays float32:
+    its inputs, GELU's outputs, hold outliers that int8 activations clip (quantising it too
+    took the vectors' cosine with float32's from 0.999 to 0.997 and cost XQuAD's sentence
+    accuracy about 0.013; docs/benchmarks.md#int8-weights)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    network = onnx.load_from_string(graph) if isinstance(graph, bytes) else onnx.load(graph)
+    matmuls = [node.name for node in network.graph.node if node.op_type == "MatMul"]
+    kept = [name for name in matmuls if "/output/dense/" in name and "/attention/" not in name]
+    layers = {name.split("/layer.")[1].split("/")[0] for name in matmuls if "/layer." in name}
+    if not layers or len(kept) != len(layers):
+        raise QueryEncoderUnavailable(
+            f"the export's layers are not named as expected ({len(kept)} feed-forward outputs "
+            f"found for {len(layers)} layers): it is not quantised"
+        )
+    with tempfile.TemporaryDirectory(prefix="qa-int8-") as folder:
+        source, target = Path(folder) / "float32.onnx", Path(folder) / "int8.onnx"
+        onnx.save(network, source)
+        try:
+            quantize_dynamic(
+                source,
+                target,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                nodes_to_exclude=kept,
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            )
+        except Exception as error:  # the quantiser raises many kinds; any means "float32"
+            raise QueryEncoderUnavailable(f"the int8 quantisation failed ({error})") from error
+        return target.read_bytes()

@@ -28,7 +28,12 @@ from qa.core.errors import ConfigurationError
 from qa.embedders import EmbedderOptions
 from qa.embedders.e5_file import E5File, ModelFileError
 from qa.embedders.e5_onnx import E5OnnxEncoder, TooLong
-from qa.embedders.onnx_query import CheckedOnce, QueryEncoderUnavailable, mean_pooled
+from qa.embedders.onnx_query import (
+    CheckedOnce,
+    QueryEncoderUnavailable,
+    mean_pooled,
+    providers_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +94,12 @@ class E5Embedder:
             "Questions are embedded by the engine",
             log,
         )
+        # Passages may run in int8 and on a GPU (`Settings.passage_precision`, `.device`).
+        self._passage_graph = (options.passage_precision, providers_for(options.device))
         self._onnx_passages = CheckedOnce(
-            lambda: self._checked_onnx(self._passage_threads, self._model.passage, PASSAGE_PREFIX),
+            lambda: self._checked_onnx(
+                self._passage_threads, self._model.passage, PASSAGE_PREFIX, *self._passage_graph
+            ),
             "Passages are embedded by the engine",
             log,
         )
@@ -113,8 +122,12 @@ class E5Embedder:
         """The checked ONNX encoder on the build's threads; None where the engine embeds."""
         return self._onnx_passages.get() if self._wanted_passage_encoder == "onnx" else None
 
-    def _checked_onnx(self, threads: int, reference, prefix: str) -> E5OnnxEncoder:
-        encoder = E5OnnxEncoder.for_file(self._model_file(), self._cache_dir, threads)
+    def _checked_onnx(
+        self, threads: int, reference, prefix: str, precision="float32", providers=None
+    ) -> E5OnnxEncoder:
+        encoder = E5OnnxEncoder.for_file(
+            self._model_file(), self._cache_dir, threads, precision, providers
+        )
         self._use_threads(threads)
         encoder.check_against(reference, prefix)
         return encoder

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.core.errors import ConfigurationError
+
 log = logging.getLogger(__name__)
 
 #: Texts an exported query encoder must embed as torch does before it is used: short,
@@ -151,30 +153,55 @@ def session_options(threads: int):
     return options
 
 
-def open_session(graph: bytes | str, threads: int):
-    """An ONNX Runtime session over a graph (its bytes or a file's path)."""
+def providers_for(device: str) -> list:
+    """ONNX Runtime's execution providers for a `Settings.device`: the CPU's, or for "cuda"
+    and "cuda:N" CUDA's (the CPU's behind it, for what CUDA does not run)."""
+    if device == "cpu":
+        return list(PROVIDERS)
+    kind, _, number = device.partition(":")
+    if kind != "cuda" or not (number or "0").isdigit():
+        raise ConfigurationError(f"QA_DEVICE={device!r}: use 'cpu', 'cuda' or 'cuda:N'.")
+    import onnxruntime
+
+    offered = onnxruntime.get_available_providers()
+    if "CUDAExecutionProvider" not in offered:
+        raise ConfigurationError(
+            f"QA_DEVICE={device!r} needs ONNX Runtime's CUDA provider, which this onnxruntime "
+            f"does not offer (it offers {', '.join(offered)}): install onnxruntime-gpu in its "
+            "place, or use QA_DEVICE=cpu."
+        )
+    return [("CUDAExecutionProvider", {"device_id": int(number or 0)}), *PROVIDERS]
+
+
+def open_session(graph: bytes | str, threads: int, providers: list | None = None):
+    """An ONNX Runtime session over a graph (its bytes or a file's path), on the CPU unless
+    `providers` (from `providers_for`) say otherwise."""
     try:
         import onnxruntime
     except ImportError as error:
         raise QueryEncoderUnavailable(f"onnxruntime is not installed ({error})") from error
     try:
-        return onnxruntime.InferenceSession(graph, session_options(threads), providers=PROVIDERS)
+        return onnxruntime.InferenceSession(
+            graph, session_options(threads), providers=providers or PROVIDERS
+        )
     except Exception as error:  # onnxruntime raises its own untyped errors
         raise QueryEncoderUnavailable(f"ONNX Runtime cannot load the export ({error})") from error
 
 
-def cached_session(stem: str, key: str, export, cache_dir: Path | None, threads: int):
+def cached_session(
+    stem: str, key: str, export, cache_dir: Path | None, threads: int, providers: list | None = None
+):
     """A session over the cached graph `stem-key.onnx`, exported by `export()` (bytes) when
     the cache lacks it, and exported again when the cached file is damaged."""
     graph = cached_graph(stem, key, export, cache_dir)
     try:
-        return open_session(graph, threads)
+        return open_session(graph, threads, providers)
     except QueryEncoderUnavailable as error:
         if not isinstance(graph, str):
             raise
         log.warning("Exporting the ONNX encoder again: %s", error)
         Path(graph).unlink(missing_ok=True)  # a damaged cached file
-        return open_session(cached_graph(stem, key, export, cache_dir), threads)
+        return open_session(cached_graph(stem, key, export, cache_dir), threads, providers)
 
 
 def cached_graph(stem: str, key: str, export, cache_dir: Path | None) -> bytes | str:

@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS passages (
     sentences TEXT NOT NULL,
     term_count INTEGER NOT NULL,
     -- Each sentence's own vector, one row per sentence, as int8 codes after one float32 scale
-    -- a row (qa/store/catalog.py `pack_rows`; NULL when not embedded).
+    -- a row (qa/store/codes.py `pack_rows`; NULL when not embedded).
     sentence_vectors BLOB,
     -- Each sentence embedded with the sentence before it in the passage (the first sentence:
     -- its own vector), stored the same way (NULL when not embedded).
