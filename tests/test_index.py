@@ -405,3 +405,23 @@ def test_sentence_vectors_are_stored_in_int8_with_a_scale_a_row(tmp_path):
     kept = stored.sentence_vectors[[0, 1, 3, 4, 5]]
     cosines = np.sum(kept * rows[[0, 1, 3, 4, 5]], axis=1) / np.linalg.norm(kept, axis=1)
     assert cosines.min() > 0.9999
+
+
+def test_a_passage_text_is_read_from_its_document_as_it_was_cut(tmp_path):
+    # Stored once, in the document: characters beyond ASCII count as Python counts them.
+    from qa.core.types import Document
+    from qa.index.chunking import chunk_document
+    from qa.store import Catalog
+
+    text = " ".join(f"¿Qué pasó en Perú 😀 el día {n}? Ñandú “{n}”." for n in range(30))
+    document = Document(id="d", path="d.txt", title="Perú", text=text, language="es")
+    passages = chunk_document(document, FakeEmbedder(), 24, 1)
+    assert len(passages) > 3 and passages[-1].start > 100
+    catalog = Catalog(tmp_path / "catalog.sqlite", readonly=False)
+    catalog.add_document(document, passages, [["peru"]] * len(passages))
+    catalog.commit()
+    stored = catalog.passages([p.id for p in passages])
+    for passage in passages:
+        assert stored[passage.id].passage == passage
+    assert catalog.document_passages("d") == passages
+    assert {row[0]: row[2] for row in catalog.titled_passages()} == {p.id: p.text for p in passages}

@@ -116,7 +116,7 @@ class Catalog:
             ),
         )
         db.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     p.id,
@@ -125,7 +125,6 @@ class Catalog:
                     p.start,
                     p.end,
                     p.page,
-                    p.text,
                     json.dumps([[s.start, s.end] for s in p.sentences]),
                     len(t),
                     None,  # sentence vectors, set once embedded
@@ -217,7 +216,8 @@ class Catalog:
     def titled_passages(self) -> list[tuple[int, str, str]]:
         """(passage id, its document's title, passage text) of every passage."""
         return self.connection.execute(
-            "SELECT p.id, d.title, p.text FROM passages p JOIN documents d ON d.id = p.document_id"
+            f"SELECT p.id, d.title, {_PASSAGE_TEXT} FROM passages p "
+            "JOIN documents d ON d.id = p.document_id"
         ).fetchall()
 
     def counts(self) -> tuple[int, int]:
@@ -247,8 +247,9 @@ class Catalog:
 
     def document_passages(self, document_id: str) -> list[Passage]:
         rows = self.connection.execute(
-            "SELECT id, document_id, ordinal, start, end, page, text, sentences FROM passages "
-            "WHERE document_id=? ORDER BY ordinal",
+            f"SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, {_PASSAGE_TEXT}, "
+            "p.sentences FROM passages p JOIN documents d ON d.id = p.document_id "
+            "WHERE p.document_id=? ORDER BY p.ordinal",
             (document_id,),
         )
         return [_passage(row) for row in rows]
@@ -264,7 +265,7 @@ class Catalog:
     def passages(self, ids: Iterable[int]) -> dict[int, StoredPassage]:
         """The passages with these ids (unknown ids are left out)."""
         rows = self._rows_for_ids(
-            "SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, p.text, "
+            f"SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, {_PASSAGE_TEXT}, "
             "p.sentences, d.title, d.language, d.metadata, p.sentence_vectors, p.context_vectors "
             "FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})",
             ids,
@@ -341,6 +342,11 @@ class Catalog:
         )
         found = dict(rows)
         return {term: int(found.get(term, 0)) for term in unique}
+
+
+#: A passage's text, read from its document's (a passage is the span [start, end) of it;
+#: SQLite counts characters as Python does): the text is stored once.
+_PASSAGE_TEXT = "substr(d.text, p.start + 1, p.end - p.start)"
 
 
 def _passage(row) -> Passage:

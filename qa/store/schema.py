@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS passages (
     start INTEGER NOT NULL,
     end INTEGER NOT NULL,
     page INTEGER,
-    text TEXT NOT NULL,
+    -- A passage's text is its document's text from start to end (stored once, there).
     sentences TEXT NOT NULL,
     term_count INTEGER NOT NULL,
     -- Each sentence's own vector, one row per sentence, as int8 codes after one float32 scale
