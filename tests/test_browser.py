@@ -16,6 +16,7 @@ from archives import BUNDLED_CORPUS
 from http_helpers import free_port, running
 from playwright.sync_api import Page, expect
 
+from qa.answer.calibration import calibration_for
 from qa.core.config import Settings
 from qa.embedders.sentence_transformer import BUNDLED_MODEL
 from qa.service.assistant import Assistant
@@ -52,7 +53,7 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory, real_embedder):
+def live_archive(tmp_path_factory, real_embedder):
     folder = tmp_path_factory.mktemp("live")
     corpus = folder / "corpus"
     shutil.copytree(BUNDLED_CORPUS, corpus)
@@ -68,14 +69,31 @@ def server_url(tmp_path_factory, real_embedder):
         model=BUNDLED_MODEL,
         progress=False,
     )
-    assistant = Assistant(settings, real_embedder)
-    assistant.build()
+    Assistant(settings, real_embedder).build()
+    return settings
+
+
+def serving(settings: Settings, assistant: Assistant):
     port = free_port()
     config = uvicorn.Config(
         create_app(settings, assistant), host="127.0.0.1", port=port, log_level="warning"
     )
     with running(uvicorn.Server(config)):
         yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def server_url(live_archive, real_embedder):
+    yield from serving(live_archive, Assistant(live_archive, real_embedder))
+
+
+@pytest.fixture(scope="module")
+def doubtful_server_url(live_archive, real_embedder):
+    """The same archive, served with a calibration under which no answer is sure enough to
+    be 'answered': every answer the refusal rules let through is 'uncertain'."""
+    fitted = calibration_for(live_archive, real_embedder.backend)
+    doubtful = fitted.model_copy(update={"answered_probability": 1.0})
+    yield from serving(live_archive, Assistant(live_archive, real_embedder, doubtful))
 
 
 def ask(page: Page, question: str, turn: int) -> None:
@@ -162,6 +180,43 @@ def test_the_archive_says_plainly_when_it_does_not_answer(page: Page, server_url
     expect(answer).to_have_class(re.compile("abstained"))
     expect(answer.locator(".answer-text")).to_contain_text("The archive does not say.")
     expect(answer.locator(".badge").first).to_have_text("Not an answer")
+
+
+def test_an_uncertain_answer_is_shown_apart_from_an_answer(
+    browser, server_url, doubtful_server_url
+):
+    for javascript in (True, False):  # chat.js and the page the server renders alike
+        context = browser.new_context(java_script_enabled=javascript)
+        page = context.new_page()
+        try:
+            verdicts = {}
+            for url in (server_url, doubtful_server_url):
+                page.goto(url + "/")
+                page.fill("#question", QUESTION)
+                page.press("#question", "Enter") if javascript else page.click("#send")
+                answer = page.locator("#t1 .answer:not(.loading)")
+                expect(answer).to_be_visible(timeout=20_000)
+                expect(answer.locator(".answer-text")).to_contain_text("December 15")
+                expect(answer.locator(".confidence")).to_have_text(re.compile(r"confidence \d+%"))
+                verdicts[url] = answer.get_attribute("data-verdict")
+                if url == doubtful_server_url:
+                    expect(answer).to_have_class(re.compile("uncertain"))
+                    expect(answer.locator(".label")).to_contain_text("Maybe not in the archive")
+                    expect(answer.locator(".uncertain-note")).to_have_text(
+                        "The archive may not answer this; the closest it comes:"
+                    )
+                    expect(answer.locator(".badge").first).to_have_text("May not answer")
+                    closest = answer.locator(".cards-title", has_text="Closest passages")
+                    expect(closest).to_have_count(1)
+                else:
+                    expect(answer).not_to_have_class(re.compile("uncertain"))
+                    expect(answer.locator(".uncertain-note")).to_have_count(0)
+                    expect(answer.locator(".badge")).to_have_count(0)
+                    expect(answer.locator(".label")).to_contain_text("From the archive")
+                    expect(answer.locator(".cards-title", has_text="Sources")).to_have_count(1)
+            assert verdicts == {server_url: "answered", doubtful_server_url: "uncertain"}
+        finally:
+            context.close()
 
 
 def settled(page: Page) -> None:

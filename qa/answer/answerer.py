@@ -30,6 +30,8 @@ NO_ANSWER = (
     "The archive does not say. None of its passages answers this question; "
     "the closest ones are listed below, marked as not answering."
 )
+#: Said before the sentences of an 'uncertain' answer (the chat page says it too).
+UNCERTAIN_NOTE = "The archive may not answer this; the closest it comes:"
 CLOSEST_SHOWN = 3
 #: Passages retrieved for a question; the answer reads the best `answer_passages` of them
 #: after re-ranking the first `answer_rerank_depth` by the evidence of their sentences.
@@ -161,6 +163,8 @@ class Answerer:
                 break
             chosen.append(extra)
         answer = self._compose(question, chosen, confidence)
+        if answer.confidence < self.calibration.answered_probability:
+            answer.verdict = "uncertain"
         answer.hits = hits
         return answer
 
@@ -206,7 +210,7 @@ class Answerer:
         floor = background_cosine(self.retriever.embedder, query_vector, language)
         return _lift(best.features.cosine, floor) < least
 
-    def _compose(self, question: str, chosen: list[ScoredSentence], confidence: float) -> Answer:
+    def _compose(self, question: str, chosen: list[ScoredSentence], score: float) -> Answer:
         citations: dict[int, Citation] = {}
         sentences: list[AnswerSentence] = []
         for item in chosen:
@@ -226,10 +230,11 @@ class Answerer:
             abstained=False,
             sentences=sentences,
             citations=list(citations.values()),
-            confidence=round(confidence, 4),
+            confidence=round(self.calibration.probability(score), 4),
+            score=round(score, 4),
         )
 
-    def _abstain(self, question: str, hits: list[Hit], confidence: float) -> Answer:
+    def _abstain(self, question: str, hits: list[Hit], score: float) -> Answer:
         closest = [Citation.of(n, hit) for n, hit in enumerate(hits[:CLOSEST_SHOWN], start=1)]
         return Answer(
             question=question,
@@ -237,7 +242,9 @@ class Answerer:
             abstained=True,
             sentences=[],
             citations=closest,
-            confidence=round(confidence, 4),
+            confidence=round(self.calibration.probability(score) if hits else 0.0, 4),
+            verdict="not_in_archive",
+            score=round(score, 4),
         )
 
 

@@ -314,7 +314,8 @@ def bench_txtai(
     passages = built.passages
     report.line(
         f"  archive-qa ({embedder.backend} {embedder.name}, passages by "
-        f"{getattr(embedder, 'passage_backend', embedder.backend)}; sentence vectors "
+        f"{getattr(embedder, 'passage_backend', embedder.backend)} in "
+        f"{settings.passage_precision} on {settings.device}; sentence vectors "
         f"{settings.sentence_vectors}, in pairs {settings.sentence_context_vectors}; "
         f"index_threads {threads}): {built.documents} documents, {passages} passages; "
         f"build {build_seconds:.1f} s (model load and encoder check before it, not "
@@ -336,6 +337,7 @@ def bench_txtai(
     numbers["archive_qa"] = {
         "backend": embedder.backend,
         "model": embedder.name,
+        "passage_precision": settings.passage_precision,
         "documents": built.documents,
         "passages": passages,
         "build_seconds": round(build_seconds, 2),

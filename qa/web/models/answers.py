@@ -69,7 +69,8 @@ class CitationOut(derived(Citation), PassageLink):
 class AnswerResponse(
     derived(
         Answer,
-        exclude={"hits"},  # the retrieval behind the answer, for evaluation
+        # The retrieval behind the answer and its raw score, for evaluation and calibration.
+        exclude={"hits", "score"},
         models=[AnswerSentenceOut, CitationOut, TimelineEventOut],
     )
 ):
@@ -105,6 +106,7 @@ class AnswerResponse(
                         }
                     ],
                     "confidence": 0.79,
+                    "verdict": "answered",
                     "resolved_query": "When was the national strike scheduled?",
                 }
             ]
