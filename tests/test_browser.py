@@ -1,25 +1,16 @@
 """The chat in a real headless Chromium against a real server on the real model.
 
-A session fixture builds the bundled archive (plus one hostile document) with the bundled
-all-MiniLM-L6-v2 and serves it with uvicorn on 127.0.0.1 and a free port.
+The session's live server (`server_url`, tests/conftest.py) serves the bundled archive plus
+one hostile document, built with the bundled all-MiniLM-L6-v2, on 127.0.0.1 and a free port.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 
 import pytest
-import uvicorn
-from archives import BUNDLED_CORPUS
-from http_helpers import free_port, running
+from archives import LIGHTHOUSE_TITLE
 from playwright.sync_api import Page, expect
-
-from qa.core.config import Settings
-from qa.embedders.sentence_transformer import BUNDLED_MODEL
-from qa.service.assistant import Assistant
-from qa.web.app import create_app
 
 pytestmark = pytest.mark.browser
 
@@ -34,12 +25,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 QUESTION = "When was the national strike scheduled?"
-EVIL_TITLE = "<script>document.body.dataset.pwned='title';alert('title')</script> Lighthouse log"
-EVIL_TEXT = (
-    "The lighthouse keeper on Isla Zafiro logged a violent storm on 3 March 1998. "
-    "<img src=x onerror=\"document.body.dataset.pwned='img';alert('img')\"> "
-    "<script>document.body.dataset.pwned='script';alert('script')</script>\n"
-)
 
 
 @pytest.fixture(scope="session")
@@ -49,33 +34,6 @@ def browser_type_launch_args(browser_type_launch_args):
         "executable_path": "/usr/bin/chromium",
         "args": CHROMIUM_ARGS,
     }
-
-
-@pytest.fixture(scope="session")
-def server_url(tmp_path_factory, real_embedder):
-    folder = tmp_path_factory.mktemp("live")
-    corpus = folder / "corpus"
-    shutil.copytree(BUNDLED_CORPUS, corpus)
-    (corpus / "lighthouse.txt").write_text(EVIL_TEXT, encoding="utf-8")
-    (corpus / "lighthouse.txt.meta.json").write_text(
-        json.dumps({"title": EVIL_TITLE, "date": "1998-03-04", "source": "<b>Harbour</b> office"}),
-        encoding="utf-8",
-    )
-    settings = Settings(
-        corpus=corpus,
-        index=folder / "index",
-        embedder="sentence-transformers",
-        model=BUNDLED_MODEL,
-        progress=False,
-    )
-    assistant = Assistant(settings, real_embedder)
-    assistant.build()
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, assistant), host="127.0.0.1", port=port, log_level="warning"
-    )
-    with running(uvicorn.Server(config)):
-        yield f"http://127.0.0.1:{port}"
 
 
 def ask(page: Page, question: str, turn: int) -> None:
@@ -191,7 +149,7 @@ def test_injected_scripts_never_run(page: Page, server_url):
     ask(page, question, 1)
     expect(page.locator("#t1 .question-text")).to_have_text(question)
     titles = page.locator("#t1 .card-title").all_inner_texts()
-    assert EVIL_TITLE in titles
+    assert LIGHTHOUSE_TITLE in titles
     evil_card = page.locator("#t1 .card", has_text="Lighthouse log")
     expect(evil_card.locator(".card-text")).to_contain_text("<img src=x onerror=")
     expect(evil_card.locator(".card-meta")).to_contain_text("<b>Harbour</b> office")
@@ -199,12 +157,12 @@ def test_injected_scripts_never_run(page: Page, server_url):
 
     evil_card.locator(".open").click()
     page.wait_for_url(re.compile(r"/documents/lighthouse\.txt#p\d+$"))
-    expect(page.locator("h1")).to_have_text(EVIL_TITLE)
+    expect(page.locator("h1")).to_have_text(LIGHTHOUSE_TITLE)
     expect(page.locator(".document-text")).to_contain_text("<script>document.body")
     assert_nothing_ran(page, dialogs, "main")
 
     page.goto(server_url + "/search?q=lighthouse+keeper")
-    expect(page.locator(".card-title").first).to_have_text(EVIL_TITLE)
+    expect(page.locator(".card-title").first).to_have_text(LIGHTHOUSE_TITLE)
     assert_nothing_ran(page, dialogs, "main")
 
 
