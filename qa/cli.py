@@ -1,4 +1,4 @@
-"""The `qa` command: index, search, ask, eval, serve.
+"""The `qa` command: index, search, ask, timeline, eval, serve, mcp.
 
 Heavy imports (torch, FAISS, FastAPI) happen inside the commands, so `qa --help` is instant.
 Domain errors become one clear line on stderr and exit code 1.
@@ -6,6 +6,7 @@ Domain errors become one clear line on stderr and exit code 1.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -280,6 +281,16 @@ def evaluate(ctx, file, unanswerable, followups, archive, as_json):
         click.echo(f"{key:24} {value}")
 
 
+def _ready_to_serve(assistant) -> None:
+    """What `qa serve` and `qa mcp` do as they start: build the index if there is none (a
+    missing corpus folder is refused), then ready the model in the background."""
+    report = assistant.ensure_index()
+    if report is not None:
+        click.echo(f"Built the index: {report.documents} documents, {report.passages} passages.")
+    if assistant.settings.warm_up:
+        assistant.start_warm_up()
+
+
 @main.command()
 @_paths
 @click.option("--host", default=None, help="Address to bind [QA_HOST, default 127.0.0.1].")
@@ -288,18 +299,40 @@ def evaluate(ctx, file, unanswerable, followups, archive, as_json):
 )
 @click.pass_context
 def serve(ctx, corpus, index_dir, host, port):
-    """Serve the web chat and the JSON API (builds the index first if there is none)."""
+    """Serve the web chat, the JSON API and the MCP tools at /mcp (builds the index first if
+    there is none)."""
     import uvicorn
 
-    from qa.web.app import create_app
+    from qa.mcp.http import serving_app
     from qa.web.server import server_config
 
     settings = _settings(ctx, corpus=corpus, index=index_dir, host=host, port=port)
     assistant = _assistant(settings)
-    report = assistant.ensure_index()
-    if report is not None:
-        click.echo(f"Built the index: {report.documents} documents, {report.passages} passages.")
-    if settings.warm_up:
-        assistant.start_warm_up()
+    _ready_to_serve(assistant)
     click.echo(f"Serving on http://{settings.host}:{settings.port}/")
-    uvicorn.Server(server_config(create_app(settings, assistant), settings)).run()
+    uvicorn.Server(server_config(serving_app(settings, assistant), settings)).run()
+
+
+@main.command(name="mcp")
+@_paths
+@click.option(
+    "--base-url",
+    default=None,
+    help="Address of a `qa serve` that passage links start with, e.g. http://127.0.0.1:8000 "
+    "[QA_BASE_URL; unset: links are paths].",
+)
+@click.pass_context
+def mcp_server(ctx, corpus, index_dir, base_url):
+    """Serve the archive's tools to an AI assistant over stdio (Model Context Protocol):
+    search, ask, read_document, timeline. Builds the index first if there is none."""
+    from qa.mcp.tools import create_server
+
+    # stdout carries the protocol: the command's messages go to stderr, and so does what
+    # anything prints while the server runs (the SDK points file descriptor 1 there).
+    progress = sys.stderr.isatty()
+    settings = _settings(ctx, corpus=corpus, index=index_dir, base_url=base_url, progress=progress)
+    assistant = _assistant(settings)
+    with contextlib.redirect_stdout(sys.stderr):
+        _ready_to_serve(assistant)
+        click.echo(f"Serving the tools of {settings.index} over stdio.")
+    create_server(assistant, settings).run("stdio")

@@ -1,9 +1,11 @@
 """Archives the tests build: where the bundled one lies, writing a document (with its
-metadata sidecar), and the small varied archive of the web tests."""
+metadata sidecar), the small varied archive of the web tests, and the live archive of the
+tests against a real server."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -61,4 +63,26 @@ def write_web_archive(corpus: Path) -> None:
     )
     write(
         corpus, "evil.txt", EVIL_TEXT + "\n", {"title": EVIL_TITLE, "source": "<b>bold</b> source"}
+    )
+
+
+#: The hostile document of the live archive: markup that would run if it were not escaped.
+LIGHTHOUSE_TITLE = (
+    "<script>document.body.dataset.pwned='title';alert('title')</script> Lighthouse log"
+)
+LIGHTHOUSE_TEXT = (
+    "The lighthouse keeper on Isla Zafiro logged a violent storm on 3 March 1998. "
+    "<img src=x onerror=\"document.body.dataset.pwned='img';alert('img')\"> "
+    "<script>document.body.dataset.pwned='script';alert('script')</script>\n"
+)
+
+
+def write_live_archive(corpus: Path) -> None:
+    """The bundled archive plus the hostile lighthouse log, in `corpus`."""
+    shutil.copytree(BUNDLED_CORPUS, corpus)
+    write(
+        corpus,
+        "lighthouse.txt",
+        LIGHTHOUSE_TEXT,
+        {"title": LIGHTHOUSE_TITLE, "date": "1998-03-04", "source": "<b>Harbour</b> office"},
     )

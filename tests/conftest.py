@@ -1,6 +1,6 @@
 """Shared fixtures: the small deterministic fake embedder (fake_embedder.py) beside the real model,
-settings for an archive under tmp_path, and the small archive of the web tests with its
-assistant and a client of the app over it."""
+settings for an archive under tmp_path, the small archive of the web tests with its
+assistant and a client of the app over it, and the live archive with its real server."""
 
 from __future__ import annotations
 
@@ -8,19 +8,24 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from archives import BUNDLED_CORPUS, write_web_archive
+import uvicorn
+from archives import BUNDLED_CORPUS, write_live_archive, write_web_archive
 from fake_embedder import FakeEmbedder
 from fastapi.testclient import TestClient
-from http_helpers import ADMIN_TOKEN
+from http_helpers import ADMIN_TOKEN, free_port, running
 
 from qa.core.config import Settings
 from qa.core.types import Document, SkippedFile
+from qa.embedders.sentence_transformer import BUNDLED_MODEL
 from qa.ingest.documents import MetadataLimits, UnreadableDocument, load_document, scan_corpus
+from qa.mcp.http import serving_app
 from qa.service.assistant import Assistant
 from qa.web.app import create_app
+from qa.web.server import server_config
 
 # Child processes that the tests start (CLIs, builds bound by permissions) find the tests'
 # modules, the fake embedder among them, as the tests do.
@@ -93,14 +98,19 @@ def run_bound_by_permissions(code: str, *args: str) -> subprocess.CompletedProce
 
 
 @pytest.fixture(scope="session")
-def real_embedder(tmp_path_factory):
+def model_cache(tmp_path_factory) -> Path:
+    """The cache folder of the real model's ONNX export, shared by the session's processes."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def real_embedder(model_cache):
     """The real bundled all-MiniLM-L6-v2 as serving uses it (questions through the ONNX
     query encoder, exported into a temporary cache), loaded once per test session."""
     from qa.embedders import EmbedderOptions, load_embedder
 
-    cache = tmp_path_factory.mktemp("model-cache")
-    options = EmbedderOptions(query_encoder="onnx", cache_dir=cache)
-    return load_embedder("sentence-transformers", "bundled:all-MiniLM-L6-v2", options)
+    options = EmbedderOptions(query_encoder="onnx", cache_dir=model_cache)
+    return load_embedder("sentence-transformers", BUNDLED_MODEL, options)
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +155,31 @@ def client(shared_web_archive):
     settings, assistant = shared_web_archive
     with TestClient(create_app(settings, assistant)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def live_archive(tmp_path_factory, model_cache, real_embedder) -> tuple[Settings, Assistant]:
+    """Settings and an assistant over the live archive (`write_live_archive`), built once
+    per session with the real model: the archive of the real servers the tests talk to."""
+    folder = tmp_path_factory.mktemp("live")
+    settings = Settings(
+        corpus=folder / "corpus",
+        index=folder / "index",
+        embedder="sentence-transformers",
+        model=BUNDLED_MODEL,
+        cache_dir=model_cache,
+        progress=False,
+        port=free_port(),
+    )
+    write_live_archive(settings.corpus)
+    assistant = Assistant(settings, real_embedder)
+    assistant.build()
+    return settings, assistant
+
+
+@pytest.fixture(scope="session")
+def server_url(live_archive) -> Iterator[str]:
+    """The address of a real server over the live archive, serving what `qa serve` serves."""
+    settings, assistant = live_archive
+    with running(uvicorn.Server(server_config(serving_app(settings, assistant), settings))):
+        yield f"http://127.0.0.1:{settings.port}"

@@ -1,26 +1,23 @@
 """The chat in a real headless Chromium against a real server on the real model.
 
-A session fixture builds the bundled archive (plus one hostile document) with the bundled
-all-MiniLM-L6-v2 and serves it with uvicorn on 127.0.0.1 and a free port.
+The session's live server (`server_url`, tests/conftest.py) serves the bundled archive plus
+one hostile document, built with the bundled all-MiniLM-L6-v2, on 127.0.0.1 and a free port.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 
 import pytest
 import uvicorn
-from archives import BUNDLED_CORPUS
+from archives import LIGHTHOUSE_TITLE
 from http_helpers import free_port, running
 from playwright.sync_api import Page, expect
 
 from qa.answer.calibration import calibration_for
-from qa.core.config import Settings
-from qa.embedders.sentence_transformer import BUNDLED_MODEL
+from qa.mcp.http import serving_app
 from qa.service.assistant import Assistant
-from qa.web.app import create_app
+from qa.web.server import server_config
 
 pytestmark = pytest.mark.browser
 
@@ -35,12 +32,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 QUESTION = "When was the national strike scheduled?"
-EVIL_TITLE = "<script>document.body.dataset.pwned='title';alert('title')</script> Lighthouse log"
-EVIL_TEXT = (
-    "The lighthouse keeper on Isla Zafiro logged a violent storm on 3 March 1998. "
-    "<img src=x onerror=\"document.body.dataset.pwned='img';alert('img')\"> "
-    "<script>document.body.dataset.pwned='script';alert('script')</script>\n"
-)
 
 
 @pytest.fixture(scope="session")
@@ -52,48 +43,18 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
-@pytest.fixture(scope="session")
-def live_archive(tmp_path_factory, real_embedder):
-    folder = tmp_path_factory.mktemp("live")
-    corpus = folder / "corpus"
-    shutil.copytree(BUNDLED_CORPUS, corpus)
-    (corpus / "lighthouse.txt").write_text(EVIL_TEXT, encoding="utf-8")
-    (corpus / "lighthouse.txt.meta.json").write_text(
-        json.dumps({"title": EVIL_TITLE, "date": "1998-03-04", "source": "<b>Harbour</b> office"}),
-        encoding="utf-8",
-    )
-    settings = Settings(
-        corpus=corpus,
-        index=folder / "index",
-        embedder="sentence-transformers",
-        model=BUNDLED_MODEL,
-        progress=False,
-    )
-    Assistant(settings, real_embedder).build()
-    return settings
-
-
-def serving(settings: Settings, assistant: Assistant):
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, assistant), host="127.0.0.1", port=port, log_level="warning"
-    )
-    with running(uvicorn.Server(config)):
-        yield f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture(scope="session")
-def server_url(live_archive, real_embedder):
-    yield from serving(live_archive, Assistant(live_archive, real_embedder))
-
-
 @pytest.fixture(scope="module")
 def doubtful_server_url(live_archive, real_embedder):
-    """The same archive, served with a calibration under which no answer is sure enough to
-    be 'answered': every answer the refusal rules let through is 'uncertain'."""
-    fitted = calibration_for(live_archive, real_embedder.backend)
-    doubtful = fitted.model_copy(update={"answered_probability": 1.0})
-    yield from serving(live_archive, Assistant(live_archive, real_embedder, doubtful))
+    """The live archive served with a calibration under which no answer is sure enough to be
+    'answered': every answer the refusal rules let through is 'uncertain'."""
+    settings, _ = live_archive
+    settings = settings.model_copy(update={"port": free_port()})
+    fitted = calibration_for(settings, real_embedder.backend)
+    doubtful = Assistant(
+        settings, real_embedder, fitted.model_copy(update={"answered_probability": 1.0})
+    )
+    with running(uvicorn.Server(server_config(serving_app(settings, doubtful), settings))):
+        yield f"http://127.0.0.1:{settings.port}"
 
 
 def ask(page: Page, question: str, turn: int) -> None:
@@ -246,7 +207,7 @@ def test_injected_scripts_never_run(page: Page, server_url):
     ask(page, question, 1)
     expect(page.locator("#t1 .question-text")).to_have_text(question)
     titles = page.locator("#t1 .card-title").all_inner_texts()
-    assert EVIL_TITLE in titles
+    assert LIGHTHOUSE_TITLE in titles
     evil_card = page.locator("#t1 .card", has_text="Lighthouse log")
     expect(evil_card.locator(".card-text")).to_contain_text("<img src=x onerror=")
     expect(evil_card.locator(".card-meta")).to_contain_text("<b>Harbour</b> office")
@@ -254,12 +215,12 @@ def test_injected_scripts_never_run(page: Page, server_url):
 
     evil_card.locator(".open").click()
     page.wait_for_url(re.compile(r"/documents/lighthouse\.txt#p\d+$"))
-    expect(page.locator("h1")).to_have_text(EVIL_TITLE)
+    expect(page.locator("h1")).to_have_text(LIGHTHOUSE_TITLE)
     expect(page.locator(".document-text")).to_contain_text("<script>document.body")
     assert_nothing_ran(page, dialogs, "main")
 
     page.goto(server_url + "/search?q=lighthouse+keeper")
-    expect(page.locator(".card-title").first).to_have_text(EVIL_TITLE)
+    expect(page.locator(".card-title").first).to_have_text(LIGHTHOUSE_TITLE)
     assert_nothing_ran(page, dialogs, "main")
 
 

@@ -23,7 +23,10 @@ STAGES = {
     "service": 8,
     "evaluation": 9,
     "web": 9,
-    "cli": 10,
+    # Above the web layer: its tools answer with the API's models, and it mounts them on the
+    # web app for `qa serve` (docs/architecture.md).
+    "mcp": 10,
+    "cli": 11,
 }
 
 

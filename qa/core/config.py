@@ -342,6 +342,13 @@ class Settings(BaseSettings):
         "rebound to 127.0.0.1. `host` is added when it names one address. Comma-separated in "
         "QA_ALLOWED_HOSTS; '*' accepts any.",
     )
+    base_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="Address of a `qa serve` (such as 'http://127.0.0.1:8000') that the passage "
+        "links of the MCP tools (`qa mcp`, /mcp) start with; unset, a link is the path of the "
+        "passage's page in the web chat ('/documents/<id>#p<passage id>').",
+    )
 
     @model_validator(mode="before")
     @classmethod
