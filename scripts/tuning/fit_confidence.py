@@ -1,6 +1,9 @@
-"""Fit the answer confidence of the default model: the chance that an answer's first two
-sentences hold the answer, as a logistic function of the answer step's raw score (Platt
-scaling), checked on questions it was not fitted on.
+"""Try judges of the default model's answers: the chance that an answer's first two sentences
+hold the answer, as a logistic function of the answer's signals (`Answer.signals`: the raw
+confidence alone, as Platt scaling; the signals that do not depend on the archive; all of
+them), fitted on XQuAD and checked on the project's own questions, which it never sees.
+None is in use: none was calibrated on the project's sets (docs/evaluation.md#a-calibrated-
+confidence-not-yet).
 
 Asks, with the refusal rules off (so that every question gets the sentences it would get):
 - answerable: XQuAD's English and Spanish questions of ../shared/eval over their own
@@ -8,6 +11,9 @@ Asks, with the refusal rules off (so that every question gets the sentences it w
   sentences hold a gold answer;
 - unanswerable (labelled 0): each XQuAD question, English and Spanish, over an archive of
   the other half of the articles (the articles split in two by their order);
+- near the topic: each XQuAD article keeping every other paragraph, the questions of the
+  kept paragraphs answerable, those of the others not (labelled 0), both halves, English
+  and Spanish;
 - the project's own sets in tests/data, which are never fitted on, only checked:
   bundled-paraphrased.en, bundled-crosslingual.es and peru-es (answerable), and
   bundled-unanswerable(.paraphrased) (near-topic questions the bundled article does not
@@ -15,8 +21,8 @@ Asks, with the refusal rules off (so that every question gets the sentences it w
 The fit holds out XQuAD articles: four folds of six articles each, every question of an
 article (in either language, answerable or not) in the same fold. It prints the held-out
 log-loss and Brier score, a reliability table (predicted against observed, by tenths), each
-set's mean confidence against its share right, and the coefficients fitted on every XQuAD
-question, to put in `qa/answer/calibration.py`.
+set's mean predicted chance against its share right, for each judge, and the weights fitted
+on every XQuAD question.
 
     python scripts/tuning/fit_confidence.py --data /tmp/confidence   # asks, then fits
     python scripts/tuning/fit_confidence.py --data /tmp/confidence   # again: fits only
@@ -46,18 +52,26 @@ EVAL = REPOSITORY.parent / "shared" / "eval"
 FOLDS = 4
 
 
-def squad(path: Path) -> tuple[list[dict], list[tuple[int, str, tuple[str, ...], str]]]:
-    """Articles as archive records, and (article number, question, answers, id) of a file."""
+def squad(
+    path: Path, parity: int | None = None
+) -> tuple[list[dict], list[tuple[int, str, tuple[str, ...], str]]]:
+    """Articles as archive records, and (article number, question, answers, id) of a file;
+    with `parity`, the articles hold only their paragraphs of that parity (0: 1st, 3rd...),
+    and the questions are marked by where their paragraph went: answers None for the others."""
     data = json.loads(path.read_text(encoding="utf-8"))["data"]
     articles, questions = [], []
     for number, article in enumerate(data):
-        text = "\n\n".join(p["context"].strip() for p in article["paragraphs"])
+        kept = [p for n, p in enumerate(article["paragraphs"]) if parity is None or n % 2 == parity]
+        text = "\n\n".join(p["context"].strip() for p in kept)
         articles.append({"text": text, "title": article.get("title") or f"Article {number + 1}"})
-        for paragraph in article["paragraphs"]:
+        for n, paragraph in enumerate(article["paragraphs"]):
             for qa in paragraph["qas"]:
                 answers = tuple(a["text"] for a in qa["answers"] if a.get("text"))
-                if answers:
-                    questions.append((number, qa["question"], answers, str(qa.get("id", ""))))
+                if not answers:
+                    continue
+                if parity is not None and n % 2 != parity:
+                    answers = None  # its paragraph is not in the archive: near the topic
+                questions.append((number, qa["question"], answers, str(qa.get("id", ""))))
     return articles, questions
 
 
@@ -98,7 +112,8 @@ class Collector:
                     "set": name,
                     "article": article,
                     "answerable": answers is not None,
-                    "score": answer.score,
+                    "score": answer.confidence,
+                    "signals": answer.signals,
                     "right1": bool(answers and texts and contains(texts[0], answers)),
                     "right2": bool(answers and any(contains(t, answers) for t in texts[:2])),
                 }
@@ -134,6 +149,14 @@ def collect(collector: Collector) -> tuple[list[dict], list[dict]]:
                 f"xquad-{language}-not-in-{name}", part(name, archive_part), unanswerable
             )
 
+    # Near the topic: each article keeps half its paragraphs; the questions of the other half
+    # are about an article the archive holds, but it does not hold their answers.
+    for parity in (0, 1):
+        for language in ("en", "es"):
+            articles, questions = squad(EVAL / f"xquad-dev.{language}.json", parity)
+            name = f"{language}-half-{parity}"
+            fitted += collector.ask(f"xquad-{name}", whole(name, articles), questions)
+
     checked = []
     bundled_articles, bundled_en = squad(DATA / "bundled-paraphrased.en.json")
     _, bundled_es = squad(DATA / "bundled-crosslingual.es.json")
@@ -148,19 +171,39 @@ def collect(collector: Collector) -> tuple[list[dict], list[dict]]:
     return fitted, checked
 
 
-def fit(rows: list[dict]) -> tuple[float, float]:
-    """(slope, intercept) of the logistic regression of right2 on the raw score."""
+#: The signals (`Answer.signals`) each candidate judge reads.
+JUDGES = {
+    "archive-free": ("coverage", "missing", "kind", "background_lift", "cosine"),
+    "raw score": ("score",),
+    "every signal": (
+        "score",
+        "coverage",
+        "missing",
+        "kind",
+        "background_lift",
+        "archive_lift",
+        "cosine",
+    ),
+}
+
+
+def matrix(rows: list[dict], names) -> np.ndarray:
+    return np.array([[r["signals"].get(name, 0.0) for name in names] for r in rows])
+
+
+def fit(rows: list[dict], names) -> tuple[dict[str, float], float]:
+    """(weights by signal, intercept) of the logistic regression of right2 on the signals."""
     from sklearn.linear_model import LogisticRegression
 
-    scores = np.array([[r["score"]] for r in rows])
     labels = np.array([r["right2"] for r in rows], dtype=int)
-    model = LogisticRegression(C=1e6).fit(scores, labels)
-    return float(model.coef_[0][0]), float(model.intercept_[0])
+    model = LogisticRegression(C=10.0, max_iter=1000).fit(matrix(rows, names), labels)
+    weights = dict(zip(names, (float(w) for w in model.coef_[0]), strict=True))
+    return weights, float(model.intercept_[0])
 
 
-def probability(rows: list[dict], slope: float, intercept: float) -> np.ndarray:
-    scores = np.array([r["score"] for r in rows])
-    return 1.0 / (1.0 + np.exp(-(slope * scores + intercept)))
+def probability(rows: list[dict], weights: dict[str, float], intercept: float) -> np.ndarray:
+    z = matrix(rows, list(weights)) @ np.array(list(weights.values())) + intercept
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 def report(title: str, rows: list[dict], predicted: np.ndarray) -> None:
@@ -195,26 +238,29 @@ def main() -> None:
     fitted, checked = collect(Collector(args.data))
     articles = sorted({r["article"] for r in fitted})
     fold_of = {article: n % FOLDS for n, article in enumerate(articles)}
-    held_out = np.empty(len(fitted))
-    for fold in range(FOLDS):
-        inside = np.array([fold_of[r["article"]] == fold for r in fitted])
-        slope, intercept = fit([r for r, i in zip(fitted, inside, strict=True) if not i])
-        held_out[inside] = probability(
-            [r for r, i in zip(fitted, inside, strict=True) if i], slope, intercept
+    for judge, names in JUDGES.items():
+        print(f"\n===== judge '{judge}': {', '.join(names)}")
+        held_out = np.empty(len(fitted))
+        for fold in range(FOLDS):
+            inside = np.array([fold_of[r["article"]] == fold for r in fitted])
+            weights, intercept = fit(
+                [r for r, i in zip(fitted, inside, strict=True) if not i], names
+            )
+            held_out[inside] = probability(
+                [r for r, i in zip(fitted, inside, strict=True) if i], weights, intercept
+            )
+        report(
+            f"XQuAD, each article's questions by a fit without it ({FOLDS} folds)", fitted, held_out
         )
-    report(
-        f"XQuAD, each article's questions predicted by a fit without it ({FOLDS} folds)",
-        fitted,
-        held_out,
-    )
-    slope, intercept = fit(fitted)
-    report(
-        "The project's own sets (never fitted on), by the fit on all of XQuAD",
-        checked,
-        probability(checked, slope, intercept),
-    )
-    print(f"\nFitted on all of XQuAD: probability_slope={slope:.4f}, ", end="")
-    print(f"probability_intercept={intercept:.4f}")
+        weights, intercept = fit(fitted, names)
+        report(
+            "The project's own sets (never fitted on), by the fit on all of XQuAD",
+            checked,
+            probability(checked, weights, intercept),
+        )
+        shown = {name: round(weight, 4) for name, weight in weights.items()}
+        print(f"fitted on all of XQuAD: probability_weights={shown}, ", end="")
+        print(f"probability_intercept={intercept:.4f}")
 
 
 if __name__ == "__main__":
