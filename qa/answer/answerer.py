@@ -199,23 +199,25 @@ class Answerer:
         self, best: ScoredSentence | None, confidence: float, query_vector: np.ndarray
     ) -> dict[str, float]:
         """What a judge of the answer may read (`Answer.signals`): the confidence, and the best
-        sentence's signals, its cosine measured both against the archive and against everyday
-        text in its language (which no archive moves)."""
+        sentence's signals, its cosine measured against the archive and, where the calibration
+        checks it, against everyday text in its language (which no archive moves)."""
         if best is None:
             return {}
         features, cosine = best.features, best.features.cosine
-        language = best.hit.metadata.get("language")
-        background = background_cosine(self.retriever.embedder, query_vector, language)
-        archive = self.floor.cosine(query_vector)
-        return {
+        found = {
             "score": confidence,
             "coverage": features.coverage,
             "missing": features.missing,
             "kind": features.kind,
             "cosine": cosine,
-            "background_lift": _lift(cosine, background) if cosine else 0.0,
-            "archive_lift": _lift(cosine, archive) if cosine else 0.0,
+            "archive_lift": _lift(cosine, self.floor.cosine(query_vector)) if cosine else 0.0,
         }
+        if self.calibration.refusal_background_lift is not None and cosine:
+            # Only where the off-topic check embeds everyday text anyway: nothing more to embed.
+            language = best.hit.metadata.get("language")
+            floor = background_cosine(self.retriever.embedder, query_vector, language)
+            found["background_lift"] = _lift(cosine, floor)
+        return found
 
     def _off_topic(self, best: ScoredSentence, query_vector: np.ndarray) -> bool:
         """Whether the best sentence is hardly closer to the question than everyday text in its
