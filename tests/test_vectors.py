@@ -139,3 +139,38 @@ def test_a_large_archive_moves_to_an_inverted_file_and_back_without_reembedding(
     assert Assistant(exact, fake_embedder).search("water board resigned", k=1)[0].document_id == (
         "note-007.txt"
     )
+
+
+def test_vectors_move_between_layouts_in_chunks(monkeypatch):
+    """With chunks smaller than the archive, every vector still reaches the new layout, and
+    the lists are the ones one move would train: a search of every list is exact."""
+    monkeypatch.setattr("qa.store.vectors.MOVE_CHUNK", 300)
+    ids, matrix = unit_vectors(2000)
+    flat = VectorStore.create(32, probes=20)
+    flat.add(ids, matrix)
+    store = flat.reorganised(20)
+    assert store.size == 2000
+    np.testing.assert_array_equal(store.vectors(ids.tolist()), matrix)
+    exact = ids[np.argsort(-(matrix @ matrix[11]))[:10]]
+    assert [i for i, _ in store.search(matrix[11], 10)] == exact.tolist()
+    back = store.reorganised(0)
+    assert back.layout == "Flat" and sorted(back.ids().tolist()) == sorted(ids.tolist())
+
+
+def test_a_search_through_a_broad_filter_widens_until_enough_pass(inverted):
+    """A filter keeping one vector in twenty: the first candidates hold too few, so the
+    search asks for more, checks each id once, and returns the exact best among those kept."""
+    store, ids, matrix = inverted
+    keep = set(ids[::20].tolist())
+    asked: list[int] = []
+
+    def passing(candidates: list[int]) -> set[int]:
+        asked.extend(candidates)
+        return keep.intersection(candidates)
+
+    found = store.search_passing(matrix[5], 10, passing)
+    kept = np.array([i in keep for i in ids])
+    scores = np.where(kept, matrix @ matrix[5], -np.inf)
+    assert [i for i, _ in found] == ids[np.argsort(-scores)[:10]].tolist()
+    assert len(asked) == len(set(asked)) and 40 < len(asked) < len(ids)
+    assert store.search_passing(matrix[5], 10, lambda candidates: set()) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,15 @@ import numpy as np
 TRAIN_PER_LIST = 40
 #: Most training vectors per inverted list (more adds k-means time, not quality).
 TRAIN_MAX_PER_LIST = 128
+#: Vectors moved at a time between layouts (`VectorStore.reorganised`): 32,768 vectors of
+#: 384 floats are 48 MB.
+MOVE_CHUNK = 32_768
 #: A filtered dense search over at most this many allowed passages is exact.
 EXACT_FILTER_LIMIT = 20_000
+#: A broader filter's search asks for this many times more candidates each round, up to
+#: MAX_FETCH (as many as an exact filtered search may read).
+OVERFETCH = 4
+MAX_FETCH = EXACT_FILTER_LIMIT
 
 
 def inverted_lists_for(count: int, factory: str, ivf_min_passages: int) -> int:
@@ -121,21 +129,25 @@ class VectorStore:
     def reorganised(self, lists: int) -> VectorStore:
         """These vectors in the layout with `lists` inverted lists (0: exact); self when it
         already fits (an inverted file within a factor 2 of the lists wanted). Each list
-        needs TRAIN_PER_LIST vectors to train on, which caps the lists of a small archive."""
+        needs TRAIN_PER_LIST vectors to train on, which caps the lists of a small archive.
+        The lists are trained on a sample and the vectors moved in chunks, so that besides
+        the two layouts only the sample and one chunk are held."""
         lists = min(lists, self.size // TRAIN_PER_LIST)
         if lists <= 0 and self._ivf is None:
             return self
         if lists > 0 and self._ivf is not None and lists / 2 <= self.lists <= lists * 2:
             return self
         ids = self.ids()
-        matrix = self.vectors(ids)
         store = VectorStore.create(self.dimension, lists, probes=self.probes)
         if store._ivf is not None:
             # A fixed-seed sample: the same vectors train the same lists.
             sample = np.random.default_rng(0).permutation(len(ids))[: lists * TRAIN_MAX_PER_LIST]
-            store._ivf.train(matrix[np.sort(sample)])
+            store._ivf.train(self.vectors(ids[np.sort(sample)]))
             store._ivf.set_direct_map_type(_hashtable_direct_map())
-        store.add(ids, matrix)
+        # Moved a chunk at a time: the vectors are never all held a third time, as one matrix.
+        for start in range(0, len(ids), MOVE_CHUNK):
+            chunk = ids[start : start + MOVE_CHUNK]
+            store.add(chunk, self.vectors(chunk))
         return store
 
     def search(
@@ -160,6 +172,24 @@ class VectorStore:
             params = faiss.SearchParameters(sel=selector) if selector is not None else None
         scores, ids = self._index.search(query, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def search_passing(
+        self, query: np.ndarray, k: int, passing: Callable[[list[int]], set[int]]
+    ) -> list[tuple[int, float]]:
+        """The best `k` vectors among those whose ids `passing` keeps, for a filter too broad to
+        list every id it allows: searched without it for OVERFETCH times `k` candidates, then
+        OVERFETCH times more, until `k` pass or the search returns all it scanned (an inverted
+        file scans `probes` lists, whatever `k`). A filter that keeps a fraction f of the
+        archive needs about k / f candidates, not the archive's ids."""
+        fetch, kept, checked = k * OVERFETCH, [], 0
+        while True:
+            found = self.search(query, fetch)
+            passed = passing([i for i, _ in found[checked:]])
+            kept += [(i, score) for i, score in found[checked:] if i in passed]
+            checked = len(found)
+            if len(kept) >= k or len(found) < fetch or fetch >= MAX_FETCH:
+                return kept[:k]
+            fetch = min(fetch * OVERFETCH, MAX_FETCH)
 
     def _exact(self, query: np.ndarray, allowed: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Exact inner product over the allowed ids (a narrow filter defeats inverted lists);
