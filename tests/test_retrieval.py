@@ -14,6 +14,7 @@ from qa.core.errors import InvalidQueryError
 from qa.search.fusion import Candidate, convex
 from qa.search.retriever import Retriever
 from qa.service.assistant import Assistant
+from qa.store import VectorStore
 from qa.store.filters import SearchFilters
 from qa.text.terms import words
 
@@ -253,3 +254,49 @@ def test_a_cross_language_passage_at_share_zero_is_judged_by_meaning_alone():
     many_words, few_words, _ = fused(1.0, same_language=False)
     assert many_words > few_words
     assert fused(1.0, same_language=False) == fused(0.0, same_language=True)
+
+
+@pytest.fixture
+def agencies(make_settings, fake_embedder):
+    """300 dated notes from three agencies, in an inverted file whose every list is searched
+    (so every dense search is exact)."""
+    settings = make_settings(ivf_min_passages=100, ivf_probes=1000)
+    records = [
+        {
+            "title": f"Note {n}",
+            "source": f"agency-{n % 3}",
+            "date": f"20{10 + n % 10}-05-01",
+            "text": f"Report {n} on district {n}: the council met about roads, water and schools.",
+        }
+        for n in range(300)
+    ]
+    (settings.corpus / "notes.jsonl").write_text("\n".join(json.dumps(r) for r in records), "utf-8")
+    assistant = Assistant(settings, fake_embedder)
+    assistant.build()
+    return assistant
+
+
+@pytest.mark.parametrize(
+    "filters, keeps",
+    [
+        (SearchFilters(source="agency-1"), lambda n: n % 3 == 1),
+        (SearchFilters(date_from="2012", date_to="2014-12-31"), lambda n: 2 <= n % 10 <= 4),
+    ],
+)
+def test_a_broad_filter_finds_what_listing_its_passages_finds(
+    agencies, filters, keeps, monkeypatch
+):
+    """Whether a filter's passages are listed and searched exactly (narrow) or the vectors'
+    best candidates are checked against it (broad), the dense hits are the same, all kept."""
+    listed = agencies.search("council district roads 17", k=10, mode="dense", filters=filters)
+    widened = []
+    original = VectorStore.search_passing
+    monkeypatch.setattr("qa.search.retriever.EXACT_FILTER_LIMIT", 10)
+    monkeypatch.setattr(
+        VectorStore,
+        "search_passing",
+        lambda self, *args: widened.append(1) or original(self, *args),
+    )
+    broad = agencies.search("council district roads 17", k=10, mode="dense", filters=filters)
+    assert widened and [h.passage_id for h in broad] == [h.passage_id for h in listed]
+    assert len(broad) == 10 and all(keeps(int(hit.title.split()[1])) for hit in broad)
