@@ -11,6 +11,7 @@ from fake_embedder import FakeEmbedder
 
 from qa.core.config import Settings
 from qa.core.errors import InvalidQueryError
+from qa.index.versions import open_index
 from qa.search.fusion import Candidate, convex
 from qa.search.retriever import Retriever
 from qa.service.assistant import Assistant
@@ -283,20 +284,40 @@ def agencies(make_settings, fake_embedder):
         (SearchFilters(date_from="2012", date_to="2014-12-31"), lambda n: 2 <= n % 10 <= 4),
     ],
 )
-def test_a_broad_filter_finds_what_listing_its_passages_finds(
+def test_a_filter_through_the_candidates_finds_what_listing_finds(
     agencies, filters, keeps, monkeypatch
 ):
-    """Whether a filter's passages are listed and searched exactly (narrow) or the vectors'
-    best candidates are checked against it (broad), the dense hits are the same, all kept."""
-    listed = agencies.search("council district roads 17", k=10, mode="dense", filters=filters)
-    widened = []
-    original = VectorStore.search_passing
-    monkeypatch.setattr("qa.search.retriever.EXACT_FILTER_LIMIT", 10)
+    """Whether the vectors' own candidates are checked against a filter or the filter's
+    passages are listed and searched exactly, the dense hits are the same, all kept."""
+    query = "council district roads 17"
+    widened = agencies.search(query, k=10, mode="dense", filters=filters)
+    listed = []
+    original = VectorStore.search
+    monkeypatch.setattr(VectorStore, "search_passing", lambda self, *args: ([], False))
     monkeypatch.setattr(
         VectorStore,
-        "search_passing",
-        lambda self, *args: widened.append(1) or original(self, *args),
+        "search",
+        lambda self, query, k, allowed=None: (
+            listed.append(allowed) or original(self, query, k, allowed)
+        ),
     )
-    broad = agencies.search("council district roads 17", k=10, mode="dense", filters=filters)
-    assert widened and [h.passage_id for h in broad] == [h.passage_id for h in listed]
-    assert len(broad) == 10 and all(keeps(int(hit.title.split()[1])) for hit in broad)
+    exact = agencies.search(query, k=10, mode="dense", filters=filters)
+    assert listed and len(listed[0]) == sum(keeps(n) for n in range(300))
+    assert [h.passage_id for h in exact] == [h.passage_id for h in widened]
+    assert len(widened) == 10 and all(keeps(int(hit.title.split()[1])) for hit in widened)
+
+
+def test_a_filters_passages_are_listed_up_to_a_limit(agencies):
+    """The list a narrow filter's exact search reads stops at its limit, and checking ids
+    against a filter keeps exactly those whose document passes."""
+    index = open_index(agencies.settings)
+    try:
+        filters = SearchFilters(source="agency-1")
+        every = index.catalog.filtered_passage_ids(filters)
+        assert len(every) == 100
+        assert set(index.catalog.filtered_passage_ids(filters, limit=7)) <= set(every.tolist())
+        assert len(index.catalog.filtered_passage_ids(filters, limit=7)) == 7
+        some = index.catalog.passage_ids(limit=30)
+        assert index.catalog.passing_filters(filters, some) == set(some) & set(every.tolist())
+    finally:
+        index.close()

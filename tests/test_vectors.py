@@ -157,7 +157,7 @@ def test_vectors_move_between_layouts_in_chunks(monkeypatch):
     assert back.layout == "Flat" and sorted(back.ids().tolist()) == sorted(ids.tolist())
 
 
-def test_a_search_through_a_broad_filter_widens_until_enough_pass(inverted):
+def test_a_search_through_a_filter_widens_until_enough_pass(inverted):
     """A filter keeping one vector in twenty: the first candidates hold too few, so the
     search asks for more, checks each id once, and returns the exact best among those kept."""
     store, ids, matrix = inverted
@@ -168,9 +168,19 @@ def test_a_search_through_a_broad_filter_widens_until_enough_pass(inverted):
         asked.extend(candidates)
         return keep.intersection(candidates)
 
-    found = store.search_passing(matrix[5], 10, passing)
+    found, complete = store.search_passing(matrix[5], 10, passing)
     kept = np.array([i in keep for i in ids])
     scores = np.where(kept, matrix @ matrix[5], -np.inf)
-    assert [i for i, _ in found] == ids[np.argsort(-scores)[:10]].tolist()
+    assert complete and [i for i, _ in found] == ids[np.argsort(-scores)[:10]].tolist()
     assert len(asked) == len(set(asked)) and 40 < len(asked) < len(ids)
-    assert store.search_passing(matrix[5], 10, lambda candidates: set()) == []
+
+
+def test_a_filter_too_narrow_for_the_candidates_is_left_to_the_caller(inverted, monkeypatch):
+    """When too few of the candidates pass to fill k within MAX_FETCH, the search says so
+    (the retriever then lists the filter's passages) instead of scanning ever more."""
+    monkeypatch.setattr("qa.store.vectors.MAX_FETCH", 200)
+    store, ids, matrix = inverted
+    rare = set(ids[::400].tolist())  # 5 of 2,000
+    found, complete = store.search_passing(matrix[5], 10, lambda c: rare.intersection(c))
+    assert not complete and {i for i, _ in found} <= rare
+    assert store.search_passing(matrix[5], 10, lambda candidates: set()) == ([], False)

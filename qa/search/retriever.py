@@ -178,19 +178,22 @@ class Retriever:
     def _dense(
         self, vector: np.ndarray, limit: int, filters: SearchFilters | None
     ) -> list[tuple[int, float]]:
-        """The dense side's candidates. A narrow filter's passages are listed (at most
-        EXACT_FILTER_LIMIT) and searched exactly; a broader one's are never listed: the
-        vectors' own best candidates are checked against it until enough pass."""
+        """The dense side's candidates. Through a filter, the vectors' own best candidates are
+        checked against it first, which needs no list of what it allows; a filter too narrow
+        for that has its passages listed (at most EXACT_FILTER_LIMIT) and searched exactly."""
         vectors = self.index.vectors
         if filters is None:
             return vectors.search(vector, limit)
         catalog = self.index.catalog
+        found, complete = vectors.search_passing(
+            vector, limit, lambda ids: catalog.passing_filters(filters, ids)
+        )
+        if complete:
+            return found
         allowed = catalog.filtered_passage_ids(filters, limit=EXACT_FILTER_LIMIT + 1)
         if len(allowed) <= EXACT_FILTER_LIMIT:
             return vectors.search(vector, limit, allowed)
-        return vectors.search_passing(
-            vector, limit, lambda ids: catalog.passing_filters(filters, ids)
-        )
+        return found  # too many to list, too few among the candidates: what passed
 
     def bm25(
         self, terms: list[str], frequencies: dict[str, int], ids: list[int]

@@ -18,8 +18,8 @@ TRAIN_MAX_PER_LIST = 128
 MOVE_CHUNK = 32_768
 #: A filtered dense search over at most this many allowed passages is exact.
 EXACT_FILTER_LIMIT = 20_000
-#: A broader filter's search asks for this many times more candidates each round, up to
-#: MAX_FETCH (as many as an exact filtered search may read).
+#: A filtered search first checks this many times the candidates it needs against the filter
+#: (`VectorStore.search_passing`), and at most MAX_FETCH (as many as an exact search reads).
 OVERFETCH = 4
 MAX_FETCH = EXACT_FILTER_LIMIT
 
@@ -175,21 +175,27 @@ class VectorStore:
 
     def search_passing(
         self, query: np.ndarray, k: int, passing: Callable[[list[int]], set[int]]
-    ) -> list[tuple[int, float]]:
-        """The best `k` vectors among those whose ids `passing` keeps, for a filter too broad to
-        list every id it allows: searched without it for OVERFETCH times `k` candidates, then
-        OVERFETCH times more, until `k` pass or the search returns all it scanned (an inverted
-        file scans `probes` lists, whatever `k`). A filter that keeps a fraction f of the
-        archive needs about k / f candidates, not the archive's ids."""
+    ) -> tuple[list[tuple[int, float]], bool]:
+        """The best `k` vectors among those whose ids `passing` keeps, found without listing
+        the ids a filter allows: the unfiltered search's best OVERFETCH·k candidates are
+        checked, then as many more as the share that passed says `k` need. Returns them with
+        True when complete: `k` passed, or the search returned all it scans (an inverted file
+        scans `probes` lists, whatever `k`); False when the filter looks too narrow to fill
+        `k` from MAX_FETCH candidates (the caller then lists its ids). A filter that keeps a
+        fraction f of the archive costs about k / f candidates, whatever the archive's size."""
         fetch, kept, checked = k * OVERFETCH, [], 0
         while True:
             found = self.search(query, fetch)
             passed = passing([i for i, _ in found[checked:]])
             kept += [(i, score) for i, score in found[checked:] if i in passed]
             checked = len(found)
-            if len(kept) >= k or len(found) < fetch or fetch >= MAX_FETCH:
-                return kept[:k]
-            fetch = min(fetch * OVERFETCH, MAX_FETCH)
+            if len(kept) >= k or len(found) < fetch:
+                return kept[:k], True
+            needed = k * checked // max(len(kept), 1)
+            if needed > MAX_FETCH or fetch >= MAX_FETCH:
+                return kept, False
+            # A quarter more than the share so far asks for, at least twice as many.
+            fetch = min(MAX_FETCH, max(2 * fetch, needed + needed // 4))
 
     def _exact(self, query: np.ndarray, allowed: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Exact inner product over the allowed ids (a narrow filter defeats inverted lists);
