@@ -184,3 +184,16 @@ def test_a_filter_too_narrow_for_the_candidates_is_left_to_the_caller(inverted, 
     found, complete = store.search_passing(matrix[5], 10, lambda c: rare.intersection(c))
     assert not complete and {i for i, _ in found} <= rare
     assert store.search_passing(matrix[5], 10, lambda candidates: set()) == ([], False)
+
+
+def test_a_filter_too_narrow_for_the_probed_lists_is_left_to_the_caller(inverted):
+    """Two probed lists of twenty hold too few of a rare filter's vectors: incomplete, while
+    with every list probed the same search returns all there is, complete."""
+    store, ids, matrix = inverted
+    rare = set(ids[::400].tolist())
+    store.probes = 2
+    found, complete = store.search_passing(matrix[5], 10, lambda c: rare.intersection(c))
+    assert not complete and {i for i, _ in found} <= rare
+    store.probes = 20
+    found, complete = store.search_passing(matrix[5], 10, lambda c: rare.intersection(c))
+    assert complete and {i for i, _ in found} == rare

@@ -179,21 +179,23 @@ class VectorStore:
         """The best `k` vectors among those whose ids `passing` keeps, found without listing
         the ids a filter allows: the unfiltered search's best OVERFETCH·k candidates are
         checked, then as many more as the share that passed says `k` need. Returns them with
-        True when complete: `k` passed, or the search returned all it scans (an inverted file
-        scans `probes` lists, whatever `k`); False when the filter looks too narrow to fill
-        `k` from MAX_FETCH candidates (the caller then lists its ids). A filter that keeps a
-        fraction f of the archive costs about k / f candidates, whatever the archive's size."""
+        True when complete: `k` passed, or every vector was a candidate; False when the filter
+        is too narrow to fill `k` from MAX_FETCH candidates or from all that an inverted file
+        scans (`probes` lists, whatever `k`): the caller then lists the ids it allows. A
+        filter that keeps a fraction f of the archive costs about k / f candidates, whatever
+        the archive's size."""
         fetch, kept, checked = k * OVERFETCH, [], 0
         while True:
             found = self.search(query, fetch)
             passed = passing([i for i, _ in found[checked:]])
             kept += [(i, score) for i, score in found[checked:] if i in passed]
             checked = len(found)
-            if len(kept) >= k or len(found) < fetch:
+            if len(kept) >= k:
                 return kept[:k], True
             needed = k * checked // max(len(kept), 1)
-            if needed > MAX_FETCH or fetch >= MAX_FETCH:
-                return kept, False
+            if len(found) < fetch or needed > MAX_FETCH or fetch >= MAX_FETCH:
+                # All it scans holds too few, or would take too many candidates to find.
+                return kept, len(found) == self.size
             # A quarter more than the share so far asks for, at least twice as many.
             fetch = min(MAX_FETCH, max(2 * fetch, needed + needed // 4))
 

@@ -63,8 +63,9 @@ YEARS = range(2015, 2025)
 SOURCES = tuple(f"agency-{n}" for n in range(10))
 #: The filter of `filtered_p50_ms`: one year of ten.
 ONE_YEAR = SearchFilters(date_from="2020-01-01", date_to="2020-12-31")
-#: A filter too broad to list its passages' ids at 100,000 passages: five years of ten.
+#: A broad filter (five years of ten) and a narrow one (one source of ten in one year).
 HALF = SearchFilters(date_from="2020-01-01")
+ONE_SOURCE_ONE_YEAR = SearchFilters(source=SOURCES[3], date_from="2020", date_to="2020-12-31")
 #: Passages of the dense simulation (0 skips it).
 DENSE_PASSAGES = 10_000_000
 
@@ -224,7 +225,8 @@ def search_latency(
     report: Reporter, settings: Settings, default: Embedder, questions: list[str], rounds: int
 ) -> dict:
     """Hybrid p50 with the real default model embedding the questions: with no filter, with a
-    filter that keeps one year of ten, and with one that keeps half the archive."""
+    filter that keeps one year of ten, one that keeps half the archive and one that keeps a
+    hundredth."""
     # The index carries the stand-in's name; the real model, of the same dimension, is
     # given to the retriever directly.
     index = open_index(settings)
@@ -232,7 +234,9 @@ def search_latency(
         passages = index.catalog.counts()[1]
         numbers: dict = {"passages": passages, "vectors_layout": index.vectors.layout}
         make = partial(Retriever, index, default, settings)
-        for name, filters in (("hybrid", None), ("filtered", ONE_YEAR), ("broad", HALF)):
+        measured = {"hybrid": None, "filtered": ONE_YEAR, "broad": HALF}
+        measured["narrow"] = ONE_SOURCE_ONE_YEAR
+        for name, filters in measured.items():
             latency = measure_latency(make, questions, rounds, ("hybrid",), filters)["hybrid"]
             numbers[f"{name}_p50_ms"], numbers[name] = latency["p50_ms"], latency
             if filters is not None:
