@@ -193,11 +193,19 @@ class VectorStore:
             if len(kept) >= k:
                 return kept[:k], True
             needed = k * checked // max(len(kept), 1)
-            if len(found) < fetch or needed > MAX_FETCH or fetch >= MAX_FETCH:
+            # An inverted file's probed lists hold no more candidates than it scans.
+            short = needed > self._scanned() and self._scanned() < self.size
+            if len(found) < fetch or needed > MAX_FETCH or short:
                 # All it scans holds too few, or would take too many candidates to find.
                 return kept, len(found) == self.size
             # A quarter more than the share so far asks for, at least twice as many.
             fetch = min(MAX_FETCH, max(2 * fetch, needed + needed // 4))
+
+    def _scanned(self) -> int:
+        """About how many vectors one search scans: all, or its probed lists' share."""
+        if self._ivf is None:
+            return self.size
+        return self.size * min(self.probes, self.lists) // max(1, self.lists)
 
     def _exact(self, query: np.ndarray, allowed: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Exact inner product over the allowed ids (a narrow filter defeats inverted lists);
