@@ -232,7 +232,7 @@ def search_latency(
     index = open_index(settings)
     try:
         passages = index.catalog.counts()[1]
-        numbers: dict = {"passages": passages, "vectors_layout": index.vectors.layout}
+        numbers: dict = {"searched_passages": passages, "vectors_layout": index.vectors.layout}
         make = partial(Retriever, index, default, settings)
         measured = {"hybrid": None, "filtered": ONE_YEAR, "broad": HALF}
         measured["narrow"] = ONE_SOURCE_ONE_YEAR
