@@ -193,13 +193,14 @@ class VectorStore:
             if len(kept) >= k:
                 return kept[:k], True
             needed = k * checked // max(len(kept), 1)
+            # A quarter more than the share so far asks for, at least twice as many.
+            wanted = needed + needed // 4
             # An inverted file's probed lists hold no more candidates than it scans.
-            short = needed > self._scanned() and self._scanned() < self.size
+            short = wanted > self._scanned() and self._scanned() < self.size
             if len(found) < fetch or needed > MAX_FETCH or short:
                 # All it scans holds too few, or would take too many candidates to find.
                 return kept, len(found) == self.size
-            # A quarter more than the share so far asks for, at least twice as many.
-            fetch = min(MAX_FETCH, max(2 * fetch, needed + needed // 4))
+            fetch = min(MAX_FETCH, max(2 * fetch, wanted))
 
     def _scanned(self) -> int:
         """About how many vectors one search scans: all, or its probed lists' share."""
