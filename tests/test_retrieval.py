@@ -11,9 +11,11 @@ from fake_embedder import FakeEmbedder
 
 from qa.core.config import Settings
 from qa.core.errors import InvalidQueryError
+from qa.index.versions import open_index
 from qa.search.fusion import Candidate, convex
 from qa.search.retriever import Retriever
 from qa.service.assistant import Assistant
+from qa.store import VectorStore
 from qa.store.filters import SearchFilters
 from qa.text.terms import words
 
@@ -253,3 +255,69 @@ def test_a_cross_language_passage_at_share_zero_is_judged_by_meaning_alone():
     many_words, few_words, _ = fused(1.0, same_language=False)
     assert many_words > few_words
     assert fused(1.0, same_language=False) == fused(0.0, same_language=True)
+
+
+@pytest.fixture
+def agencies(make_settings, fake_embedder):
+    """300 dated notes from three agencies, in an inverted file whose every list is searched
+    (so every dense search is exact)."""
+    settings = make_settings(ivf_min_passages=100, ivf_probes=1000)
+    records = [
+        {
+            "title": f"Note {n}",
+            "source": f"agency-{n % 3}",
+            "date": f"20{10 + n % 10}-05-01",
+            "text": f"Report {n} on district {n}: the council met about roads, water and schools.",
+        }
+        for n in range(300)
+    ]
+    (settings.corpus / "notes.jsonl").write_text("\n".join(json.dumps(r) for r in records), "utf-8")
+    assistant = Assistant(settings, fake_embedder)
+    assistant.build()
+    return assistant
+
+
+@pytest.mark.parametrize(
+    "filters, keeps",
+    [
+        (SearchFilters(source="agency-1"), lambda n: n % 3 == 1),
+        (SearchFilters(date_from="2012", date_to="2014-12-31"), lambda n: 2 <= n % 10 <= 4),
+    ],
+)
+def test_a_filter_through_the_candidates_finds_what_listing_finds(
+    agencies, filters, keeps, monkeypatch
+):
+    """Whether the vectors' own candidates are checked against a filter or the filter's
+    passages are listed and searched exactly, the dense hits are the same, all kept."""
+    query = "council district roads 17"
+    widened = agencies.search(query, k=10, mode="dense", filters=filters)
+    listed = []
+    original = VectorStore.search
+    monkeypatch.setattr(VectorStore, "search_passing", lambda self, *args: ([], False))
+    monkeypatch.setattr(
+        VectorStore,
+        "search",
+        lambda self, query, k, allowed=None: (
+            listed.append(allowed) or original(self, query, k, allowed)
+        ),
+    )
+    exact = agencies.search(query, k=10, mode="dense", filters=filters)
+    assert listed and len(listed[0]) == sum(keeps(n) for n in range(300))
+    assert [h.passage_id for h in exact] == [h.passage_id for h in widened]
+    assert len(widened) == 10 and all(keeps(int(hit.title.split()[1])) for hit in widened)
+
+
+def test_a_filters_passages_are_listed_up_to_a_limit(agencies):
+    """The list a narrow filter's exact search reads stops at its limit, and checking ids
+    against a filter keeps exactly those whose document passes."""
+    index = open_index(agencies.settings)
+    try:
+        filters = SearchFilters(source="agency-1")
+        every = index.catalog.filtered_passage_ids(filters)
+        assert len(every) == 100
+        assert set(index.catalog.filtered_passage_ids(filters, limit=7)) <= set(every.tolist())
+        assert len(index.catalog.filtered_passage_ids(filters, limit=7)) == 7
+        some = index.catalog.passage_ids(limit=30)
+        assert index.catalog.passing_filters(filters, some) == set(some) & set(every.tolist())
+    finally:
+        index.close()

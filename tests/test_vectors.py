@@ -139,3 +139,68 @@ def test_a_large_archive_moves_to_an_inverted_file_and_back_without_reembedding(
     assert Assistant(exact, fake_embedder).search("water board resigned", k=1)[0].document_id == (
         "note-007.txt"
     )
+
+
+def test_vectors_move_between_layouts_in_chunks(monkeypatch):
+    """With chunks smaller than the archive, every vector still reaches the new layout, and
+    the lists are the ones one move would train: a search of every list is exact."""
+    monkeypatch.setattr("qa.store.vectors.MOVE_CHUNK", 300)
+    ids, matrix = unit_vectors(2000)
+    flat = VectorStore.create(32, probes=20)
+    flat.add(ids, matrix)
+    store = flat.reorganised(20)
+    assert store.size == 2000
+    np.testing.assert_array_equal(store.vectors(ids.tolist()), matrix)
+    exact = ids[np.argsort(-(matrix @ matrix[11]))[:10]]
+    assert [i for i, _ in store.search(matrix[11], 10)] == exact.tolist()
+    back = store.reorganised(0)
+    assert back.layout == "Flat" and sorted(back.ids().tolist()) == sorted(ids.tolist())
+    monkeypatch.setattr("qa.store.vectors.MOVE_CHUNK", 10_000)
+    whole = flat.reorganised(20)
+    whole.probes = store.probes = 2  # approximate: equal only if the lists are the same
+    for n in range(0, 2000, 250):
+        assert whole.search(matrix[n] + matrix[n + 1], 10) == store.search(
+            matrix[n] + matrix[n + 1], 10
+        )
+
+
+def test_a_search_through_a_filter_widens_until_enough_pass(inverted):
+    """A filter keeping one vector in twenty: the first candidates hold too few, so the
+    search asks for more, checks each id once, and returns the exact best among those kept."""
+    store, ids, matrix = inverted
+    keep = set(ids[::20].tolist())
+    asked: list[int] = []
+
+    def passing(candidates: list[int]) -> set[int]:
+        asked.extend(candidates)
+        return keep.intersection(candidates)
+
+    found, complete = store.search_passing(matrix[5], 10, passing)
+    kept = np.array([i in keep for i in ids])
+    scores = np.where(kept, matrix @ matrix[5], -np.inf)
+    assert complete and [i for i, _ in found] == ids[np.argsort(-scores)[:10]].tolist()
+    assert len(asked) == len(set(asked)) and 40 < len(asked) < len(ids)
+
+
+def test_a_filter_too_narrow_for_the_candidates_is_left_to_the_caller(inverted, monkeypatch):
+    """When too few of the candidates pass to fill k within MAX_FETCH, the search says so
+    (the retriever then lists the filter's passages) instead of scanning ever more."""
+    monkeypatch.setattr("qa.store.vectors.MAX_FETCH", 200)
+    store, ids, matrix = inverted
+    rare = set(ids[::400].tolist())  # 5 of 2,000
+    found, complete = store.search_passing(matrix[5], 10, lambda c: rare.intersection(c))
+    assert not complete and {i for i, _ in found} <= rare
+    assert store.search_passing(matrix[5], 10, lambda candidates: set()) == ([], False)
+
+
+def test_a_filter_too_narrow_for_the_probed_lists_is_left_to_the_caller(inverted):
+    """Two probed lists of twenty hold too few of a rare filter's vectors: incomplete, while
+    with every list probed the same search returns all there is, complete."""
+    store, ids, matrix = inverted
+    rare = set(ids[::400].tolist())
+    store.probes = 2
+    found, complete = store.search_passing(matrix[5], 10, lambda c: rare.intersection(c))
+    assert not complete and {i for i, _ in found} <= rare
+    store.probes = 20
+    found, complete = store.search_passing(matrix[5], 10, lambda c: rare.intersection(c))
+    assert complete and {i for i, _ in found} == rare

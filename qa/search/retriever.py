@@ -23,6 +23,7 @@ from qa.search.fusion import Candidate, convex
 from qa.search.lexical import bm25_scores, idf_robertson, query_terms, selective_terms
 from qa.search.query import SearchQuery, search_limits, search_query, validate_query
 from qa.store.filters import SearchFilters
+from qa.store.vectors import EXACT_FILTER_LIMIT
 
 #: Questions whose vectors a retriever keeps (a follow-up or a repeated search reuses them).
 QUERY_CACHE_SIZE = 256
@@ -134,10 +135,8 @@ class Retriever:
         self, query: SearchQuery, mode: str, filters: SearchFilters | None, limit: int
     ) -> list[Candidate]:
         """Scored candidates, best first (all scored by both retrievers in hybrid mode)."""
-        catalog, vectors = self.index.catalog, self.index.vectors
-        allowed = None
-        if filters is not None and not filters.is_empty():
-            allowed = catalog.filtered_passage_ids(filters)
+        catalog = self.index.catalog
+        filtered = filters is not None and not filters.is_empty()
         # The question is embedded while the lexical side finds and scores its candidates.
         query_vector = self._vectors.later(query.text) if mode != "lexical" else None
         terms = query_terms(query.text, query.language, self.index.languages)
@@ -150,7 +149,8 @@ class Retriever:
                 found[passage_id] = Candidate(passage_id)
             lexical = self.bm25(terms, frequencies, list(found))
         if query_vector is not None:
-            for passage_id, score in vectors.search(query_vector(), limit, allowed):
+            dense = self._dense(query_vector(), limit, filters if filtered else None)
+            for passage_id, score in dense:
                 found.setdefault(passage_id, Candidate(passage_id)).dense = score
         ranked = list(found.values())
         if not ranked:
@@ -174,6 +174,26 @@ class Retriever:
                 candidate.fused = candidate.dense if mode == "dense" else candidate.lexical
         ranked.sort(key=lambda c: (-c.fused, c.passage_id))
         return ranked
+
+    def _dense(
+        self, vector: np.ndarray, limit: int, filters: SearchFilters | None
+    ) -> list[tuple[int, float]]:
+        """The dense side's candidates. Through a filter, the vectors' own best candidates are
+        checked against it first, which needs no list of what it allows; a filter too narrow
+        for that has its passages listed (at most EXACT_FILTER_LIMIT) and searched exactly."""
+        vectors = self.index.vectors
+        if filters is None:
+            return vectors.search(vector, limit)
+        catalog = self.index.catalog
+        found, complete = vectors.search_passing(
+            vector, limit, lambda ids: catalog.passing_filters(filters, ids)
+        )
+        if complete:
+            return found
+        allowed = catalog.filtered_passage_ids(filters, limit=EXACT_FILTER_LIMIT + 1)
+        if len(allowed) <= EXACT_FILTER_LIMIT:
+            return vectors.search(vector, limit, allowed)
+        return found  # too many to list, too few among the candidates: what passed
 
     def bm25(
         self, terms: list[str], frequencies: dict[str, int], ids: list[int]

@@ -254,13 +254,14 @@ class Catalog:
         )
         return [_passage(row) for row in rows]
 
-    def _rows_for_ids(self, sql: str, ids: Iterable[int]) -> Iterator[tuple]:
+    def _rows_for_ids(self, sql: str, ids: Iterable[int], before: list = ()) -> Iterator[tuple]:
         """Rows of `sql`, whose `{marks}` is an IN list, for these ids (500 a query, under
-        SQLite's limit on parameters)."""
+        SQLite's limit on parameters); `before`: the values of the parameters before it."""
         ids = [int(i) for i in ids]
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            yield from self.connection.execute(sql.format(marks=",".join("?" * len(chunk))), chunk)
+            marks = ",".join("?" * len(chunk))
+            yield from self.connection.execute(sql.format(marks=marks), [*before, *chunk])
 
     def passages(self, ids: Iterable[int]) -> dict[int, StoredPassage]:
         """The passages with these ids (unknown ids are left out)."""
@@ -311,13 +312,28 @@ class Catalog:
         )
         return dict(self._rows_for_ids(sql, ids))
 
-    def filtered_passage_ids(self, filters: SearchFilters) -> np.ndarray:
+    def filtered_passage_ids(self, filters: SearchFilters, limit: int | None = None) -> np.ndarray:
+        """The ids of the passages whose document passes the filters: all of them, or at most
+        `limit` (a search asks for one more than it would scan exactly, to learn whether the
+        filter is narrow without reading every id of a broad one)."""
         clause, values = _filter_clause(filters)
+        # Documents first, then their passages through passages_by_document, which holds the
+        # ids: the passages' own rows (text and sentence vectors) are never read.
         rows = self.connection.execute(
-            f"SELECT p.id FROM passages p JOIN documents d ON d.id = p.document_id WHERE {clause}",
-            values,
+            "SELECT p.id FROM documents d CROSS JOIN passages p ON p.document_id = d.id "
+            f"WHERE {clause} LIMIT ?",
+            [*values, -1 if limit is None else limit],
         )
         return np.fromiter((row[0] for row in rows), dtype=np.int64)
+
+    def passing_filters(self, filters: SearchFilters, ids: Iterable[int]) -> set[int]:
+        """Those of these passage ids whose document passes the filters."""
+        clause, values = _filter_clause(filters)
+        sql = (
+            "SELECT p.id FROM passages p JOIN documents d ON d.id = p.document_id "
+            f"WHERE {clause} AND p.id IN ({{marks}})"
+        )
+        return {row[0] for row in self._rows_for_ids(sql, ids, values)}
 
     def lexical_statistics(self) -> tuple[int, float]:
         """Passages and their mean number of terms (BM25's N and average length)."""

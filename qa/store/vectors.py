@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,15 @@ import numpy as np
 TRAIN_PER_LIST = 40
 #: Most training vectors per inverted list (more adds k-means time, not quality).
 TRAIN_MAX_PER_LIST = 128
+#: Vectors moved at a time between layouts (`VectorStore.reorganised`): 32,768 vectors of
+#: 384 floats are 48 MB.
+MOVE_CHUNK = 32_768
 #: A filtered dense search over at most this many allowed passages is exact.
 EXACT_FILTER_LIMIT = 20_000
+#: A filtered search first checks this many times the candidates it needs against the filter
+#: (`VectorStore.search_passing`), and at most MAX_FETCH (as many as an exact search reads).
+OVERFETCH = 4
+MAX_FETCH = EXACT_FILTER_LIMIT
 
 
 def inverted_lists_for(count: int, factory: str, ivf_min_passages: int) -> int:
@@ -121,21 +129,25 @@ class VectorStore:
     def reorganised(self, lists: int) -> VectorStore:
         """These vectors in the layout with `lists` inverted lists (0: exact); self when it
         already fits (an inverted file within a factor 2 of the lists wanted). Each list
-        needs TRAIN_PER_LIST vectors to train on, which caps the lists of a small archive."""
+        needs TRAIN_PER_LIST vectors to train on, which caps the lists of a small archive.
+        The lists are trained on a sample and the vectors moved in chunks, so that besides
+        the two layouts only the sample and one chunk are held."""
         lists = min(lists, self.size // TRAIN_PER_LIST)
         if lists <= 0 and self._ivf is None:
             return self
         if lists > 0 and self._ivf is not None and lists / 2 <= self.lists <= lists * 2:
             return self
         ids = self.ids()
-        matrix = self.vectors(ids)
         store = VectorStore.create(self.dimension, lists, probes=self.probes)
         if store._ivf is not None:
             # A fixed-seed sample: the same vectors train the same lists.
             sample = np.random.default_rng(0).permutation(len(ids))[: lists * TRAIN_MAX_PER_LIST]
-            store._ivf.train(matrix[np.sort(sample)])
+            store._ivf.train(self.vectors(ids[np.sort(sample)]))
             store._ivf.set_direct_map_type(_hashtable_direct_map())
-        store.add(ids, matrix)
+        # Moved a chunk at a time: the vectors are never all held a third time, as one matrix.
+        for start in range(0, len(ids), MOVE_CHUNK):
+            chunk = ids[start : start + MOVE_CHUNK]
+            store.add(chunk, self.vectors(chunk))
         return store
 
     def search(
@@ -160,6 +172,41 @@ class VectorStore:
             params = faiss.SearchParameters(sel=selector) if selector is not None else None
         scores, ids = self._index.search(query, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def search_passing(
+        self, query: np.ndarray, k: int, passing: Callable[[list[int]], set[int]]
+    ) -> tuple[list[tuple[int, float]], bool]:
+        """The best `k` vectors among those whose ids `passing` keeps, found without listing
+        the ids a filter allows: the unfiltered search's best OVERFETCH·k candidates are
+        checked, then as many more as the share that passed says `k` need. Returns them with
+        True when complete: `k` passed, or every vector was a candidate; False when the filter
+        is too narrow to fill `k` from MAX_FETCH candidates or from all that an inverted file
+        scans (`probes` lists, whatever `k`): the caller then lists the ids it allows. A
+        filter that keeps a fraction f of the archive costs about k / f candidates, whatever
+        the archive's size."""
+        fetch, kept, checked = k * OVERFETCH, [], 0
+        while True:
+            found = self.search(query, fetch)
+            passed = passing([i for i, _ in found[checked:]])
+            kept += [(i, score) for i, score in found[checked:] if i in passed]
+            checked = len(found)
+            if len(kept) >= k:
+                return kept[:k], True
+            needed = k * checked // max(len(kept), 1)
+            # A quarter more than the share so far asks for, at least twice as many.
+            wanted = needed + needed // 4
+            # An inverted file's probed lists hold no more candidates than it scans.
+            short = wanted > self._scanned() and self._scanned() < self.size
+            if len(found) < fetch or needed > MAX_FETCH or short:
+                # All it scans holds too few, or would take too many candidates to find.
+                return kept, len(found) == self.size
+            fetch = min(MAX_FETCH, max(2 * fetch, wanted))
+
+    def _scanned(self) -> int:
+        """About how many vectors one search scans: all, or its probed lists' share."""
+        if self._ivf is None:
+            return self.size
+        return self.size * min(self.probes, self.lists) // max(1, self.lists)
 
     def _exact(self, query: np.ndarray, allowed: np.ndarray, k: int) -> list[tuple[int, float]]:
         """Exact inner product over the allowed ids (a narrow filter defeats inverted lists);

@@ -11,7 +11,7 @@ all-MiniLM-L6-v2, as this benchmark always has, so that their numbers compare ac
 versions: [1] build throughput against the raw encode of the same passages
 (`bench_build.py`), [2] an incremental rebuild, [3] search latency and what `ask` adds to it
 over real BBC indexes (`bench_search.py`), [4] latency and memory at 100,000 synthetic
-passages (`bench_scale.py`, `bench_memory.py`), there also with the default model's
+passages (`bench_large.py`, `bench_memory.py`), there also with the default model's
 questions. [5] measures each embedder backend with the
 settings a user gets: build throughput with and without sentence vectors, and what `ask`
 adds to `search`. [6] compares archive-qa's default build with txtai's (installed apart, run
@@ -48,7 +48,7 @@ from bench_common import (
     load_bbc,
     torch_threads,
 )
-from bench_scale import bench_large_search
+from bench_large import bench_large_search
 from bench_search import bench_backend_answers, bench_small_search
 from bench_txtai import TXTAI_PYTHON_VARIABLE, bench_txtai
 from common import shared_eval

@@ -92,14 +92,26 @@ class HashEmbedder(Wrapped):
     def __init__(self, tokenizer: Embedder) -> None:
         super().__init__(tokenizer)
         self.name = synthetic_model(tokenizer)
+        self._buckets: dict[str, int] = {}
 
     def encode_passages(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         matrix = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        rows, buckets = [], []
         for row, text in enumerate(texts):
-            buckets = [zlib.crc32(word.encode()) % self.dimension for word in _words(text)]
-            matrix[row] = np.bincount(buckets, minlength=self.dimension) if buckets else 0
-            matrix[row, 0] += 0 if buckets else 1.0
+            found = [self._bucket(word) for word in _words(text)]
+            rows += [row] * len(found)
+            buckets += found
+            if not found:
+                matrix[row, 0] = 1.0
+        # Every (row, bucket) pair counted at once: the word counts of the whole batch.
+        np.add.at(matrix, (np.asarray(rows, dtype=np.int64), np.asarray(buckets, np.int64)), 1)
         return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+    def _bucket(self, word: str) -> int:
+        bucket = self._buckets.get(word)
+        if bucket is None:
+            bucket = self._buckets[word] = zlib.crc32(word.encode()) % self.dimension
+        return bucket
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode_passages([text])[0]

@@ -31,6 +31,7 @@ from qa.embedders import Embedder
 from qa.index.build import build_index
 from qa.index.versions import IndexVersion, open_index
 from qa.search.retriever import Retriever
+from qa.store.filters import SearchFilters
 
 #: Passages of the small real index.
 SMALL_PASSAGES = 1000
@@ -41,19 +42,21 @@ def measure_latency(
     queries: list[str],
     rounds: int,
     modes: tuple[str, ...] = MODES,
+    filters: SearchFilters | None = None,
 ) -> dict:
-    """Latency of Retriever.search per mode. Each round uses a new retriever, so every query
-    is embedded again (the retriever caches query vectors); "hybrid_cached" repeats the
-    queries on a retriever that has them cached."""
+    """Latency of Retriever.search per mode (with `filters`, if given). Each round uses a new
+    retriever, so every query is embedded again (the retriever caches query vectors);
+    "hybrid_cached" repeats the queries on a retriever that has them cached."""
     warm = make_retriever()
     for query in queries:  # page cache, FAISS and SQLite warm, not counted
-        warm.search(query, mode="hybrid")
+        warm.search(query, mode="hybrid", filters=filters)
     results: dict = {}
     for mode in modes:
         timings: list[float] = []
         for _ in range(rounds):
             retriever = make_retriever()
-            timings += [milliseconds(partial(retriever.search, q, mode=mode)) for q in queries]
+            search = partial(retriever.search, mode=mode, filters=filters)
+            timings += [milliseconds(partial(search, q)) for q in queries]
         results[mode] = percentiles(timings)
     if modes != MODES:
         return results
