@@ -36,6 +36,17 @@ def stored_as(matrix: np.ndarray) -> np.ndarray:
     return unpack_rows(pack_rows(matrix), len(matrix))
 
 
+def assert_sentences_and_pairs_are(embedder, stored) -> None:
+    """Each stored passage holds `embedder`'s vectors of its sentences and of each sentence
+    with the one before it, as the catalog stores them."""
+    for entry in stored:
+        texts = [sentence.text for sentence in entry.passage.sentences]
+        expected = stored_as(embedder.vectors(texts))
+        np.testing.assert_allclose(entry.sentence_vectors, expected, atol=1e-6)
+        expected = stored_as(embedder.vectors(_pairs(texts)))
+        np.testing.assert_allclose(entry.context_vectors, expected, atol=1e-6)
+
+
 def test_each_sentence_is_embedded_once_and_kept_with_its_passages(make_settings, fake_embedder):
     settings = make_settings(chunk_tokens=16, chunk_overlap_sentences=1)
     sentences = [f"Sentence number {n} tells of strike day {n} in the city." for n in range(8)]
@@ -98,15 +109,8 @@ def test_pooled_sentence_vectors_come_from_the_passage_pass(make_settings):
     # The spans were the sentences' and the pairs'.
     assert set(embedder.pooled) == set(sentences) | set(_pairs(sentences))
     assert any(len(entry.passage.sentences) > 1 for entry in stored.values())
-    for entry in stored.values():
-        texts = [sentence.text for sentence in entry.passage.sentences]
-        # Spans are found in the embedded text, behind its title line, in sentence order.
-        np.testing.assert_allclose(
-            entry.sentence_vectors, stored_as(embedder.vectors(texts)), atol=1e-6
-        )
-        np.testing.assert_allclose(
-            entry.context_vectors, stored_as(embedder.vectors(_pairs(texts))), atol=1e-6
-        )
+    # Spans are found in the embedded text, behind its title line, in sentence order.
+    assert_sentences_and_pairs_are(embedder, stored.values())
     assert open_index(settings).manifest.chunking["sentence_vector_source"] == "passage"
 
 
@@ -145,14 +149,8 @@ def test_passages_that_cannot_be_pooled_get_separate_sentence_passes(make_settin
         "The strike began. It lasted two days.",
     ]
     index = open_index(settings)
-    for entry in index.catalog.passages(index.vectors.ids().tolist()).values():
-        texts = [sentence.text for sentence in entry.passage.sentences]
-        np.testing.assert_allclose(
-            entry.sentence_vectors, stored_as(embedder.vectors(texts)), atol=1e-6
-        )
-        np.testing.assert_allclose(
-            entry.context_vectors, stored_as(embedder.vectors(_pairs(texts))), atol=1e-6
-        )
+    stored = index.catalog.passages(index.vectors.ids().tolist()).values()
+    assert_sentences_and_pairs_are(embedder, stored)
 
 
 def test_a_model_that_cannot_pool_embeds_sentences_separately(make_settings, fake_embedder):

@@ -143,10 +143,11 @@ class Answerer:
             sorted((s for s in scored if s.hit.passage_id in readable), key=lambda s: -s.score)
         )
         best = ranked[0] if ranked else None
-        confidence = self._confidence(best, hits, query_vector)
-        signals = self._signals(best, confidence, query_vector)
+        floor = self.floor.cosine(query_vector)
+        confidence = self._confidence(best, hits, floor)
+        signals = self._signals(best, confidence, floor, query_vector)
         refused = best is None or confidence < self.calibration.refusal_threshold
-        if refused or self._off_topic(best, query_vector):
+        if refused or self._off_topic(signals):
             # No sentence answers: the closest passages are the search's, in its order.
             answer = self._abstain(question, retrieved, confidence)
             answer.hits, answer.signals = retrieved, signals
@@ -178,17 +179,15 @@ class Answerer:
             + weights.sentence_context_dense_weight * features.context_dense
         )
 
-    def _confidence(
-        self, best: ScoredSentence | None, hits: list[Hit], query_vector: np.ndarray
-    ) -> float:
+    def _confidence(self, best: ScoredSentence | None, hits: list[Hit], floor: float) -> float:
         """Share of the question the best sentence covers, blended with how far its cosine
         with the question (the best passage's, without sentence vectors) rises above the
         archive's typical cosine for this question, less a penalty when the sentence lacks a
-        term that carries much of the question."""
+        term that carries much of the question. `floor`: the question's mean cosine with the
+        archive's sample."""
         if best is None:
             return 0.0
         dense = best.features.cosine or max(hit.dense_score for hit in hits)
-        floor = self.floor.cosine(query_vector)
         lift = _lift(dense, floor)
         weight = self.calibration.confidence_dense_weight
         confidence = (1 - weight) * best.features.coverage + weight * lift
@@ -196,7 +195,7 @@ class Answerer:
         return confidence
 
     def _signals(
-        self, best: ScoredSentence | None, confidence: float, query_vector: np.ndarray
+        self, best: ScoredSentence | None, confidence: float, floor: float, query_vector
     ) -> dict[str, float]:
         """What a judge of the answer may read (`Answer.signals`): the confidence, and the best
         sentence's signals, its cosine measured against the archive and, where the calibration
@@ -210,26 +209,23 @@ class Answerer:
             "missing": features.missing,
             "kind": features.kind,
             "cosine": cosine,
-            "archive_lift": _lift(cosine, self.floor.cosine(query_vector)) if cosine else 0.0,
+            "archive_lift": _lift(cosine, floor) if cosine else 0.0,
         }
         if self.calibration.refusal_background_lift is not None and cosine:
-            # Only where the off-topic check embeds everyday text anyway: nothing more to embed.
+            # Only where the off-topic check reads it (`_off_topic`).
             language = best.hit.metadata.get("language")
-            floor = background_cosine(self.retriever.embedder, query_vector, language)
-            found["background_lift"] = _lift(cosine, floor)
+            everyday = background_cosine(self.retriever.embedder, query_vector, language)
+            found["background_lift"] = _lift(cosine, everyday)
         return found
 
-    def _off_topic(self, best: ScoredSentence, query_vector: np.ndarray) -> bool:
+    def _off_topic(self, signals: dict[str, float]) -> bool:
         """Whether the best sentence is hardly closer to the question than everyday text in its
         language is: the question is about something the archive does not mention. (The
         confidence measures against the archive's own passages, which in an archive of one
         topic are all near any question about that topic.)"""
         least = self.calibration.refusal_background_lift
-        if least is None or not best.features.cosine:
-            return False
-        language = best.hit.metadata.get("language")
-        floor = background_cosine(self.retriever.embedder, query_vector, language)
-        return _lift(best.features.cosine, floor) < least
+        lift = signals.get("background_lift")  # measured where `least` is set and cosines are
+        return least is not None and lift is not None and lift < least
 
     def _compose(self, question: str, chosen: list[ScoredSentence], confidence: float) -> Answer:
         citations: dict[int, Citation] = {}
