@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -132,6 +133,16 @@ def seconds(call: Callable[[], object]) -> float:
 def milliseconds(call: Callable[[], object]) -> float:
     """Wall-clock milliseconds of call()."""
     return seconds(call) * 1000
+
+
+def child_json(script: str, arguments: list[str], what: str) -> dict:
+    """Run `script` with `arguments` in a child Python and return the JSON object on the last
+    line of its output (a fresh process: its memory is its own)."""
+    command = [sys.executable, str(Path(script).resolve()), *arguments]
+    child = subprocess.run(command, capture_output=True, text=True)
+    if child.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{child.stderr}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
 
 
 def load_average() -> float:

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from bench_common import Reporter, percentiles
+from bench_common import Reporter, child_json, percentiles
 
 from qa.store import inverted_lists_for
 
@@ -85,11 +83,7 @@ def resident_mb() -> float:
 
 def dense_simulation(report: Reporter, passages: int, probes: int) -> dict:
     """`simulate` in a child process; prints what it found."""
-    command = [sys.executable, str(Path(__file__).resolve()), str(passages), str(probes)]
-    child = subprocess.run(command, capture_output=True, text=True)
-    if child.returncode != 0:
-        raise RuntimeError(f"the dense simulation failed:\n{child.stderr}")
-    numbers = json.loads(child.stdout.strip().splitlines()[-1])
+    numbers = child_json(__file__, [str(passages), str(probes)], "the dense simulation")
     report.line(
         f"  the dense side alone at {passages:,} generated vectors ({numbers['layout']}, "
         f"nprobe {probes}, k {CANDIDATES}, 1 thread): search p50 {numbers['search_p50_ms']:.1f} "

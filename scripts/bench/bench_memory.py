@@ -7,11 +7,9 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
-import sys
 from pathlib import Path
 
-from bench_common import MAX_PEAK_MB_LARGE, MODES, Reporter, peak_rss_mb
+from bench_common import MAX_PEAK_MB_LARGE, MODES, Reporter, child_json, peak_rss_mb
 
 from qa.core.config import Settings
 from qa.embedders import embedder_for
@@ -29,12 +27,8 @@ def serving_memory(
 ) -> dict:
     """Runs the worker over the index of `settings`, questions embedded by `backend`'s
     default model; prints its peak memory against the target."""
-    command = [sys.executable, str(Path(__file__).resolve()), settings.model_dump_json()]
-    command += [backend, str(queries), str(rounds)]
-    worker = subprocess.run(command, capture_output=True, text=True)
-    if worker.returncode != 0:
-        raise RuntimeError(f"the memory worker failed:\n{worker.stderr}")
-    memory = json.loads(worker.stdout.strip().splitlines()[-1])
+    arguments = [settings.model_dump_json(), backend, str(queries), str(rounds)]
+    memory = child_json(__file__, arguments, "the memory worker")
     report.line(
         f"  serving process (model + this index + {memory['searches']} searches, "
         f"nothing else): peak RSS {memory['peak_rss_mb']:.0f} MB "
