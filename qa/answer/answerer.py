@@ -10,16 +10,16 @@ measured against the archive's floor.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 import numpy as np
 
-from qa.answer.background import BACKGROUND
 from qa.answer.calibration import Calibration, calibration_for
 from qa.answer.features import SentenceFeatures, question_profile, sentence_features
 from qa.answer.question import Question, read_question
 from qa.answer.span import cited_events, events_answer
+from qa.answer.topic import archive_words, background_cosine, candidate_lifts, off_topic
 from qa.core.config import Settings
 from qa.core.types import Answer, AnswerSentence, Citation, Hit
 from qa.index.versions import IndexVersion
@@ -73,19 +73,6 @@ class ArchiveFloor:
         if not len(self._vectors):
             return 0.0
         return float(np.mean(self._vectors @ query_vector))
-
-
-@lru_cache(maxsize=4)
-def _background_vectors(embedder) -> dict[str, np.ndarray]:
-    return {code: embedder.encode_passages(list(texts)) for code, texts in BACKGROUND.items()}
-
-
-def background_cosine(embedder, query_vector: np.ndarray, language: str | None) -> float:
-    """The question's mean cosine with everyday text (`qa.answer.background`) in `language` (with
-    all of it for a language without its own), embedded once per model."""
-    vectors = _background_vectors(embedder)
-    chosen = vectors[language] if language in vectors else np.vstack(list(vectors.values()))
-    return float(np.mean(chosen @ query_vector))
 
 
 class Answerer:
@@ -147,7 +134,7 @@ class Answerer:
         confidence = self._confidence(best, hits, floor)
         signals = self._signals(best, confidence, floor, query_vector)
         refused = best is None or confidence < self.calibration.refusal_threshold
-        if refused or self._off_topic(signals):
+        if refused or self._off_topic(asked, scored, query_vector, signals):
             # No sentence answers: the closest passages are the search's, in its order.
             answer = self._abstain(question, retrieved, confidence)
             answer.hits, answer.signals = retrieved, signals
@@ -218,14 +205,50 @@ class Answerer:
             found["background_lift"] = _lift(cosine, everyday)
         return found
 
-    def _off_topic(self, signals: dict[str, float]) -> bool:
-        """Whether the best sentence is hardly closer to the question than everyday text in its
-        language is: the question is about something the archive does not mention. (The
-        confidence measures against the archive's own passages, which in an archive of one
-        topic are all near any question about that topic.)"""
+    def _off_topic(
+        self,
+        asked: Question,
+        scored: list[ScoredSentence],
+        query_vector: np.ndarray,
+        signals: dict[str, float],
+    ) -> bool:
+        """Whether the question is about something the archive never mentions
+        (`qa.answer.topic`): no candidate sentence of prose rises far enough above everyday
+        text in its language, and further still when the question names something no document
+        holds. (The confidence measures against the archive's own passages, which in an archive of
+        one topic are all near any question about that topic.) Writes what it read into
+        `signals`."""
         least = self.calibration.refusal_background_lift
-        lift = signals.get("background_lift")  # measured where `least` is set and cosines are
-        return least is not None and lift is not None and lift < least
+        if least is None or not signals:
+            return False
+        lifts = candidate_lifts(
+            self.retriever.embedder,
+            query_vector,
+            asked.language,
+            ((s.sentence.text, s.features.cosine, s.hit.metadata.get("language")) for s in scored),
+        )
+        held = archive_words(
+            asked.text,
+            asked.language,
+            self.index.languages,
+            self.index.frequencies,
+            self.index.catalog.has_term_with_prefix,
+        )
+        signals.update(
+            topic_lift=-1.0 if lifts.same is None else lifts.same,
+            topic_lift_across=-1.0 if lifts.across is None else lifts.across,
+            known_share=held.known_share,
+            unknown_names=float(len(held.unknown_names)),
+        )
+        calibration = self.calibration
+        across = calibration.refusal_background_lift_across
+        return off_topic(
+            lifts,
+            held,
+            least,
+            math.inf if across is None else across,
+            calibration.refusal_unknown_name_lift,
+        )
 
     def _compose(self, question: str, chosen: list[ScoredSentence], confidence: float) -> Answer:
         citations: dict[int, Citation] = {}

