@@ -48,7 +48,7 @@ def _held(index, question: str, language: str) -> TopicWords:
         language,
         index.languages,
         index.frequencies,
-        index.catalog.has_term_with_prefix,
+        index.has_term_with_prefix,
     )
 
 
@@ -84,11 +84,10 @@ def test_a_name_the_archive_never_mentions_is_unknown(index):
 
 
 def test_a_term_is_found_by_its_first_letters_only_when_long_enough(index):
-    catalog = index.catalog
-    assert catalog.has_term_with_prefix("congre")  # "congress", as stored
-    assert catalog.has_term_with_prefix("andahuayla")
-    assert not catalog.has_term_with_prefix("budap")
-    assert not catalog.has_term_with_prefix("")
+    assert index.has_term_with_prefix("congre")  # "congress", as stored
+    assert index.has_term_with_prefix("andahuayla")
+    assert not index.has_term_with_prefix("budap")
+    assert not index.has_term_with_prefix("")
     # "Cong" is shorter than the shared prefix a word needs: no first-letters match for it.
     assert _held(index, "Is Cong a name?", "en").unknown_names == ("cong",)
 

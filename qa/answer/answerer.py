@@ -232,7 +232,7 @@ class Answerer:
             asked.language,
             self.index.languages,
             self.index.frequencies,
-            self.index.catalog.has_term_with_prefix,
+            self.index.has_term_with_prefix,
         )
         signals.update(
             topic_lift=-1.0 if lifts.same is None else lifts.same,

@@ -99,7 +99,7 @@ def archive_words(
 ) -> TopicWords:
     """The question's `topic_words` and which of them the archive holds: `frequencies(terms)`
     gives each stemmed term's passage count (`IndexVersion.frequencies`), `has_prefix(prefix)`
-    whether a stored term begins so (`Catalog.has_term_with_prefix`)."""
+    whether a stored term begins so (`IndexVersion.has_term_with_prefix`)."""
     names, others = topic_words(question, language, languages)
     stemmed = {
         word: {stem for code in languages for stem in terms(word, code)} | {word}

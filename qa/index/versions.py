@@ -22,6 +22,7 @@ from qa.core.config import Settings
 from qa.core.errors import IndexMismatchError, IndexMissingError
 from qa.embedders import model_identity
 from qa.store import Catalog, VectorStore
+from qa.store.vocabulary import has_term_with_prefix
 from qa.text.languages import DEFAULT_LANGUAGE
 
 FORMAT_VERSION = 10
@@ -147,6 +148,10 @@ class IndexVersion:
                 self._frequencies.clear()
             self._frequencies.update(self.catalog.document_frequencies(missing))
         return {t: self._frequencies[t] for t in terms}
+
+    def has_term_with_prefix(self, prefix: str) -> bool:
+        """Whether a stored term begins with `prefix` (`qa.store.vocabulary`)."""
+        return has_term_with_prefix(self.catalog.connection, prefix)
 
     def close(self) -> None:
         self.catalog.close()

@@ -359,18 +359,6 @@ class Catalog:
         found = dict(rows)
         return {term: int(found.get(term, 0)) for term in unique}
 
-    def has_term_with_prefix(self, prefix: str) -> bool:
-        """Whether some passage holds a term that begins with `prefix` (one range look-up on
-        the vocabulary's key): a word spelt alike across languages, "congreso" / "congress"."""
-        if not prefix:
-            return False
-        # Every string that begins with `prefix` sorts in [prefix, prefix + U+10FFFF).
-        row = self.connection.execute(
-            "SELECT 1 FROM vocabulary WHERE term >= ? AND term < ? AND passages > 0 LIMIT 1",
-            (prefix, prefix + "\U0010ffff"),
-        ).fetchone()
-        return row is not None
-
 
 #: A passage's text, read from its document's (a passage is the span [start, end) of it;
 #: SQLite counts characters as Python does): the text is stored once.
