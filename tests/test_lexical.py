@@ -215,3 +215,24 @@ def test_a_common_term_finds_no_candidates_but_still_counts_in_their_scores(town
         "03.txt",
         "04.txt",
     }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Movilización NACIONAL en Andahuaylas, Perú",
+        "plain ASCII text, with Punctuation!",
+        "ﬁne ligatures, full-width ＡＢＣ, emoji 😀✓, 中文文本, العربية, naïve café, Ångström",
+        "e\u0301 combining acute already decomposed, İstanbul, straße",
+        "",
+    ],
+)
+def test_folding_accents_lowers_and_strips_every_combining_mark(text):
+    import unicodedata
+
+    from qa.text.terms import fold_accents
+
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    expected = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    assert fold_accents(text) == expected
+    assert fold_accents("Movilización") == "movilizacion"

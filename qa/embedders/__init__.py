@@ -84,6 +84,7 @@ class EmbedderOptions:
     query_threads: int = 1
     passage_threads: int = 1
     passage_precision: str = "float32"
+    query_precision: str = "float32"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EmbedderOptions:
@@ -95,6 +96,7 @@ class EmbedderOptions:
             query_threads=settings.search_threads,
             passage_threads=settings.index_threads or os.cpu_count() or 1,
             passage_precision=settings.passage_precision,
+            query_precision=settings.query_precision,
         )
 
 

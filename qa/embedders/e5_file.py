@@ -19,6 +19,9 @@ from pathlib import Path
 import numpy as np
 
 MAGIC = b"E5S1"
+#: e5 is trained with a role prefix on every text: questions, and what is stored.
+QUERY_PREFIX = "query: "
+PASSAGE_PREFIX = "passage: "
 BLOCK = 32
 _Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", BLOCK // 2)])
 _FLOAT32, _Q4_0 = 0, 1

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.embedders.e5_file import E5File, ModelFileError
+from qa.embedders.e5_file import QUERY_PREFIX, E5File, ModelFileError
 from qa.embedders.onnx_query import (
     ONNX_OPSET,
     PROBES,
@@ -35,6 +35,8 @@ from qa.embedders.onnx_query import (
 PROBE_COSINE = {"float32": 0.999, "int8": 0.99}
 #: Changes when what `_export` writes does.
 EXPORT_VERSION = 1
+#: Changes when what `qa.embedders.smoothing` makes of the export does.
+SMOOTHING_VERSION = 1
 
 
 class TooLong(ValueError):
@@ -59,9 +61,12 @@ class E5OnnxEncoder:
         threads: int,
         precision: str = "float32",
         providers: list | None = None,
+        role: str = "passage",
     ) -> E5OnnxEncoder:
         """The encoder of a model file (or of one already read) on `threads` threads, its
-        weights in `precision` ("float32" or "int8"), on ONNX Runtime's `providers`."""
+        weights in `precision` ("float32" or "int8"), on ONNX Runtime's `providers`. In int8,
+        a "question" graph is smoothed first (`qa.embedders.smoothing`), a "passage" graph
+        keeps its feed-forward outputs in float32 (`_quantised`)."""
         try:
             model = path if isinstance(path, E5File) else E5File(path)
         except ModelFileError as error:
@@ -71,7 +76,16 @@ class E5OnnxEncoder:
         def exported():
             return _export(model)
 
-        if precision == "int8":
+        if precision == "int8" and role == "question":
+            session = cached_session(
+                "e5-question-int8",
+                f"{key}-s{SMOOTHING_VERSION}",
+                lambda: _smoothed(cached_graph("e5-encoder", key, exported, cache_dir), model),
+                cache_dir,
+                threads,
+                providers,
+            )
+        elif precision == "int8":
             session = cached_session(
                 "e5-encoder-int8",
                 key,
@@ -95,6 +109,13 @@ class E5OnnxEncoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.encode_tokens(self.tokens(texts))
 
+    def feeds(self, ids: list[list[int]]) -> dict[str, np.ndarray]:
+        """The graph's inputs for texts (as `tokens` gives them), padded to the longest."""
+        longest = max(len(row) for row in ids)
+        if longest > self.max_tokens:
+            raise TooLong(f"a text of {longest} tokens is longer than {self.max_tokens}")
+        return _feeds(self._model, ids)
+
     def encode_tokens(self, ids: list[list[int]]) -> np.ndarray:
         """Texts (as `tokens` gives them) of at most `max_tokens` tokens each, padded to the
         longest of them: callers batch texts of similar length."""
@@ -103,16 +124,8 @@ class E5OnnxEncoder:
     def token_states(self, ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         """The last hidden state of every token of texts as `encode_tokens` takes them,
         (texts, tokens, hidden), and the mask of the real (unpadded) tokens."""
-        longest = max(len(row) for row in ids)
-        if longest > self.max_tokens:
-            raise TooLong(f"a text of {longest} tokens is longer than {self.max_tokens}")
-        padded = np.full((len(ids), longest), self._model.pad, dtype=np.int64)
-        mask = np.zeros((len(ids), longest), dtype=np.int64)
-        for row, tokens in enumerate(ids):
-            padded[row, : len(tokens)] = tokens
-            mask[row, : len(tokens)] = 1
-        feeds = {"words": self._model.word_vectors(padded), "attention_mask": mask}
-        return self._session.run(None, feeds)[0], mask
+        feeds = self.feeds(ids)
+        return self._session.run(None, feeds)[0], feeds["attention_mask"]
 
     def check_against(self, reference, prefix: str) -> None:
         """Raise QueryEncoderUnavailable unless it embeds the probes (alone and as one padded
@@ -128,6 +141,32 @@ class E5OnnxEncoder:
                 f"the ONNX export's vectors ({self.precision}) reach only a cosine of "
                 f"{lowest:.4f} with the engine's (at least {needed} needed)"
             )
+
+
+def _feeds(model: E5File, ids: list[list[int]]) -> dict[str, np.ndarray]:
+    """The exported graph's inputs for token ids, padded to the longest row."""
+    longest = max(len(row) for row in ids)
+    padded = np.full((len(ids), longest), model.pad, dtype=np.int64)
+    mask = np.zeros((len(ids), longest), dtype=np.int64)
+    for row, tokens in enumerate(ids):
+        padded[row, : len(tokens)] = tokens
+        mask[row, : len(tokens)] = 1
+    return {"words": model.word_vectors(padded), "attention_mask": mask}
+
+
+def _smoothed(graph: bytes | str, model: E5File) -> bytes:
+    """The question graph in int8 (`qa.embedders.smoothing`), calibrated on questions."""
+    from qa.embedders.smoothing import smoothed_int8
+
+    source = graph if isinstance(graph, bytes) else Path(graph).read_bytes()
+
+    def feeds(text: str) -> dict[str, np.ndarray]:
+        return _feeds(model, model.tokenizer.ids([QUERY_PREFIX + text]))
+
+    try:
+        return smoothed_int8(source, feeds)
+    except Exception as error:  # the quantiser raises many kinds; any means "float32"
+        raise QueryEncoderUnavailable(f"the int8 quantisation failed ({error})") from error
 
 
 def _export_key(model: E5File) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 
 from qa.core.errors import ConfigurationError
 from qa.embedders import EmbedderOptions
-from qa.embedders.e5_file import E5File, ModelFileError
+from qa.embedders.e5_file import PASSAGE_PREFIX, QUERY_PREFIX, E5File, ModelFileError
 from qa.embedders.e5_onnx import E5OnnxEncoder, TooLong
 from qa.embedders.onnx_query import (
     CheckedOnce,
@@ -39,8 +39,6 @@ log = logging.getLogger(__name__)
 
 #: Model names of the files bundled in the package: the engine's variant name, the file.
 VARIANTS = {"multilingual-e5-small": ("original", "e5-small-q4.bin")}
-QUERY_PREFIX = "query: "
-PASSAGE_PREFIX = "passage: "
 #: Passages per ONNX batch, in order of length (padding to the longest of a few similar
 #: lengths costs little; larger batches were slower here).
 ONNX_PASSAGE_BATCH = 8
@@ -89,8 +87,15 @@ class E5Embedder:
         self._wanted_passage_encoder = options.passage_encoder
         self._file: E5File | None = None
         self._file_lock = threading.Lock()
+        # Questions may run in int8 (`Settings.query_precision`), always on the CPU.
         self._onnx = CheckedOnce(
-            lambda: self._checked_onnx(self._query_threads, self._model.query, QUERY_PREFIX),
+            lambda: self._checked_onnx(
+                self._query_threads,
+                self._model.query,
+                QUERY_PREFIX,
+                options.query_precision,
+                role="question",
+            ),
             "Questions are embedded by the engine",
             log,
         )
@@ -123,10 +128,16 @@ class E5Embedder:
         return self._onnx_passages.get() if self._wanted_passage_encoder == "onnx" else None
 
     def _checked_onnx(
-        self, threads: int, reference, prefix: str, precision="float32", providers=None
+        self,
+        threads: int,
+        reference,
+        prefix: str,
+        precision="float32",
+        providers=None,
+        role="passage",
     ) -> E5OnnxEncoder:
         encoder = E5OnnxEncoder.for_file(
-            self._model_file(), self._cache_dir, threads, precision, providers
+            self._model_file(), self._cache_dir, threads, precision, providers, role
         )
         self._use_threads(threads)
         encoder.check_against(reference, prefix)

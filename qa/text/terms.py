@@ -26,10 +26,26 @@ WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _local = threading.local()  # PyStemmer objects are not safe to share between threads.
 
 
+class _CombiningMarks(dict):
+    """A `str.translate` table that removes combining marks and keeps every other character,
+    filled in as characters are first met (translating runs in C; a question's answer folds
+    thousands of sentences)."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        self[code] = kept
+        return kept
+
+
+_WITHOUT_MARKS = _CombiningMarks()
+
+
 def fold_accents(text: str) -> str:
     """Lower-case and strip combining marks: "Movilización" -> "movilizacion"."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    lowered = text.lower()
+    if lowered.isascii():  # nothing to decompose
+        return lowered
+    return unicodedata.normalize("NFKD", lowered).translate(_WITHOUT_MARKS)
 
 
 @lru_cache(maxsize=64)
