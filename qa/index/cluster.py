@@ -55,8 +55,11 @@ class EmbeddingWorker:
         self.params = chunking_parameters(self.settings, self.embedder)
         self.limits = MetadataLimits.of(self.settings)
 
-    def ready(self) -> int:
-        return os.getpid()
+    def ready(self) -> tuple[int, str]:
+        """Where the worker runs: its process id and its Ray node's id."""
+        import ray
+
+        return os.getpid(), ray.get_runtime_context().get_node_id()
 
     def prepare(self, entries: list[SourceEntry]) -> list[PreparedDocument]:
         return [
@@ -88,7 +91,10 @@ def connect(address: str) -> bool:
         else:
             ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError) as error:
-        raise BuildError(f"Cannot join the Ray cluster at {address}: {error}") from None
+        raise BuildError(
+            f"Cannot join the Ray cluster at {address}: {error}. A cluster that `ray start` "
+            "began asks for its token: set RAY_AUTH_MODE=token (docs/cluster.md)."
+        ) from None
     return True
 
 
@@ -138,8 +144,13 @@ class ClusterExecutor:
         self._keys: dict[str, str] = {}  # document id -> staging key, until its group goes
         self._group_count = 0
         self.workers = count
+        self.started_workers: list[tuple[int, str]] = []  # (process id, node id) of each
         self.staging = Staging(staging_folder, vector_identity(settings, params))
-        self._wait_ready(f"starting {count} workers (each loads the model)")
+        try:
+            self._wait_ready(f"starting {count} workers (each loads the model)")
+        except BaseException:
+            self.close()
+            raise
 
     # --- What the build calls (qa.index.preparing.BuildExecutor) ---
 
@@ -235,7 +246,7 @@ class ClusterExecutor:
                 "The version in service is unchanged."
             )
         try:
-            self._ray.get(ready)
+            self.started_workers = self._ray.get(references)
         except self._ray.exceptions.RayError as error:
             raise BuildError(f"The cluster's workers could not start: {error}") from None
 

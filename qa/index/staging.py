@@ -74,7 +74,7 @@ class Staging:
         try:
             with np.load(self._path(key)) as data:
                 matrix = data["passages"]
-                sentence_counts, context_counts = data["sentence_counts"], data["context_counts"]
+                sentence_counts, context_counts = data["sentences_counts"], data["context_counts"]
                 sentences, context = data["sentences"], data["context"]
         except (OSError, KeyError, ValueError):
             return None  # not staged, or unreadable: embedded again
