@@ -222,6 +222,20 @@ def test_a_killed_driver_leaves_the_old_version_and_the_next_build_resumes(
     assert_same_index(settings, local_large, embedder)
 
 
+def test_a_moved_folder_reuses_its_staged_vectors(cluster, tmp_path, embedder, e5_cache):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(BUNDLED_CORPUS, corpus / "before")
+    settings = settings_for(corpus, tmp_path / "i", e5_cache, cluster=cluster.address)
+    first = build_index(settings, embedder)
+    (corpus / "before").rename(corpus / "after")
+    moved = build_index(settings, embedder)
+    assert (moved.added, moved.removed) == (first.added, first.added)
+    assert moved.staged_passages == first.passages and moved.embedded_passages == 0
+    local = settings_for(corpus, tmp_path / "local", e5_cache)
+    build_index(local, embedder)
+    assert_same_index(settings, local, embedder)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
