@@ -81,12 +81,17 @@ def _paths(function):
 @_paths
 @click.option("--full", is_flag=True, help="Rebuild from scratch instead of updating.")
 @click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
+@click.option(
+    "--cluster",
+    default=None,
+    help="Prepare and embed on a Ray cluster: 'local' starts one here, 'auto' or host:port "
+    "joins one [QA_CLUSTER; unset: in this process].",
+)
 @click.pass_context
-def index(ctx, corpus, index_dir, full: bool, as_json: bool) -> None:
+def index(ctx, corpus, index_dir, full: bool, as_json: bool, cluster: str | None) -> None:
     """Index the corpus: only new or changed documents are embedded."""
-    settings = _settings(
-        ctx, corpus=corpus, index=index_dir, progress=not as_json and sys.stderr.isatty()
-    )
+    progress = not as_json and sys.stderr.isatty()
+    settings = _settings(ctx, corpus=corpus, index=index_dir, progress=progress, cluster=cluster)
     report = _assistant(settings).build(full=full)
     if as_json:
         _print_json(report)
@@ -97,6 +102,12 @@ def index(ctx, corpus, index_dir, full: bool, as_json: bool) -> None:
         f"(added {report.added}, changed {report.changed}, removed {report.removed}, "
         f"unchanged {report.unchanged}; embedded {report.embedded_passages} passages)."
     )
+    if report.cluster:
+        click.echo(
+            f"On the Ray cluster {report.cluster}: {report.workers} workers, "
+            f"{report.staged_passages} passages staged by an earlier build, "
+            f"{report.retried_tasks} tasks retried."
+        )
     for skipped in report.skipped:
         click.echo(f"Skipped {skipped.path}: {skipped.reason}", err=True)
 

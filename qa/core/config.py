@@ -210,6 +210,16 @@ class Settings(BaseSettings):
         ge=0,
         description="CPU threads for embedding during a build; 0 means one per core.",
     )
+    embed_group: int = Field(1024, ge=1, description="Passages a build embeds in one call.")
+    cluster: str = Field(
+        "",
+        description="Where a build prepares and embeds: unset, in its own process; 'local', on "
+        "a Ray cluster it starts here; 'auto' or 'host:port', on one it joins (docs/cluster.md).",
+    )
+    cluster_workers: int = Field(
+        0, ge=0, description="Embedding workers (Ray actors) a cluster build starts; 0: one a CPU."
+    )
+    cluster_step_timeout: float = Field(600.0, gt=0, description="Longest wait for a worker, s.")
 
     # --- Retrieval ---
     search_mode: SearchMode = Field("hybrid", description="Default retrieval mode.")
@@ -373,11 +383,9 @@ class Settings(BaseSettings):
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value):
-        return (
-            [part.strip() for part in value.split(",") if part.strip()]
-            if isinstance(value, str)
-            else value
-        )
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("admin_token")
     @classmethod

@@ -42,3 +42,8 @@ class CorpusError(QAError):
 class BuildError(QAError):
     """A build failed on the way (a full disk, an unwritable index folder); the version in
     service is unchanged."""
+
+
+class BuildStalledError(BuildError):
+    """A cluster build had no result from any worker for too long; the message names the
+    step it waited for."""

@@ -200,6 +200,13 @@ class BuildReport:
     skipped: list[SkippedFile] = field(default_factory=list)
     seconds: float = 0.0
     version: str = ""
+    #: Passages whose vectors an earlier, unfinished cluster build had computed (not embedded).
+    staged_passages: int = 0
+    #: The Ray cluster the build ran on ("" for this process), its embedding workers, and the
+    #: tasks run again after a worker or node was lost.
+    cluster: str = ""
+    workers: int = 1
+    retried_tasks: int = 0
 
 
 @dataclass

@@ -31,15 +31,9 @@ from qa.core.config import Settings
 from qa.core.errors import BuildError, BuildInProgressError
 from qa.core.types import BuildReport, Passage, SkippedFile
 from qa.embedders import Embedder
-from qa.index.chunking import (
-    ChunkingParameters,
-    chunk_document,
-    embedding_text,
-    passage_budget,
-    truncate_title,
-)
-from qa.index.embedding import embed_pending
-from qa.index.events import add_document_dates
+from qa.index.chunking import ChunkingParameters, passage_budget
+from qa.index.embedding import store_group
+from qa.index.preparing import BuildExecutor, LocalExecutor
 from qa.index.versions import (
     CATALOG_FILE,
     FORMAT_VERSION,
@@ -53,17 +47,8 @@ from qa.index.versions import (
     open_index,
     write_atomically,
 )
-from qa.ingest.documents import (
-    CorpusScan,
-    MetadataLimits,
-    SourceEntry,
-    UnreadableDocument,
-    lies_in,
-    load_document,
-    scan_corpus,
-)
+from qa.ingest.documents import CorpusScan, MetadataLimits, SourceEntry, lies_in, scan_corpus
 from qa.store import Catalog, CatalogError, VectorStore, inverted_lists_for
-from qa.text.terms import terms
 
 __all__ = [  # the versions' names too, for callers that build and then open
     "CATALOG_FILE",
@@ -75,8 +60,8 @@ __all__ = [  # the versions' names too, for callers that build and then open
     "open_index",
 ]
 
-#: Passages embedded per call: large enough for the model's length-sorted batching.
-EMBED_GROUP = 1024
+#: Where a cluster build keeps the vectors it computed until a build finishes (qa.index.cluster).
+STAGING_FOLDER = "staging"
 #: Said of a skipped document whose earlier version stays in the index.
 KEPT = " (the previously indexed version is kept)"
 
@@ -124,6 +109,18 @@ def build_index(settings: Settings, embedder: Embedder, full: bool = False) -> B
     return report
 
 
+def _executor(settings: Settings, embedder: Embedder, index_dir: Path):
+    """Where documents are prepared and passages embedded: here, or on the Ray cluster that
+    `Settings.cluster` names (its module imports Ray, an optional dependency)."""
+    params = chunking_parameters(settings, embedder)
+    limits = MetadataLimits.of(settings)
+    if not settings.cluster:
+        return LocalExecutor(settings, embedder, params, limits)
+    from qa.index.cluster import ClusterExecutor
+
+    return ClusterExecutor(settings, embedder, params, limits, index_dir / STAGING_FOLDER)
+
+
 def _build(settings: Settings, embedder: Embedder, full: bool, index_dir: Path) -> BuildReport:
     versions = index_dir / "versions"
     versions.mkdir(exist_ok=True)
@@ -138,15 +135,23 @@ def _build(settings: Settings, embedder: Embedder, full: bool, index_dir: Path) 
     name = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
     folder = versions / name
     folder.mkdir()
+    executor, switched = None, False
     try:
-        report = _write_version(folder, base, scan, settings, embedder)
+        executor = _executor(settings, embedder, index_dir)
+        report = _write_version(folder, base, scan, settings, embedder, executor)
         # The one step that switches service to the new version.
         write_atomically(index_dir / "CURRENT", name + "\n")
+        switched = True
     except BaseException:
         # Interrupted or failed: the unfinished folder goes at once (unless the switch was made).
         if current_version(index_dir) != folder:
             shutil.rmtree(folder, ignore_errors=True)
         raise
+    finally:
+        if executor is not None:
+            executor.close(finished=switched)
+    report.cluster, report.workers = executor.cluster, executor.workers
+    report.retried_tasks = executor.retried_tasks
     # Kept: the new version and the one serving until now, for requests still reading it.
     # Anything else (older versions, orphans of a crash before the switch) goes.
     _remove_versions(index_dir, keep={name, live.name if live else name})
@@ -155,12 +160,17 @@ def _build(settings: Settings, embedder: Embedder, full: bool, index_dir: Path) 
 
 
 def _write_version(
-    folder: Path, base: Path | None, scan: CorpusScan, settings: Settings, embedder: Embedder
+    folder: Path,
+    base: Path | None,
+    scan: CorpusScan,
+    settings: Settings,
+    embedder: Embedder,
+    executor: BuildExecutor,
 ) -> BuildReport:
     """Writes the complete new version into `folder`, its manifest last."""
     catalog, vectors, previous = _start_version(folder, base, embedder, settings)
     try:
-        report = _apply_changes(settings, embedder, catalog, vectors, previous, scan)
+        report = _apply_changes(settings, executor, catalog, vectors, previous, scan)
         catalog.commit()
         lists = inverted_lists_for(vectors.size, settings.faiss_factory, settings.ivf_min_passages)
         vectors = vectors.reorganised(lists)
@@ -218,7 +228,7 @@ def _start_version(folder: Path, base: Path | None, embedder: Embedder, settings
 
 def _apply_changes(
     settings: Settings,
-    embedder: Embedder,
+    executor: BuildExecutor,
     catalog: Catalog,
     vectors: VectorStore,
     previous: dict[str, str],
@@ -244,46 +254,45 @@ def _apply_changes(
         else:
             todo.append(entry)
 
-    params = chunking_parameters(settings, embedder)
-    limits = MetadataLimits.of(settings)
-    pending: list[tuple[Passage, str]] = []  # passages waiting for their vectors
+    # Passages waiting for their vectors, and a bar of passages embedded (on a cluster too).
+    pending: list[tuple[Passage, str]] = []
     progress = tqdm(
-        todo, desc="Indexing", unit="doc", disable=not settings.progress or len(todo) < 50
+        total=0, desc="Embedding", unit="passage", disable=not settings.progress or len(todo) < 50
     )
-    for entry in progress:
-        try:
-            document = load_document(entry, limits)
-            passages = chunk_document(
-                document, embedder, params.max_tokens, params.overlap_sentences
-            )
-        except UnreadableDocument as error:
-            kept = KEPT if entry.id in previous else ""
-            report.skipped.append(SkippedFile(entry.id, f"{error}{kept}"))
-            continue
-        except OSError:
-            raise  # the machine's failure (a full disk), not the document's
-        except Exception as error:  # a failure on one document is named, never fatal
-            kept = KEPT if entry.id in previous else ""
-            reason = f"cannot split into passages: {type(error).__name__}: {error}{kept}"
-            report.skipped.append(SkippedFile(entry.id, reason))
-            continue
-        if not passages:
-            report.skipped.append(SkippedFile(entry.id, "no sentences"))
+
+    def store(groups) -> None:
+        for group in groups:
+            store_group(group, vectors, catalog)
+            report.embedded_passages += len(group.ids)
+            progress.update(len(group.ids))
+
+    for prepared in executor.prepare(todo):
+        entry = prepared.entry
+        if prepared.skipped:
+            kept = KEPT if entry.id in previous and prepared.document is None else ""
+            report.skipped.append(SkippedFile(entry.id, prepared.skipped + kept))
             continue
         if entry.id in previous:
             vectors.remove(catalog.remove_document(entry.id))
             report.changed += 1
         else:
             report.added += 1
-        title = truncate_title(embedder, document.title) if params.title_in_passage else ""
-        texts = [embedding_text(title, p.text, params.title_in_passage) for p in passages]
-        catalog.add_document(document, passages, [terms(text, document.language) for text in texts])
-        add_document_dates(catalog, document, passages)
-        pending.extend(zip(passages, texts, strict=True))
-        if len(pending) >= EMBED_GROUP:
-            report.embedded_passages += embed_pending(pending, embedder, vectors, catalog, settings)
+        catalog.add_document(prepared.document, prepared.passages, prepared.terms)
+        catalog.dates.add(prepared.date_rows)
+        staged = executor.staged(prepared)
+        if staged is not None:  # embedded by an earlier build that did not finish
+            store_group(staged, vectors, catalog)
+            report.staged_passages += len(staged.ids)
+            continue
+        progress.total += len(prepared.passages)
+        progress.refresh()
+        pending.extend(zip(prepared.passages, prepared.texts, strict=True))
+        if len(pending) >= settings.embed_group:
+            store(executor.embed(pending))
             pending = []
-    report.embedded_passages += embed_pending(pending, embedder, vectors, catalog, settings)
+    store(executor.embed(pending))
+    store(executor.finish())
+    progress.close()
     return report
 
 

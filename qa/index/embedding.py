@@ -1,9 +1,13 @@
 """Embedding a build's pending passages: their vectors into the vector store and, when the
 settings ask for them, their sentences' vectors into the catalog, embedded separately or
-pooled out of the passages' own passes (`Settings.sentence_vector_source`)."""
+pooled out of the passages' own passes (`Settings.sentence_vector_source`).
+
+Computing a group's vectors (`embed_group`) is apart from storing them (`store_group`), so
+that a cluster's workers compute and the build's one writer stores."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
@@ -14,6 +18,17 @@ from qa.embedders import Embedder, pools_spans
 from qa.store import Catalog, VectorStore
 
 
+@dataclass
+class EmbeddedGroup:
+    """The vectors of one group of passages: each passage's, and (when the settings ask for
+    them) its sentences' own and in context, by passage id."""
+
+    ids: np.ndarray
+    matrix: np.ndarray
+    sentences: dict[int, np.ndarray] = field(default_factory=dict)
+    context: dict[int, np.ndarray] = field(default_factory=dict)
+
+
 def embed_pending(
     pending, embedder: Embedder, vectors: VectorStore, catalog: Catalog, settings: Settings
 ) -> int:
@@ -21,16 +36,27 @@ def embed_pending(
     each of their sentences into the catalog (a sentence two passages share, once)."""
     if not pending:
         return 0
+    store_group(embed_group(pending, embedder, settings), vectors, catalog)
+    return len(pending)
+
+
+def embed_group(pending, embedder: Embedder, settings: Settings) -> EmbeddedGroup:
+    """The vectors of the pending (passage, embedded text) pairs, stored nowhere yet."""
     ids = np.fromiter((passage.id for passage, _ in pending), dtype=np.int64)
     texts = [text for _, text in pending]
     if settings.sentence_vectors and pooled_sentences(settings, embedder):
-        _embed_pooled(pending, texts, ids, embedder, vectors, catalog, settings)
-        return len(pending)
-    matrix = embedder.encode_passages(texts, batch_size=settings.batch_size)
-    vectors.add(ids, matrix)
+        return _embed_pooled(pending, texts, ids, embedder, settings)
+    group = EmbeddedGroup(ids, embedder.encode_passages(texts, batch_size=settings.batch_size))
     if settings.sentence_vectors:
-        _embed_sentences(pending, embedder, catalog, settings)
-    return len(pending)
+        _embed_sentences(pending, embedder, settings, group)
+    return group
+
+
+def store_group(group: EmbeddedGroup, vectors: VectorStore, catalog: Catalog) -> None:
+    """Write an embedded group into the new version's stores."""
+    vectors.add(group.ids, group.matrix)
+    if group.sentences:
+        catalog.set_sentence_vectors(group.sentences, group.context)
 
 
 def pooled_sentences(settings: Settings, embedder: Embedder) -> bool:
@@ -41,9 +67,7 @@ def pooled_sentences(settings: Settings, embedder: Embedder) -> bool:
     return source != "separate" and pools_spans(embedder)
 
 
-def _embed_pooled(
-    pending, texts, ids, embedder, vectors: VectorStore, catalog: Catalog, settings: Settings
-) -> None:
+def _embed_pooled(pending, texts, ids, embedder, settings: Settings) -> EmbeddedGroup:
     """Passages embedded with their sentences' vectors pooled out of the same pass:
     "passage", every vector; "context", the context vectors only (each sentence as read
     in its passage), the sentences alone embedded on their own."""
@@ -51,8 +75,8 @@ def _embed_pooled(
     pairs = every and settings.sentence_context_vectors
     spans = [_sentence_spans(passage, text, pairs) for passage, text in pending]
     matrix, pooled = embedder.encode_passages_pooled(texts, spans, settings.batch_size)
-    vectors.add(ids, matrix)
-    own, context = {}, {}
+    group = EmbeddedGroup(ids, matrix)
+    own, context = group.sentences, group.context
     for (passage, _), found in zip(pending, pooled, strict=True):
         if found is None:
             continue
@@ -64,15 +88,14 @@ def _embed_pooled(
         if pairs:
             # A passage's first sentence has no pair and keeps its own vector.
             context[passage.id] = np.vstack([found[:1], found[count:]])
-    if every:
-        catalog.set_sentence_vectors(own, context)
-    else:
+    if not every:
         done = [item for item, found in zip(pending, pooled, strict=True) if found is not None]
-        _embed_sentences(done, embedder, catalog, settings, pooled_context=context)
+        _embed_sentences(done, embedder, settings, group, pooled_context=dict(context))
     # Passages it could not pool (embedded by the engine) get separate sentence passes.
     rest = [item for item, found in zip(pending, pooled, strict=True) if found is None]
     if rest:
-        _embed_sentences(rest, embedder, catalog, settings)
+        _embed_sentences(rest, embedder, settings, group)
+    return group
 
 
 def _sentence_spans(passage: Passage, text: str, pairs: bool) -> list[tuple[int, int]]:
@@ -89,14 +112,15 @@ def _sentence_spans(passage: Passage, text: str, pairs: bool) -> list[tuple[int,
 def _embed_sentences(
     pending,
     embedder: Embedder,
-    catalog: Catalog,
     settings: Settings,
+    group: EmbeddedGroup,
     pooled_context: dict[int, np.ndarray] | None = None,
 ) -> None:
     """Each sentence of the pending passages on its own and, when the settings ask for it,
     with the sentence before it in its passage (a sentence or pair two passages share is
     embedded once; a passage's first sentence has no pair and keeps its own vector). With
-    `pooled_context`, those are the passages' context vectors and no pair is embedded."""
+    `pooled_context`, those are the passages' context vectors and no pair is embedded.
+    The vectors go into `group`."""
     pairs = settings.sentence_context_vectors and pooled_context is None
     texts: dict[tuple, str] = {}
     for passage, _ in pending:
@@ -117,4 +141,5 @@ def _embed_sentences(
         if pairs and sentences:
             pairs_rows = [row[(document, b.start, s.start)] for b, s in pairwise(sentences)]
             context[passage.id] = np.vstack([own[passage.id][:1], encoded[pairs_rows]])
-    catalog.set_sentence_vectors(own, pooled_context if pooled_context is not None else context)
+    group.sentences.update(own)
+    group.context.update(pooled_context if pooled_context is not None else context)

@@ -168,6 +168,18 @@ def load_document(entry: SourceEntry, limits: MetadataLimits) -> Document:
         raise UnreadableDocument(f"cannot read: {type(error).__name__}: {error}") from None
 
 
+def current_hash(entry: SourceEntry) -> str:
+    """The content hash of the entry's document as it reads now (the scan's hash if it has
+    not changed since): a worker that reads a document the scan found checks it with this."""
+    data = read_inside(entry.path, entry.root)
+    extra = _sidecar_bytes(entry.path, entry.root)
+    if entry.line is None:
+        return _hash(data, extra)
+    lines = decode_text(data).split("\n")
+    line = lines[entry.line - 1].rstrip("\r") if entry.line <= len(lines) else ""
+    return _hash(line.encode(), extra)
+
+
 def read_inside(path: Path, real_root: str) -> bytes:
     """The bytes of the regular file at `path`, which must lie in the corpus once links
     are resolved (OutsideCorpus if not); never blocks on a FIFO."""
