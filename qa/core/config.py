@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from qa.core.errors import ConfigurationError
+from qa.core.retired import RETIRED
 
 SearchMode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[str, ...] = get_args(SearchMode)
@@ -28,33 +29,6 @@ MAX_TIMELINE_EVENTS = 1000
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 #: A weight added to a score: 0 or more.
 Weight = Annotated[float, Field(ge=0.0)]
-
-#: Settings that are no more, and where each went: given as a keyword or a `QA_*` variable,
-#: they stop `Settings` with this message instead of being ignored.
-_CALIBRATED = (
-    "is no longer a setting: it is `{}` of each embedding model's answer calibration "
-    "(qa.answer.calibration), whose weights and thresholds are fitted together; to try "
-    "another, give a whole calibration in a JSON file (QA_CALIBRATION_FILE)"
-)
-RETIRED: dict[str, str] = {
-    "dense_weight": "is now search_dense_weight (QA_SEARCH_DENSE_WEIGHT), the retrieval "
-    "fusion's dense weight",
-    **{
-        old: _CALIBRATED.format(new)
-        for old, new in {
-            "answer_context_weight": "sentence_context_weight",
-            "answer_passage_weight": "sentence_passage_weight",
-            "answer_rank_weight": "sentence_rank_weight",
-            "answer_kind_weight": "sentence_kind_weight",
-            "answer_dense_weight": "sentence_dense_weight",
-            "answer_context_dense_weight": "sentence_context_dense_weight",
-            "abstain_dense_weight": "confidence_dense_weight",
-            "abstain_missing_penalty": "confidence_missing_penalty",
-            "abstain_threshold": "refusal_threshold",
-            "abstain_background_lift": "refusal_background_lift",
-        }.items()
-    },
-}
 
 
 class Settings(BaseSettings):
