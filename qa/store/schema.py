@@ -1,6 +1,12 @@
 """The tables of an index version's catalog (SQLite, with FTS5 for the lexical index)."""
 
 SCHEMA = """
+-- What the catalog holds as a whole: 'version', the index version its last committed build
+-- put in service (qa/index/versions.py), set in that build's transaction.
+CREATE TABLE IF NOT EXISTS index_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY,
     path TEXT NOT NULL,
