@@ -449,3 +449,19 @@ def test_a_passage_text_is_read_from_its_document_as_it_was_cut(tmp_path):
         assert stored[passage.id].passage == passage
     assert catalog.document_passages("d") == passages
     assert {row[0]: row[2] for row in catalog.titled_passages()} == {p.id: p.text for p in passages}
+
+
+def test_a_first_sentence_vector_is_stored_once(make_settings, fake_embedder):
+    """A passage's first sentence has no sentence before it: its context vector is its own
+    vector, which the catalog stores once and gives back in both places."""
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "The strike began. It lasted two days. Then talks resumed.")
+    build_index(settings, fake_embedder)
+    index = open_index(settings)
+    (own, context), *rest = index.catalog.connection.execute(
+        "SELECT sentence_vectors, context_vectors FROM passages"
+    ).fetchall()
+    assert not rest and len(context) == len(own) * 2 // 3  # two of three rows
+    (entry,) = index.catalog.passages(index.vectors.ids().tolist()).values()
+    np.testing.assert_array_equal(entry.context_vectors[0], entry.sentence_vectors[0])
+    assert len(entry.context_vectors) == 3

@@ -20,7 +20,7 @@ import numpy as np
 
 from qa.core.types import Document, Passage, Sentence
 from qa.dates.values import date_bounds
-from qa.store.codes import pack_rows, unpack_rows
+from qa.store.codes import pack_context, pack_rows, unpack_context, unpack_rows
 from qa.store.dates import SentenceDates
 from qa.store.filters import SearchFilters, filter_clause, match_expression
 from qa.store.passages import StoredPassage
@@ -199,7 +199,7 @@ class Catalog:
         self.connection.executemany(
             "UPDATE passages SET sentence_vectors = ?, context_vectors = ? WHERE id = ?",
             [
-                (pack_rows(matrix), pack_rows(context.get(passage_id)), passage_id)
+                (pack_rows(matrix), pack_context(matrix, context.get(passage_id)), passage_id)
                 for passage_id, matrix in vectors.items()
             ],
         )
@@ -332,7 +332,7 @@ class Catalog:
                 row[9],
                 json.loads(row[10]),
                 unpack_rows(row[11], rows_count),
-                unpack_rows(row[12], rows_count),
+                unpack_context(row[12], row[11], rows_count),
             )
         return found
 

@@ -34,8 +34,9 @@ CREATE TABLE IF NOT EXISTS passages (
     -- Each sentence's own vector, one row per sentence, as int8 codes after one float32 scale
     -- a row (qa/store/codes.py `pack_rows`; NULL when not embedded).
     sentence_vectors BLOB,
-    -- Each sentence embedded with the sentence before it in the passage (the first sentence:
-    -- its own vector), stored the same way (NULL when not embedded).
+    -- Each sentence embedded with the sentence before it in the passage, stored the same
+    -- way (NULL when not embedded); the first sentence has none before it and keeps its own
+    -- vector, which is then not stored twice (codes.py `pack_context`).
     context_vectors BLOB
 );
 CREATE INDEX IF NOT EXISTS passages_by_document ON passages(document_id, ordinal);
