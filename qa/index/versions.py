@@ -28,6 +28,7 @@ from qa.core.errors import IndexMismatchError, IndexMissingError
 from qa.embedders import model_identity
 from qa.store import Catalog
 from qa.store.parts import VectorParts
+from qa.store.state import served_version
 from qa.text.languages import DEFAULT_LANGUAGE
 
 FORMAT_VERSION = 11
@@ -108,7 +109,7 @@ def check_compatible(manifest: Manifest, settings: Settings, index_dir: Path) ->
 def current_version(index_dir: Path) -> Path | None:
     """The folder of the version in service, or None when nothing was built yet."""
     index_dir = Path(index_dir)
-    name = Catalog.served_version(index_dir / CATALOG_FILE)
+    name = served_version(index_dir / CATALOG_FILE)
     if name is None:
         try:  # an index of a format before 11, opened to be refused by its manifest
             name = (index_dir / LEGACY_POINTER).read_text(encoding="utf-8").strip()

@@ -30,7 +30,6 @@ from qa.store.schema import SCHEMA
 CatalogError = sqlite3.Error
 #: Bytes the write-ahead log is cut back to once a checkpoint has copied all of it.
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
-_LOOKING = threading.Lock()
 
 
 class Catalog:
@@ -66,9 +65,8 @@ class Catalog:
 
     def _connect(self) -> sqlite3.Connection:
         if self.readonly:
-            uri = f"file:{self.path}?mode=ro"
+            uri = f"file:{self.path}?mode=ro"  # a reader writes nothing: no foreign keys
             connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            connection.execute("PRAGMA foreign_keys=ON")
             connection.execute("BEGIN")
             connection.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot
             return connection
@@ -82,34 +80,12 @@ class Catalog:
         return connection
 
     def close(self) -> None:
-        """Closes the connection (a writer's uncommitted changes are rolled back); call it
-        when no thread uses it."""
+        """Closes the connection when no thread uses it (a writer's uncommitted work is lost)."""
         with self._opened_lock:
             connection, self._connection = self._connection, None
             self.closed = True
         if connection is not None:
             connection.close()
-
-    @staticmethod
-    def served_version(path: Path) -> str | None:
-        """The name of the version the catalog at `path` serves (its last committed build),
-        or None when there is no catalog or nothing was committed yet."""
-        if not Path(path).is_file():
-            return None
-        # One look at a time: SQLite keeps the descriptor of a connection closed while the
-        # process's other connections lock the file, for the next open to reuse, so looks
-        # made at once by many threads would each leave one behind.
-        with _LOOKING:
-            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-            try:
-                row = connection.execute(
-                    "SELECT value FROM index_state WHERE key = 'version'"
-                ).fetchone()
-            except sqlite3.OperationalError:  # created, no build committed into it yet
-                return None
-            finally:
-                connection.close()
-        return row[0] if row else None
 
     def version(self) -> str | None:
         """The version this catalog holds (as of a reader's opening)."""
