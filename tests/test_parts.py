@@ -128,4 +128,20 @@ def test_the_merge_policy_keeps_parts_few_and_every_vector_found(tmp_path):
     exact = VectorStore.create(32, probes=8)
     exact.add(ids, matrix)
     for row in (3, 1050, 1399):
-        assert parts.search(matrix[row], 10) == exact.search(matrix[row], 10)
+        found, expected = parts.search(matrix[row], 10), exact.search(matrix[row], 10)
+        assert [i for i, _ in found] == [i for i, _ in expected]
+        np.testing.assert_allclose([s for _, s in found], [s for _, s in expected], atol=1e-5)
+
+
+def test_a_small_exact_part_is_scanned_as_faiss_searches_it(tmp_path):
+    ids, matrix = unit_vectors(300)
+    store = VectorStore.create(32, probes=8)
+    store.add(ids, matrix)
+    saved = tmp_path / "part.faiss"
+    store.save(saved)
+    for part in (store, VectorStore.load(saved, probes=8)):
+        scanned, searched = part.scan(matrix[5], 10), part.search(matrix[5], 10)
+        assert [i for i, _ in scanned] == [i for i, _ in searched]
+        np.testing.assert_allclose([s for _, s in scanned], [s for _, s in searched], atol=1e-5)
+        kept = part.scan(matrix[5], 10, excluded=ids[[5]])
+        assert ids[5] not in [i for i, _ in kept] and len(kept) == 10

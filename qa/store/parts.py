@@ -31,6 +31,9 @@ from qa.store.vectors import TRAIN_PER_LIST, PassingSearch, VectorStore, inverte
 MERGE_RATIO = 2
 #: Most parts a version keeps (the oldest beyond it are merged).
 MAX_PARTS = 8
+#: An exact part of at most this many vectors is scanned with numpy, not FAISS: a build's
+#: small new part costs microseconds, not the wake-up of FAISS's OpenMP threads.
+SCANNED_PART = 20_000
 
 
 @dataclass
@@ -142,6 +145,8 @@ class VectorParts(PassingSearch):
                 mine = allowed[part.holds(allowed)]
                 if len(mine):
                     found += part.store.search(query, k, mine)
+            elif part.store.lists == 0 and part.store.size <= SCANNED_PART:
+                found += part.store.scan(query, k, excluded=part.deleted)
             elif len(part.deleted):
                 found += part.store.search(query, k, excluded=part.deleted)
             else:

@@ -236,6 +236,26 @@ class VectorStore(PassingSearch):
         scores, ids = self._index.search(query, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
+    def scan(
+        self, query: np.ndarray, k: int, excluded: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """The best `k` of an exact store's vectors, but for the `excluded` ids, scanned with
+        numpy on the calling thread: for a small part, cheaper than FAISS waking its OpenMP
+        threads for a few vectors."""
+        import faiss
+
+        count, index = self.size, self._index
+        if not count or k <= 0:
+            return []
+        flat = faiss.downcast_index(index.index)
+        matrix = faiss.rev_swig_ptr(flat.get_xb(), count * self.dimension)
+        ids = faiss.vector_to_array(index.id_map)
+        scores = matrix.reshape(count, self.dimension) @ query.reshape(-1).astype(np.float32)
+        if excluded is not None and len(excluded):
+            scores[np.isin(ids, excluded)] = -np.inf
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [(int(ids[i]), float(scores[i])) for i in top if scores[i] > -np.inf]
+
     def _scanned(self) -> int:
         """About how many vectors one search scans: all, or its probed lists' share."""
         if self._ivf is None:
