@@ -59,7 +59,7 @@ def test_unknown_documents_are_404(client, document_id):
         ".%2Fstrike.txt",
         "{corpus}/strike.txt",
         "..%2Fcorpus%2Fstrike.txt",
-        "..%2Findex%2FCURRENT",
+        "..%2Findex%2Fcatalog.sqlite",
         "strike.txt.meta.json",
     ],
 )

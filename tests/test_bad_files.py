@@ -127,7 +127,7 @@ def test_one_bad_file_never_stops_a_build(make_settings, fake_embedder, monkeypa
     assert report.documents == 2
     assert set(named) == {*expected, "r\\xe9sum\\xe9.txt", "vanishing.txt"}
     assert "No such file" in named["vanishing.txt"]
-    assert set(open_index(settings).manifest.documents) == {"good.txt", "sub/good.md"}
+    assert set(open_index(settings).catalog.document_hashes()) == {"good.txt", "sub/good.md"}
 
 
 # --- 5. metadata is bounded -------------------------------------------------------------------
@@ -248,7 +248,7 @@ def test_a_link_that_was_indexed_before_is_removed(make_settings, fake_embedder,
     report = build_index(settings, fake_embedder)
     assert report.documents == 1
     assert [skip.path for skip in report.skipped] == ["passwd.txt"]
-    assert set(open_index(settings).manifest.documents) == {"real.txt"}
+    assert set(open_index(settings).catalog.document_hashes()) == {"real.txt"}
 
 
 # --- 2 and 3. missing and unreadable folders ------------------------------------------------

@@ -17,7 +17,7 @@ from pdfs import write_pdf
 
 from qa.core.errors import IndexMismatchError, IndexMissingError
 from qa.index.build import build_index
-from qa.index.versions import current_version, open_index
+from qa.index.versions import FORMAT_VERSION, current_version, open_index
 from qa.service.assistant import Assistant
 from qa.store.codes import pack_rows, unpack_rows
 from qa.text.terms import terms
@@ -224,7 +224,7 @@ def test_second_build_embeds_nothing_and_changes_are_incremental(make_settings, 
     assert len(fake_embedder.encoded) == 4  # the two passages, and the one sentence of each
 
     index = open_index(settings)
-    assert set(index.manifest.documents) == {"strike.txt", "assembly.txt", "new.txt"}
+    assert set(index.catalog.document_hashes()) == {"strike.txt", "assembly.txt", "new.txt"}
     assert index.vectors.size == update.passages
     hits = Assistant(settings, fake_embedder).search("delegates assembly", k=3)
     assert hits[0].document_id == "assembly.txt"
@@ -271,8 +271,12 @@ def test_manifest_describes_the_index(make_settings, fake_embedder):
     assert manifest["model"] == "fake"
     assert manifest["dimension"] == 64 and manifest["normalised"] is True
     assert manifest["chunking"]["max_tokens"] <= 64
-    assert set(manifest["documents"]) == {"a.txt"}
-    assert len(manifest["documents"]["a.txt"]) == 64  # sha256 hex
+    assert manifest["format_version"] == FORMAT_VERSION and manifest["passages"] == 1
+    # Each document's content hash is in the catalog (a manifest listing them all would be
+    # rewritten whole by every build).
+    hashes = open_index(settings).catalog.document_hashes()
+    assert set(hashes) == {"a.txt"}
+    assert len(hashes["a.txt"]) == 64  # sha256 hex
 
 
 def test_corrupt_pdf_is_named_and_skipped_and_the_rest_indexed(make_settings, fake_embedder):
@@ -357,6 +361,28 @@ def test_format_mismatch_is_refused(make_settings, fake_embedder):
         open_index(settings)
 
 
+def test_an_index_of_the_format_before_shared_parts_is_refused_then_rebuilt(
+    make_settings, fake_embedder
+):
+    """Format 10 kept a folder per version, each with its own catalog, and a CURRENT file."""
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "Alpha text here.")
+    old = settings.index / "versions" / "20261201T000000-0a1b2c3d"
+    old.mkdir(parents=True)
+    build_index(settings.model_copy(update={"index": settings.index / "probe"}), fake_embedder)
+    manifest = json.loads((current_version(settings.index / "probe") / "manifest.json").read_text())
+    (old / "manifest.json").write_text(json.dumps({**manifest, "format_version": 10}))
+    (settings.index / "CURRENT").write_text(old.name + "\n")
+    with pytest.raises(IndexMismatchError, match=r"format 10.*qa index --full"):
+        open_index(settings)
+    with pytest.raises(IndexMismatchError, match=r"qa index --full"):
+        build_index(settings, fake_embedder)
+
+    report = build_index(settings, fake_embedder, full=True)
+    assert report.documents == 1 and not (settings.index / "CURRENT").exists()
+    assert open_index(settings).catalog.counts() == (1, report.passages)
+
+
 def test_missing_index_names_the_build_command(make_settings):
     with pytest.raises(IndexMissingError, match="qa index"):
         open_index(make_settings())
@@ -423,3 +449,19 @@ def test_a_passage_text_is_read_from_its_document_as_it_was_cut(tmp_path):
         assert stored[passage.id].passage == passage
     assert catalog.document_passages("d") == passages
     assert {row[0]: row[2] for row in catalog.titled_passages()} == {p.id: p.text for p in passages}
+
+
+def test_a_first_sentence_vector_is_stored_once(make_settings, fake_embedder):
+    """A passage's first sentence has no sentence before it: its context vector is its own
+    vector, which the catalog stores once and gives back in both places."""
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "The strike began. It lasted two days. Then talks resumed.")
+    build_index(settings, fake_embedder)
+    index = open_index(settings)
+    (own, context), *rest = index.catalog.connection.execute(
+        "SELECT sentence_vectors, context_vectors FROM passages"
+    ).fetchall()
+    assert not rest and len(context) == len(own) * 2 // 3  # two of three rows
+    (entry,) = index.catalog.passages(index.vectors.ids().tolist()).values()
+    np.testing.assert_array_equal(entry.context_vectors[0], entry.sentence_vectors[0])
+    assert len(entry.context_vectors) == 3

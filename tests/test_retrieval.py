@@ -15,8 +15,8 @@ from qa.index.versions import open_index
 from qa.search.fusion import Candidate, convex
 from qa.search.retriever import Retriever
 from qa.service.assistant import Assistant
-from qa.store import VectorStore
 from qa.store.filters import SearchFilters
+from qa.store.parts import VectorParts
 from qa.text.terms import words
 
 
@@ -292,10 +292,10 @@ def test_a_filter_through_the_candidates_finds_what_listing_finds(
     query = "council district roads 17"
     widened = agencies.search(query, k=10, mode="dense", filters=filters)
     listed = []
-    original = VectorStore.search
-    monkeypatch.setattr(VectorStore, "search_passing", lambda self, *args: ([], False))
+    original = VectorParts.search
+    monkeypatch.setattr(VectorParts, "search_passing", lambda self, *args: ([], False))
     monkeypatch.setattr(
-        VectorStore,
+        VectorParts,
         "search",
         lambda self, query, k, allowed=None: (
             listed.append(allowed) or original(self, query, k, allowed)

@@ -1,17 +1,21 @@
 """Building the index folder (its versions and opening them: `qa.index.versions`).
 
     index/
-      CURRENT                 the name of the version in service (replaced atomically)
-      versions/<version>/     manifest.json, catalog.sqlite, vectors.faiss
+      catalog.sqlite          the catalog all versions share; its last commit names the
+                              version in service
+      versions/<version>/     manifest.json and vector parts (`qa.store.parts`)
       .build.lock             held by the one build that may run at a time
 
-A build never touches the version in service: it reads the corpus, copies the version
-into a new folder, applies the corpus's changes there (only new or changed documents are
-parsed, chunked and embedded, by content hash), writes the manifest last and then points
-CURRENT at the new folder with one atomic rename. A build that fails or is interrupted
-before that rename removes its folder at once; after a crash or SIGKILL, the next build
-removes what was left. Each build keeps the version that served before it (requests may
-still read it) and removes every other one.
+A build never touches what the version in service reads: it reads the corpus, applies
+its changes (only new or changed documents are parsed, chunked and embedded, by content
+hash) to the shared catalog inside one SQLite transaction, writes the vectors it embedded
+as a new part in a new version folder, marks the removed ones, hard-links the unchanged
+parts there, writes the manifest, and then commits: the commit, which names the new
+version, is the one step that puts it in service. Readers of the version before keep
+their snapshot of the catalog. A build that fails or is interrupted before the commit
+leaves the catalog as it was (SQLite rolls the transaction back) and removes its folder at
+once; after a crash or SIGKILL, the next build removes what was left. Each build keeps the
+version that served before it (requests may still read it) and removes every other one.
 """
 
 from __future__ import annotations
@@ -37,18 +41,18 @@ from qa.index.preparing import BuildExecutor, LocalExecutor
 from qa.index.versions import (
     CATALOG_FILE,
     FORMAT_VERSION,
+    LEGACY_POINTER,
     MANIFEST_FILE,
-    VECTORS_FILE,
     IndexVersion,
     Manifest,
     check_compatible,
     current_version,
     fsync_folder,
     open_index,
-    write_atomically,
 )
 from qa.ingest.documents import CorpusScan, MetadataLimits, SourceEntry, lies_in, scan_corpus
-from qa.store import Catalog, CatalogError, VectorStore, inverted_lists_for
+from qa.store import Catalog, CatalogError
+from qa.store.parts import PartsWriter
 
 __all__ = [  # the versions' names too, for callers that build and then open
     "CATALOG_FILE",
@@ -138,9 +142,7 @@ def _build(settings: Settings, embedder: Embedder, full: bool, index_dir: Path) 
     executor, switched = None, False
     try:
         executor = _executor(settings, embedder, index_dir)
-        report = _write_version(folder, base, scan, settings, embedder, executor)
-        # The one step that switches service to the new version.
-        write_atomically(index_dir / "CURRENT", name + "\n")
+        report = _write_version(index_dir, folder, base, scan, settings, embedder, executor)
         switched = True
     except BaseException:
         # Interrupted or failed: the unfinished folder goes at once (unless the switch was made).
@@ -155,11 +157,13 @@ def _build(settings: Settings, embedder: Embedder, full: bool, index_dir: Path) 
     # Kept: the new version and the one serving until now, for requests still reading it.
     # Anything else (older versions, orphans of a crash before the switch) goes.
     _remove_versions(index_dir, keep={name, live.name if live else name})
+    (index_dir / LEGACY_POINTER).unlink(missing_ok=True)
     report.version = name
     return report
 
 
 def _write_version(
+    index_dir: Path,
     folder: Path,
     base: Path | None,
     scan: CorpusScan,
@@ -167,41 +171,46 @@ def _write_version(
     embedder: Embedder,
     executor: BuildExecutor,
 ) -> BuildReport:
-    """Writes the complete new version into `folder`, its manifest last."""
-    catalog, vectors, previous = _start_version(folder, base, embedder, settings)
+    """Applies the changes to the catalog in one transaction and writes the new version's
+    vector parts and manifest into `folder`; the catalog's commit puts it in service."""
+    catalog = Catalog(index_dir / CATALOG_FILE, readonly=False)
     try:
+        if base is None:
+            catalog.clear()  # a full build: every document is read and embedded again
+            previous, listing = {}, []
+        else:
+            previous, listing = catalog.document_hashes(), Manifest.read(base).parts
+        vectors = PartsWriter(folder.name, embedder.dimension, settings.ivf_probes, base, listing)
         report = _apply_changes(settings, executor, catalog, vectors, previous, scan)
-        catalog.commit()
-        lists = inverted_lists_for(vectors.size, settings.faiss_factory, settings.ivf_min_passages)
-        vectors = vectors.reorganised(lists)
-        vectors.save(folder / VECTORS_FILE)
+        parts = vectors.write(folder, settings.faiss_factory, settings.ivf_min_passages)
         report.documents, report.passages = catalog.counts()
-        document_hashes = dict(sorted(catalog.document_hashes().items()))
+        manifest = Manifest(
+            format_version=FORMAT_VERSION,
+            version=folder.name,
+            embedder=embedder.backend,
+            model=embedder.name,
+            dimension=embedder.dimension,
+            normalised=True,
+            chunking={
+                **asdict(chunking_parameters(settings, embedder)),
+                "requested_tokens": settings.chunk_tokens,
+                "model_max_tokens": embedder.max_tokens,
+                "sentence_vectors": settings.sentence_vectors,
+                "sentence_context_vectors": settings.sentence_context_vectors,
+                "sentence_vector_source": settings.sentence_vector_source,
+            },
+            faiss_factory=settings.faiss_factory,
+            vectors_layout=max(parts, key=lambda p: p["vectors"])["layout"] if parts else "Flat",
+            created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            passages=report.passages,
+            parts=parts,
+        )
+        manifest.write(folder)
+        fsync_folder(folder)
+        # The one step that switches service to the new version.
+        catalog.switch_to(folder.name)
     finally:
-        catalog.close()
-    manifest = Manifest(
-        format_version=FORMAT_VERSION,
-        version=folder.name,
-        embedder=embedder.backend,
-        model=embedder.name,
-        dimension=embedder.dimension,
-        normalised=True,
-        chunking={
-            **asdict(chunking_parameters(settings, embedder)),
-            "requested_tokens": settings.chunk_tokens,
-            "model_max_tokens": embedder.max_tokens,
-            "sentence_vectors": settings.sentence_vectors,
-            "sentence_context_vectors": settings.sentence_context_vectors,
-            "sentence_vector_source": settings.sentence_vector_source,
-        },
-        faiss_factory=settings.faiss_factory,
-        vectors_layout=vectors.layout,
-        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        documents=document_hashes,
-        passages=report.passages,
-    )
-    manifest.write(folder)
-    fsync_folder(folder)
+        catalog.close()  # before the switch: SQLite rolls the build's changes back
     return report
 
 
@@ -211,26 +220,11 @@ def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def _start_version(folder: Path, base: Path | None, embedder: Embedder, settings: Settings):
-    """The new version's stores: copies of the base version's, or empty ones."""
-    previous: dict[str, str] = {}
-    if base is not None:
-        Catalog.copy_file(base / CATALOG_FILE, folder / CATALOG_FILE)
-        shutil.copyfile(base / VECTORS_FILE, folder / VECTORS_FILE)
-        previous = Manifest.read(base).documents
-        vectors = VectorStore.load(folder / VECTORS_FILE, probes=settings.ivf_probes)
-    else:
-        # Vectors gather in the exact layout; the build's end moves them to inverted lists
-        # when the archive is large enough (see VectorStore.reorganised).
-        vectors = VectorStore.create(embedder.dimension, probes=settings.ivf_probes)
-    return Catalog(folder / CATALOG_FILE, readonly=False), vectors, previous
-
-
 def _apply_changes(
     settings: Settings,
     executor: BuildExecutor,
     catalog: Catalog,
-    vectors: VectorStore,
+    vectors: PartsWriter,
     previous: dict[str, str],
     scan: CorpusScan,
 ) -> BuildReport:
@@ -297,13 +291,11 @@ def _apply_changes(
 
 
 def _remove_leftovers(index_dir: Path, live: Path | None) -> None:
-    """What interrupted builds leave: version folders that no manifest completes, and
-    temporary files of the CURRENT pointer."""
+    """What interrupted builds leave: version folders that no manifest completes (those
+    with a manifest that no commit put in service go once the new version serves)."""
     for folder in (index_dir / "versions").iterdir():
         if folder != live and not (folder / MANIFEST_FILE).is_file():
             shutil.rmtree(folder, ignore_errors=True)
-    for temporary in index_dir.glob(".CURRENT.*.tmp"):
-        temporary.unlink(missing_ok=True)
 
 
 def _remove_versions(index_dir: Path, keep: set[str]) -> None:

@@ -2,12 +2,17 @@
 and opening one for searching.
 
     index/
-      CURRENT                 the name of the version in service (replaced atomically)
-      versions/<version>/     manifest.json, catalog.sqlite, vectors.faiss
+      catalog.sqlite          the one catalog every version shares (SQLite, write-ahead
+                              log); its last committed build names the version in service
+      versions/<version>/     manifest.json and the vector parts (`qa.store.parts`), those
+                              a version shares with the one before it hard-linked
 
-A version is refused, with the command that rebuilds it, when it does not fit the
-settings (another format, model or chunking). Once built a version never changes, so an
-opened one reads its statistics once and remembers the document frequencies it looked up.
+A version is the catalog as its build committed it plus the vector parts its manifest
+lists. An opened version holds one read transaction on the catalog, so it keeps reading
+what it opened while later builds commit beside it. A version is refused, with the command
+that rebuilds it, when it does not fit the settings (another format, model or chunking).
+Once opened a version never changes, so it reads its statistics once and remembers the
+document frequencies it looked up.
 """
 
 from __future__ import annotations
@@ -21,14 +26,18 @@ from pathlib import Path
 from qa.core.config import Settings
 from qa.core.errors import IndexMismatchError, IndexMissingError
 from qa.embedders import model_identity
-from qa.store import Catalog, VectorStore
+from qa.store import Catalog
+from qa.store.parts import VectorParts
+from qa.store.state import served_version
 from qa.store.vocabulary import has_term_with_prefix
 from qa.text.languages import DEFAULT_LANGUAGE
 
-FORMAT_VERSION = 10
+FORMAT_VERSION = 11
 CATALOG_FILE = "catalog.sqlite"
-VECTORS_FILE = "vectors.faiss"
 MANIFEST_FILE = "manifest.json"
+#: The pointer of formats before 11 (a version folder each, its own catalog inside): read
+#: only to refuse such an index with the command that rebuilds it.
+LEGACY_POINTER = "CURRENT"
 #: Document frequencies an opened version remembers before it starts over.
 FREQUENCY_CACHE_SIZE = 100_000
 
@@ -46,9 +55,10 @@ class Manifest:
     chunking: dict
     faiss_factory: str
     created: str
-    documents: dict[str, str] = field(default_factory=dict)  # document id -> content hash
     passages: int = 0
-    vectors_layout: str = ""  # what the FAISS file holds, e.g. "Flat" or "IVF1262,Flat"
+    vectors_layout: str = ""  # its largest vector part's, e.g. "Flat" or "IVF1262,Flat"
+    # The vector parts: name, vectors, deletion marks and layout of each (qa.store.parts).
+    parts: list[dict] = field(default_factory=list)
 
     @classmethod
     def read(cls, folder: Path) -> Manifest:
@@ -99,11 +109,13 @@ def check_compatible(manifest: Manifest, settings: Settings, index_dir: Path) ->
 
 def current_version(index_dir: Path) -> Path | None:
     """The folder of the version in service, or None when nothing was built yet."""
-    pointer = index_dir / "CURRENT"
-    try:
-        name = pointer.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return None
+    index_dir = Path(index_dir)
+    name = served_version(index_dir / CATALOG_FILE)
+    if name is None:
+        try:  # an index of a format before 11, opened to be refused by its manifest
+            name = (index_dir / LEGACY_POINTER).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
     folder = index_dir / "versions" / name
     return folder if (folder / MANIFEST_FILE).is_file() else None
 
@@ -115,7 +127,7 @@ class IndexVersion:
     folder: Path
     manifest: Manifest
     catalog: Catalog
-    vectors: VectorStore
+    vectors: VectorParts
     _frequencies: dict[str, int] = field(default_factory=dict, init=False, repr=False)
 
     @property
@@ -166,14 +178,27 @@ def open_index(settings: Settings) -> IndexVersion:
             f"No index in {index_dir}. Run `qa index --corpus {settings.corpus} "
             f"--index {index_dir}` to build it."
         )
-    manifest = Manifest.read(folder)
-    check_compatible(manifest, settings, index_dir)
-    return IndexVersion(
-        folder,
-        manifest,
-        Catalog(folder / CATALOG_FILE),
-        VectorStore.load(folder / VECTORS_FILE, probes=settings.ivf_probes),
-    )
+    # A build may commit between reading which version serves and opening the catalog:
+    # the catalog, once open, says which version it holds, and that one is opened.
+    for _attempt in range(5):
+        manifest = Manifest.read(folder)
+        check_compatible(manifest, settings, index_dir)
+        catalog = Catalog(index_dir / CATALOG_FILE)
+        held = catalog.version()
+        if held == folder.name:
+            break
+        catalog.close()
+        folder = index_dir / "versions" / str(held)
+    else:
+        raise IndexMissingError(f"The index in {index_dir} kept changing while opened.")
+    try:
+        vectors = VectorParts.open(
+            folder, manifest.parts, manifest.dimension, probes=settings.ivf_probes
+        )
+    except BaseException:
+        catalog.close()
+        raise
+    return IndexVersion(folder, manifest, catalog, vectors)
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -2,7 +2,7 @@
 
 It owns the embedding model (loaded once), the index version in service and the
 retriever and answerer over it, and the builds of its archive. When a build switches the
-index's CURRENT pointer (from this process or another), the next request opens the new
+version the index's catalog serves (moved by this process or another), the next request opens the new
 version; requests already running finish on the version they started with, and the last of
 them closes it.
 """
@@ -36,7 +36,7 @@ from qa.timeline.build import Timeline, build_timeline
 
 logger = logging.getLogger(__name__)
 
-#: Seconds between checks of the index's CURRENT pointer.
+#: Seconds between checks of the version the index's catalog serves.
 RELOAD_CHECK_SECONDS = 1.0
 #: Asked once when the server starts (`Assistant.start_warm_up`), answered by no one.
 WARM_UP_QUESTION = "What does the archive say?"
@@ -129,7 +129,7 @@ class Assistant:
             return self._embedder
 
     def engine(self) -> Engine:
-        """The engine over the version in service, reopened when CURRENT has moved; the one
+        """The engine over the version in service, reopened when the version in service has changed; the one
         it replaces is closed once no request holds it (`using`). Tools that never rebuild
         may use the engine directly; requests hold it with `using`."""
         now = time.monotonic()

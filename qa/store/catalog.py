@@ -20,14 +20,16 @@ import numpy as np
 
 from qa.core.types import Document, Passage, Sentence
 from qa.dates.values import date_bounds
-from qa.store.codes import pack_rows, unpack_rows
+from qa.store.codes import pack_context, pack_rows, unpack_context, unpack_rows
 from qa.store.dates import SentenceDates
-from qa.store.filters import SearchFilters
+from qa.store.filters import SearchFilters, filter_clause, match_expression
 from qa.store.passages import StoredPassage
 from qa.store.schema import SCHEMA
 
 #: What the catalog raises when SQLite fails (a full disk, a corrupt file).
 CatalogError = sqlite3.Error
+#: Bytes the write-ahead log is cut back to once a checkpoint has copied all of it.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 class Catalog:
@@ -36,54 +38,79 @@ class Catalog:
     def __init__(self, path: Path, readonly: bool = True) -> None:
         self.path = Path(path)
         self.readonly = readonly
-        self._local = threading.local()
-        self._opened: list[sqlite3.Connection] = []  # every thread's, so close() reaches all
+        self._connection: sqlite3.Connection | None = None
         self._opened_lock = threading.Lock()
         self.closed = False
         self.dates = SentenceDates(lambda: self.connection)
-        if not readonly:
+        if readonly:
+            self.connection  # noqa: B018 (opened now: the version read is the one at opening)
+        else:
             self.connection.executescript(SCHEMA)
 
     @property
     def connection(self) -> sqlite3.Connection:
-        """One connection per thread (web requests run in a thread pool)."""
-        connection = getattr(self._local, "connection", None)
+        """The catalog's one connection, shared by every thread (web requests run in a thread
+        pool). A reader's holds one read transaction from its opening to `close`: it reads
+        the version committed when it opened while builds commit newer ones beside it
+        (SQLite's write-ahead log keeps each reader's snapshot)."""
+        connection = self._connection
         if connection is None:
-            if self.closed:
-                raise sqlite3.ProgrammingError(f"The catalog {self.path} is closed.")
-            if self.readonly:
-                uri = f"file:{self.path}?mode=ro"
-                connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            else:
-                connection = sqlite3.connect(self.path, check_same_thread=False)
-                connection.execute("PRAGMA journal_mode=DELETE")
-                connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute("PRAGMA foreign_keys=ON")
-            self._local.connection = connection
             with self._opened_lock:
-                self._opened.append(connection)
+                if self.closed:
+                    raise sqlite3.ProgrammingError(f"The catalog {self.path} is closed.")
+                if self._connection is None:
+                    self._connection = self._connect()
+                connection = self._connection
+        return connection
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.readonly:
+            uri = f"file:{self.path}?mode=ro"  # a reader writes nothing: no foreign keys
+            connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            connection.execute("BEGIN")
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot
+            return connection
+        connection = sqlite3.connect(self.path, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        # The commit that switches versions is on disk before the build reports it.
+        connection.execute("PRAGMA synchronous=FULL")
+        # Once readers let a checkpoint reach its end, the log is cut back to this size.
+        connection.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+        connection.execute("PRAGMA foreign_keys=ON")
         return connection
 
     def close(self) -> None:
-        """Closes the connections of every thread; call it when no thread uses them."""
+        """Closes the connection when no thread uses it (a writer's uncommitted work is lost)."""
         with self._opened_lock:
-            opened, self._opened = self._opened, []
+            connection, self._connection = self._connection, None
             self.closed = True
-        for connection in opened:
+        if connection is not None:
             connection.close()
-        self._local = threading.local()
 
-    @staticmethod
-    def copy_file(source: Path, target: Path) -> None:
-        """Copy the catalog at `source` into a new file `target` (SQLite's online backup)."""
-        reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-        writer = sqlite3.connect(target)
-        try:
-            with writer:
-                reader.backup(writer)
-        finally:
-            reader.close()
-            writer.close()
+    def version(self) -> str | None:
+        """The version this catalog holds (as of a reader's opening)."""
+        row = self.connection.execute(
+            "SELECT value FROM index_state WHERE key = 'version'"
+        ).fetchone()
+        return row[0] if row else None
+
+    def switch_to(self, version: str) -> None:
+        """Commit the build: the one step that puts `version` in service. Until it runs, a
+        failed or killed build leaves nothing (SQLite rolls its transaction back)."""
+        self.connection.execute(
+            "INSERT INTO index_state VALUES ('version', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (version,),
+        )
+        self.connection.commit()
+        # Copies what it can of the log into the file; never waits for readers.
+        self.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+
+    def clear(self) -> None:
+        """Delete every document (a full build, inside its transaction)."""
+        db = self.connection
+        for table in ("sentence_dates", "passage_terms", "passages", "documents", "vocabulary"):
+            db.execute(f"DELETE FROM {table}")
 
     def integrity(self) -> str:
         """SQLite's integrity check of the file: "ok", or what is wrong."""
@@ -148,7 +175,7 @@ class Catalog:
         self.connection.executemany(
             "UPDATE passages SET sentence_vectors = ?, context_vectors = ? WHERE id = ?",
             [
-                (pack_rows(matrix), pack_rows(context.get(passage_id)), passage_id)
+                (pack_rows(matrix), pack_context(matrix, context.get(passage_id)), passage_id)
                 for passage_id, matrix in vectors.items()
             ],
         )
@@ -281,7 +308,7 @@ class Catalog:
                 row[9],
                 json.loads(row[10]),
                 unpack_rows(row[11], rows_count),
-                unpack_rows(row[12], rows_count),
+                unpack_context(row[12], row[11], rows_count),
             )
         return found
 
@@ -289,7 +316,7 @@ class Catalog:
         self, query_terms: list[str], limit: int, filters: SearchFilters | None = None
     ) -> list[tuple[int, float]]:
         """(passage id, BM25 score) best first; higher is better."""
-        match = _match_expression(query_terms)
+        match = match_expression(query_terms)
         if not match:
             return []
         sql = "SELECT t.rowid, -bm25(passage_terms) AS score FROM passage_terms t"
@@ -297,7 +324,7 @@ class Catalog:
         params: list = [match]
         if filters is not None and not filters.is_empty():
             sql += " JOIN passages p ON p.id = t.rowid JOIN documents d ON d.id = p.document_id"
-            clause, values = _filter_clause(filters)
+            clause, values = filter_clause(filters)
             where.append(clause)
             params.extend(values)
         sql += " WHERE " + " AND ".join(where) + " ORDER BY score DESC LIMIT ?"
@@ -316,7 +343,7 @@ class Catalog:
         """The ids of the passages whose document passes the filters: all of them, or at most
         `limit` (a search asks for one more than it would scan exactly, to learn whether the
         filter is narrow without reading every id of a broad one)."""
-        clause, values = _filter_clause(filters)
+        clause, values = filter_clause(filters)
         # Documents first, then their passages through passages_by_document, which holds the
         # ids: the passages' own rows (text and sentence vectors) are never read.
         rows = self.connection.execute(
@@ -328,7 +355,7 @@ class Catalog:
 
     def passing_filters(self, filters: SearchFilters, ids: Iterable[int]) -> set[int]:
         """Those of these passage ids whose document passes the filters."""
-        clause, values = _filter_clause(filters)
+        clause, values = filter_clause(filters)
         sql = (
             "SELECT p.id FROM passages p JOIN documents d ON d.id = p.document_id "
             f"WHERE {clause} AND p.id IN ({{marks}})"
@@ -371,28 +398,3 @@ def _passage(row) -> Passage:
         Sentence(s, e, text[s - start : e - start]) for s, e in json.loads(sentence_spans)
     )
     return Passage(passage_id, document_id, ordinal, start, end, text, sentences, page)
-
-
-def _match_expression(query_terms: list[str]) -> str:
-    # Terms are \w+ tokens, so quoting them is enough to keep FTS5 syntax out.
-    unique = list(dict.fromkeys(term for term in query_terms if term))
-    return " OR ".join(f'"{term}"' for term in unique)
-
-
-def _filter_clause(filters: SearchFilters) -> tuple[str, list]:
-    clauses, values = ["1=1"], []
-    if filters.matches_nothing:
-        clauses.append("0")
-    if filters.source:
-        clauses.append("d.source = ?")
-        values.append(filters.source)
-    if filters.language:
-        clauses.append("d.language = ?")
-        values.append(filters.language)
-    if filters.date_from:
-        clauses.append("d.date_end >= ?")
-        values.append(date_bounds(filters.date_from)[0])
-    if filters.date_to:
-        clauses.append("d.date_start <= ?")
-        values.append(date_bounds(filters.date_to)[1])
-    return " AND ".join(clauses), values

@@ -28,3 +28,27 @@ def unpack_rows(blob: bytes | None, rows: int) -> np.ndarray | None:
     scales = np.frombuffer(blob, dtype=np.float32, count=rows)
     codes = np.frombuffer(blob, dtype=np.int8, offset=4 * rows).reshape(rows, -1)
     return codes.astype(np.float32) * scales[:, None]
+
+
+def pack_context(own: np.ndarray | None, context: np.ndarray | None) -> bytes | None:
+    """A passage's context vectors as `pack_rows` stores them, but for the first row when it
+    is the first sentence's own vector (a first sentence has no sentence before it in its
+    passage, and keeps its own vector): `unpack_context` takes it from the own vectors."""
+    if context is None or own is None or not len(context) or not len(own):
+        return pack_rows(context)
+    if np.array_equal(np.asarray(context[0], np.float32), np.asarray(own[0], np.float32)):
+        return pack_rows(context[1:]) if len(context) > 1 else b""
+    return pack_rows(context)
+
+
+def unpack_context(blob: bytes | None, own_blob: bytes | None, rows: int) -> np.ndarray | None:
+    """The context vectors `pack_context` stored, its first row restored from the own."""
+    if blob is None or own_blob is None or not rows:
+        return unpack_rows(blob, rows)
+    row_bytes = len(own_blob) // rows
+    if len(blob) == row_bytes * rows:
+        return unpack_rows(blob, rows)
+    own_first = unpack_rows(own_blob[:4] + own_blob[4 * rows : 4 * rows + row_bytes - 4], 1)
+    if rows == 1:
+        return own_first
+    return np.vstack([own_first, unpack_rows(blob, rows - 1)])

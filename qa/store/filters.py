@@ -1,4 +1,5 @@
-"""Restrictions on the documents a search, a timeline or an answer may draw from."""
+"""Restrictions on the documents a search, a timeline or an answer may draw from, and the
+SQL that applies them (and a lexical query's FTS5 expression)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,28 @@ class SearchFilters:
         if not (self.date_from and self.date_to):
             return False
         return date_bounds(self.date_from)[0] > date_bounds(self.date_to)[1]
+
+
+def match_expression(query_terms: list[str]) -> str:
+    # Terms are \w+ tokens, so quoting them is enough to keep FTS5 syntax out.
+    unique = list(dict.fromkeys(term for term in query_terms if term))
+    return " OR ".join(f'"{term}"' for term in unique)
+
+
+def filter_clause(filters: SearchFilters) -> tuple[str, list]:
+    clauses, values = ["1=1"], []
+    if filters.matches_nothing:
+        clauses.append("0")
+    if filters.source:
+        clauses.append("d.source = ?")
+        values.append(filters.source)
+    if filters.language:
+        clauses.append("d.language = ?")
+        values.append(filters.language)
+    if filters.date_from:
+        clauses.append("d.date_end >= ?")
+        values.append(date_bounds(filters.date_from)[0])
+    if filters.date_to:
+        clauses.append("d.date_start <= ?")
+        values.append(date_bounds(filters.date_to)[1])
+    return " AND ".join(clauses), values

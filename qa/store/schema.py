@@ -1,6 +1,12 @@
 """The tables of an index version's catalog (SQLite, with FTS5 for the lexical index)."""
 
 SCHEMA = """
+-- What the catalog holds as a whole: 'version', the index version its last committed build
+-- put in service (qa/index/versions.py), set in that build's transaction.
+CREATE TABLE IF NOT EXISTS index_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY,
     path TEXT NOT NULL,
@@ -28,8 +34,9 @@ CREATE TABLE IF NOT EXISTS passages (
     -- Each sentence's own vector, one row per sentence, as int8 codes after one float32 scale
     -- a row (qa/store/codes.py `pack_rows`; NULL when not embedded).
     sentence_vectors BLOB,
-    -- Each sentence embedded with the sentence before it in the passage (the first sentence:
-    -- its own vector), stored the same way (NULL when not embedded).
+    -- Each sentence embedded with the sentence before it in the passage, stored the same
+    -- way (NULL when not embedded); the first sentence has none before it and keeps its own
+    -- vector, which is then not stored twice (codes.py `pack_context`).
     context_vectors BLOB
 );
 CREATE INDEX IF NOT EXISTS passages_by_document ON passages(document_id, ordinal);

@@ -40,7 +40,41 @@ def inverted_lists_for(count: int, factory: str, ivf_min_passages: int) -> int:
     return int(match.group(1))
 
 
-class VectorStore:
+class PassingSearch:
+    """A filtered search that needs no list of what the filter allows, for any store with
+    `search`, `size` and `_scanned` (one FAISS index, or an index version's parts)."""
+
+    def search_passing(
+        self, query: np.ndarray, k: int, passing: Callable[[list[int]], set[int]]
+    ) -> tuple[list[tuple[int, float]], bool]:
+        """The best `k` vectors among those whose ids `passing` keeps, found without listing
+        the ids a filter allows: the unfiltered search's best OVERFETCH·k candidates are
+        checked, then as many more as the share that passed says `k` need. Returns them with
+        True when complete: `k` passed, or every vector was a candidate; False when the filter
+        is too narrow to fill `k` from MAX_FETCH candidates or from all that an inverted file
+        scans (`probes` lists, whatever `k`): the caller then lists the ids it allows. A
+        filter that keeps a fraction f of the archive costs about k / f candidates, whatever
+        the archive's size."""
+        fetch, kept, checked = k * OVERFETCH, [], 0
+        while True:
+            found = self.search(query, fetch)
+            passed = passing([i for i, _ in found[checked:]])
+            kept += [(i, score) for i, score in found[checked:] if i in passed]
+            checked = len(found)
+            if len(kept) >= k:
+                return kept[:k], True
+            needed = k * checked // max(len(kept), 1)
+            # A quarter more than the share so far asks for, at least twice as many.
+            wanted = needed + needed // 4
+            # An inverted file's probed lists hold no more candidates than it scans.
+            short = wanted > self._scanned() and self._scanned() < self.size
+            if len(found) < fetch or needed > MAX_FETCH or short:
+                # All it scans holds too few, or would take too many candidates to find.
+                return kept, len(found) == self.size
+            fetch = min(MAX_FETCH, max(2 * fetch, wanted))
+
+
+class VectorStore(PassingSearch):
     """FAISS vectors keyed by passage id; inner product on unit vectors is cosine similarity.
 
     Two layouts: exact (IndexIDMap2 over IndexFlatIP) and inverted-file (IndexIVFFlat with
@@ -137,22 +171,48 @@ class VectorStore:
             return self
         if lists > 0 and self._ivf is not None and lists / 2 <= self.lists <= lists * 2:
             return self
-        ids = self.ids()
-        store = VectorStore.create(self.dimension, lists, probes=self.probes)
+        return VectorStore.gathered([(self, self.ids())], lists, probes=self.probes)
+
+    @classmethod
+    def gathered(
+        cls, sources: list[tuple[VectorStore, np.ndarray]], lists: int, *, probes: int
+    ) -> VectorStore:
+        """The vectors of these (store, ids) pairs as one new store with `lists` inverted
+        lists (0: exact), trained on a sample and filled a chunk at a time, so that besides
+        the sources only the sample and one chunk are held."""
+        dimension = sources[0][0].dimension
+        total = sum(len(ids) for _, ids in sources)
+        lists = min(lists, total // TRAIN_PER_LIST)
+        store = cls.create(dimension, lists, probes=probes)
         if store._ivf is not None:
             # A fixed-seed sample: the same vectors train the same lists.
-            sample = np.random.default_rng(0).permutation(len(ids))[: lists * TRAIN_MAX_PER_LIST]
-            store._ivf.train(self.vectors(ids[np.sort(sample)]))
+            sample = np.sort(
+                np.random.default_rng(0).permutation(total)[: lists * TRAIN_MAX_PER_LIST]
+            )
+            starts = np.cumsum([0] + [len(ids) for _, ids in sources])
+            pieces = []
+            for (source, ids), begin, end in zip(sources, starts[:-1], starts[1:], strict=True):
+                mine = sample[(sample >= begin) & (sample < end)] - begin
+                pieces.append(source.vectors(ids[mine]))
+            store._ivf.train(np.vstack(pieces))
+            del pieces
             store._ivf.set_direct_map_type(_hashtable_direct_map())
         # Moved a chunk at a time: the vectors are never all held a third time, as one matrix.
-        for start in range(0, len(ids), MOVE_CHUNK):
-            chunk = ids[start : start + MOVE_CHUNK]
-            store.add(chunk, self.vectors(chunk))
+        for source, ids in sources:
+            for start in range(0, len(ids), MOVE_CHUNK):
+                chunk = ids[start : start + MOVE_CHUNK]
+                store.add(chunk, source.vectors(chunk))
         return store
 
     def search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+        self,
+        query: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+        excluded: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
+        """The best `k` vectors: of all, of the `allowed` ids, or of all but the `excluded`
+        ids (a part's deletion marks; not combined with `allowed`)."""
         import faiss
 
         if self.size == 0 or k <= 0:
@@ -164,6 +224,9 @@ class VectorStore:
             if self._ivf is not None and len(allowed) <= EXACT_FILTER_LIMIT:
                 return self._exact(query[0], allowed, k)
             selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
+        elif excluded is not None and len(excluded):
+            kept = faiss.IDSelectorBatch(excluded.astype(np.int64))
+            selector = faiss.IDSelectorNot(kept)
         else:
             selector = None
         if self._ivf is not None:
@@ -173,34 +236,25 @@ class VectorStore:
         scores, ids = self._index.search(query, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
-    def search_passing(
-        self, query: np.ndarray, k: int, passing: Callable[[list[int]], set[int]]
-    ) -> tuple[list[tuple[int, float]], bool]:
-        """The best `k` vectors among those whose ids `passing` keeps, found without listing
-        the ids a filter allows: the unfiltered search's best OVERFETCH·k candidates are
-        checked, then as many more as the share that passed says `k` need. Returns them with
-        True when complete: `k` passed, or every vector was a candidate; False when the filter
-        is too narrow to fill `k` from MAX_FETCH candidates or from all that an inverted file
-        scans (`probes` lists, whatever `k`): the caller then lists the ids it allows. A
-        filter that keeps a fraction f of the archive costs about k / f candidates, whatever
-        the archive's size."""
-        fetch, kept, checked = k * OVERFETCH, [], 0
-        while True:
-            found = self.search(query, fetch)
-            passed = passing([i for i, _ in found[checked:]])
-            kept += [(i, score) for i, score in found[checked:] if i in passed]
-            checked = len(found)
-            if len(kept) >= k:
-                return kept[:k], True
-            needed = k * checked // max(len(kept), 1)
-            # A quarter more than the share so far asks for, at least twice as many.
-            wanted = needed + needed // 4
-            # An inverted file's probed lists hold no more candidates than it scans.
-            short = wanted > self._scanned() and self._scanned() < self.size
-            if len(found) < fetch or needed > MAX_FETCH or short:
-                # All it scans holds too few, or would take too many candidates to find.
-                return kept, len(found) == self.size
-            fetch = min(MAX_FETCH, max(2 * fetch, wanted))
+    def scan(
+        self, query: np.ndarray, k: int, excluded: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """The best `k` of an exact store's vectors, but for the `excluded` ids, scanned with
+        numpy on the calling thread: for a small part, cheaper than FAISS waking its OpenMP
+        threads for a few vectors."""
+        import faiss
+
+        count, index = self.size, self._index
+        if not count or k <= 0:
+            return []
+        flat = faiss.downcast_index(index.index)
+        matrix = faiss.rev_swig_ptr(flat.get_xb(), count * self.dimension)
+        ids = faiss.vector_to_array(index.id_map)
+        scores = matrix.reshape(count, self.dimension) @ query.reshape(-1).astype(np.float32)
+        if excluded is not None and len(excluded):
+            scores[np.isin(ids, excluded)] = -np.inf
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [(int(ids[i]), float(scores[i])) for i in top if scores[i] > -np.inf]
 
     def _scanned(self) -> int:
         """About how many vectors one search scans: all, or its probed lists' share."""

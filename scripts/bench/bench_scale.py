@@ -189,8 +189,22 @@ def build_synthetic(
     )
 
 
-def folder_bytes(folder: Path) -> int:
-    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+def served_files(index_dir: Path) -> dict[str, int]:
+    """The bytes of each file the version in service reads: the shared catalog (and its
+    write-ahead log, while it has one) and the version folder's vector parts."""
+    files = {
+        path.name: path.stat().st_size
+        for path in sorted(index_dir.glob("catalog.sqlite*"))
+        if not path.name.endswith("-shm")
+    }
+    version = current_version(index_dir)
+    files.update({path.name: path.stat().st_size for path in sorted(version.iterdir())})
+    return files
+
+
+def own_bytes(folder: Path) -> int:
+    """The bytes of a version folder's files that no other version shares (hard links)."""
+    return sum(p.stat().st_size for p in folder.iterdir() if p.stat().st_nlink == 1)
 
 
 def written_bytes() -> int:
@@ -206,18 +220,22 @@ def incremental(report: Reporter, build: SyntheticBuild, article: str) -> dict:
     settings = build.settings
     (settings.corpus / "added.txt").write_text(article, encoding="utf-8")
     before = written_bytes()
+    served_before = sum(served_files(settings.index).values())
     built, seconds = timed(partial(build_index, settings, build.hasher))
     written = written_bytes() - before
-    version = folder_bytes(current_version(settings.index))
+    version = own_bytes(current_version(settings.index))
+    growth = sum(served_files(settings.index).values()) - served_before
     report.line(
         f"  one document added ({built.added} added, {built.embedded_passages} passages "
         f"embedded): {seconds:.2f} s, {written / 1e6:,.1f} MB written; the new version "
-        f"folder holds {version / 1e6:,.1f} MB"
+        f"folder's own files (not shared by hard links) {version / 1e6:,.3f} MB, the index "
+        f"in service grew by {growth / 1e6:,.3f} MB"
     )
     return {
         "incremental_seconds": round(seconds, 2),
         "incremental_bytes_written": written,
         "incremental_version_bytes": version,
+        "incremental_growth_bytes": growth,
     }
 
 
@@ -282,8 +300,8 @@ def build_and_grow(report: Reporter, root: Path, args, articles, questions, defa
     """Everything measured of a new synthetic archive in `root`: the build, one document
     added, a serving process's memory."""
     build = build_synthetic(report, root, articles, default, args.passages)
-    version = current_version(build.settings.index)
-    disk = folder_bytes(version)
+    files = served_files(build.settings.index)
+    disk = sum(files.values())
     report.line(f"  on disk: {disk / build.passages:,.0f} bytes per passage")
     numbers = {
         "passages": build.passages,
@@ -292,7 +310,7 @@ def build_and_grow(report: Reporter, root: Path, args, articles, questions, defa
         "build_peak_rss_mb": build.build_peak_rss_mb and round(build.build_peak_rss_mb, 1),
         "rss_before_build_mb": round(build.rss_before_build_mb, 1),
         "disk_bytes_per_passage": round(disk / build.passages),
-        "disk_bytes_by_file": {p.name: p.stat().st_size for p in version.iterdir()},
+        "disk_bytes_by_file": files,
     }
     numbers.update(incremental(report, build, articles[0]))
     queries = root / "queries.json"

@@ -2,17 +2,17 @@
 
 A child process builds the archive with the fake embedder (tests/fake_embedder.py) under a
 line tracer over the build (qa/index/build.py, qa/index/versions.py) and the stores
-(qa/store/), and sends
+(qa/store/: the catalog, the vectors and their parts), and sends
 itself SIGKILL the moment a chosen line runs for the chosen time. A dry run first lists
 every step of each kind of build: each line the first time it runs, and each line that runs
-more than once (per document, the manifest's and then CURRENT's atomic write) the last time
-too. After each kill:
+more than once (per document) the last time too, and every line of the catalog's commit
+that switches versions. After each kill:
 
 - broken index: the version in service does not open, fails SQLite's integrity check,
   holds other vectors than passages, or holds neither the old nor the new documents;
 - orphan: after the next (unkilled) build, anything is left in the index folder beyond
   the new version and the one serving before it (unfinished folders, versions never
-  switched to, .CURRENT.*.tmp files), or that build's documents are wrong.
+  switched to), or that build's documents are wrong.
 
     python scripts/campaigns/campaign_kill.py          # 40 points per kind of build
     python scripts/campaigns/campaign_kill.py --every  # every step (~750 of them, ~40 min)
@@ -36,7 +36,7 @@ from campaign_common import campaign_folder, write_archive
 from common import FINDS_FAKE_EMBEDDER, fake_settings
 from fake_embedder import FakeEmbedder
 
-import qa.index.versions
+import qa.store.catalog
 from qa.core.config import Settings
 from qa.index.build import build_index
 from qa.index.versions import CATALOG_FILE, Manifest, current_version, open_index
@@ -51,11 +51,13 @@ CHILD = (
     + """
 import json, os, signal, sys
 import qa.index.build, qa.store.catalog, qa.store.dates, qa.store.vectors, qa.index.versions
+import qa.store.parts
 from qa.core.config import Settings
 from fake_embedder import FakeEmbedder
 
 corpus, index, kind, target = sys.argv[1:5]
-modules = qa.index.build, qa.index.versions, qa.store.catalog, qa.store.dates, qa.store.vectors
+modules = (qa.index.build, qa.index.versions, qa.store.catalog, qa.store.dates,
+           qa.store.vectors, qa.store.parts)
 files = {os.path.realpath(module.__file__) for module in modules}
 runs = {}  # "file:line" -> times run so far
 order = []
@@ -100,14 +102,14 @@ def steps(corpus: Path, index: Path, kind: str) -> list[str]:
 
 
 def chosen(points: list[str], count: int | None) -> list[str]:
-    """`count` points spread evenly over the build, plus every line of the atomic write of
-    CURRENT (its second run: the manifest's comes first)."""
+    """`count` points spread evenly over the build, plus every line of the catalog's commit
+    that puts the new version in service (`Catalog.switch_to`)."""
     if count is None or count >= len(points):
         return points
     spread = [points[round(i * (len(points) - 1) / (count - 1))] for i in range(count)]
-    lines, first = inspect.getsourcelines(qa.index.versions.write_atomically)
-    name = os.path.basename(inspect.getsourcefile(qa.index.versions.write_atomically))
-    switch = [f"{name}:{n}#2" for n in range(first, first + len(lines))]
+    lines, first = inspect.getsourcelines(qa.store.catalog.Catalog.switch_to)
+    name = os.path.basename(inspect.getsourcefile(qa.store.catalog.Catalog.switch_to))
+    switch = [f"{name}:{n}#1" for n in range(first, first + len(lines))]
     return list(dict.fromkeys(spread + [p for p in switch if p in points]))
 
 
@@ -118,7 +120,7 @@ def broken(settings: Settings, before: set[str], after: set[str]) -> str | None:
         return "no version in service"
     try:
         manifest = Manifest.read(live)
-        check = Catalog(live / CATALOG_FILE)
+        check = Catalog(Path(settings.index) / CATALOG_FILE)
         integrity = check.integrity()
         check.close()
         if integrity != "ok":
@@ -126,8 +128,8 @@ def broken(settings: Settings, before: set[str], after: set[str]) -> str | None:
         index = open_index(settings)
         documents, passages = index.catalog.counts()
         stored = set(index.catalog.document_hashes())
-        if stored != set(manifest.documents) or stored not in (before, after):
-            return f"documents: {len(stored)} in the catalog, {len(manifest.documents)} listed"
+        if stored not in (before, after):
+            return f"documents: {len(stored)} in the catalog, neither before nor after"
         vectors = {int(i) for i in index.vectors.ids()}
         ids = set(index.catalog.passage_ids())
         if vectors != ids or passages != manifest.passages:
@@ -146,10 +148,11 @@ def leftovers(settings: Settings, serving: Path | None, expected: set[str]) -> s
     index = Path(settings.index)
     kept = {report.version} | ({serving.name} if serving else set())
     extra = {p.name for p in (index / "versions").iterdir()} - kept
-    temporary = [p.name for p in index.glob(".CURRENT.*.tmp")]
-    documents = set(open_index(settings).manifest.documents)
-    if extra or temporary or documents != expected:
-        return f"versions {sorted(extra)}, temporary {temporary}, documents {len(documents)}"
+    opened = open_index(settings)
+    documents = set(opened.catalog.document_hashes())
+    opened.close()
+    if extra or documents != expected:
+        return f"versions {sorted(extra)}, documents {len(documents)}"
     return None
 
 
@@ -163,7 +166,7 @@ def main() -> None:
         write_archive(corpus, 30)
         settings = fake_settings(corpus, base)
         build_index(settings, FakeEmbedder())
-        before = set(open_index(settings).manifest.documents)
+        before = set(open_index(settings).catalog.document_hashes())
         # The killed builds' changes: three added, two changed, two removed.
         for n in range(3):
             (corpus / f"added-{n}.txt").write_text(f"Students in town {n} joined the strike.")
@@ -210,7 +213,7 @@ def write_expected(corpus: Path, work: Path) -> list[str]:
     """The documents a build of the changed corpus holds (one unkilled build to see)."""
     reference = fake_settings(corpus, work / "reference")
     build_index(reference, FakeEmbedder())
-    return list(open_index(reference).manifest.documents)
+    return list(open_index(reference).catalog.document_hashes())
 
 
 if __name__ == "__main__":

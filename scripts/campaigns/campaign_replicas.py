@@ -5,7 +5,7 @@ counts failed requests (target 0).
 Each replica is `qa serve`'s stack over the fake embedder (as in campaign_rebuilds.py), in its
 own process, reading one index folder (docs/replicas.md: a shared folder, read-only for all
 but the replica that builds). A rollout is a rebuild through replica A's admin API; replica B
-notices the CURRENT pointer moved and swaps the new version in, as A does. HAProxy (Debian's
+notices the catalog serves a new version and swaps it in, as A does. HAProxy (Debian's
 `haproxy`) is started with the configuration docs/replicas.md shows, on free ports.
 
     python scripts/campaigns/campaign_replicas.py            # 16 clients, 4 rollouts

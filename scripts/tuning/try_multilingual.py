@@ -26,7 +26,7 @@ from qa.core.config import Settings
 from qa.embedders import embedder_for
 from qa.evaluation.squad import Question, build_archive, load_squad
 from qa.index.chunking import embedding_text
-from qa.index.versions import open_index
+from qa.index.versions import current_version, open_index
 from qa.search.retriever import Retriever
 from qa.store import VectorStore
 
@@ -88,7 +88,7 @@ def main(archive: Path, questions: Path | None, cache: Path, weights: str) -> No
     folder = cache / archive.stem
     settings = Settings(progress=False, corpus=folder / "corpus", index=folder / "index")
     bundled = embedder_for(settings)
-    if not (folder / "index" / "CURRENT").exists():
+    if not current_version(folder / "index"):
         build_archive(settings, bundled, articles, folder)
     index = open_index(settings)
     rows = index.catalog.titled_passages()

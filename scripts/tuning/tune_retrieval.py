@@ -31,7 +31,7 @@ from qa.evaluation.squad import (
     contains,  # `qa eval`'s answer check
     load_squad,
 )
-from qa.index.versions import open_index
+from qa.index.versions import current_version, open_index
 from qa.search.query import search_query
 from qa.search.retriever import Retriever
 from qa.store import VectorStore
@@ -66,7 +66,7 @@ def main(
     questions = questions[:limit] if limit else questions
     settings = base.model_copy(update={"corpus": folder / "corpus", "index": folder / "index"})
     embedder = embedder_for(settings)
-    if not (folder / "index" / "CURRENT").exists():
+    if not current_version(folder / "index"):
         started = time.perf_counter()
         _, report = build_archive(settings, embedder, articles, folder)
         print(f"built {report.passages} passages in {time.perf_counter() - started:.0f}s")
