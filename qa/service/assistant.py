@@ -1,8 +1,8 @@
 """The assistant: one object that the CLI and the web app share.
 
 It owns the embedding model (loaded once), the index version in service and the
-retriever and answerer over it, and the builds of its archive. When a build switches the
-version the index's catalog serves (moved by this process or another), the next request opens the new
+retriever and answerer over it, and the builds of its archive. When a build (of this process
+or another) switches the version the index's catalog serves, the next request opens the new
 version; requests already running finish on the version they started with, and the last of
 them closes it.
 """
@@ -129,7 +129,7 @@ class Assistant:
             return self._embedder
 
     def engine(self) -> Engine:
-        """The engine over the version in service, reopened when the version in service has changed; the one
+        """The engine over the version in service, reopened when another is put in service; the one
         it replaces is closed once no request holds it (`using`). Tools that never rebuild
         may use the engine directly; requests hold it with `using`."""
         now = time.monotonic()
