@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -200,6 +201,16 @@ def _min_max(values: list[float | None]) -> list[float | None]:
     return [None if v is None else (v - low) / span if span > 0 else 1.0 for v in values]
 
 
+#: Sentences whose terms are remembered: the passages a question retrieves come back often.
+SENTENCE_TERMS_CACHE = 20_000
+
+
+@lru_cache(maxsize=SENTENCE_TERMS_CACHE)
+def sentence_terms(text: str, language: str) -> frozenset[str]:
+    """The lexical terms of a sentence (`qa.text.terms.terms`), as a set."""
+    return frozenset(terms(text, language))
+
+
 def _lexical_features(
     profile: QuestionProfile, hits: list[Hit], passages: dict[int, StoredPassage]
 ) -> list[SentenceFeatures]:
@@ -211,7 +222,7 @@ def _lexical_features(
         if stored is None:
             continue
         sentences = stored.passage.sentences
-        term_sets = [set(terms(s.text, stored.language)) for s in sentences]
+        term_sets = [sentence_terms(s.text, stored.language) for s in sentences]
         for position, sentence in enumerate(sentences):
             own = term_sets[position]
             # An answer often refers back to the sentence that names its subject ("This
