@@ -298,6 +298,8 @@ def _quantised(graph: bytes | str) -> bytes:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    from qa.embedders.smoothing import quiet_quantiser
+
     network = onnx.load_from_string(graph) if isinstance(graph, bytes) else onnx.load(graph)
     matmuls = [node.name for node in network.graph.node if node.op_type == "MatMul"]
     kept = [name for name in matmuls if "/output/dense/" in name and "/attention/" not in name]
@@ -311,14 +313,15 @@ def _quantised(graph: bytes | str) -> bytes:
         source, target = Path(folder) / "float32.onnx", Path(folder) / "int8.onnx"
         onnx.save(network, source)
         try:
-            quantize_dynamic(
-                source,
-                target,
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                nodes_to_exclude=kept,
-                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-            )
+            with quiet_quantiser():
+                quantize_dynamic(
+                    source,
+                    target,
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                    nodes_to_exclude=kept,
+                    extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+                )
         except Exception as error:  # the quantiser raises many kinds; any means "float32"
             raise QueryEncoderUnavailable(f"the int8 quantisation failed ({error})") from error
         return target.read_bytes()

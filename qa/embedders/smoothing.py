@@ -14,8 +14,10 @@ division is one Mul before each product's input, shared by the products that rea
 
 from __future__ import annotations
 
+import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -68,14 +70,34 @@ def smoothed_int8(graph: bytes, feeds: Callable[[str], dict[str, np.ndarray]]) -
     with tempfile.TemporaryDirectory(prefix="qa-int8-") as folder:
         source, target = Path(folder) / "smoothed.onnx", Path(folder) / "int8.onnx"
         onnx.save(network, source)
-        quantize_dynamic(
-            source,
-            target,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
+        with quiet_quantiser():
+            quantize_dynamic(
+                source,
+                target,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            )
         return target.read_bytes()
+
+
+class _QuantiserAdvice(logging.Filter):
+    """Drops the quantiser's advice to pre-process the graph, which it logs on the root
+    logger (and so on a user's console) whatever the graph."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Please consider to run pre-processing")
+
+
+@contextmanager
+def quiet_quantiser() -> Iterator[None]:
+    """ONNX Runtime's quantiser without its advice on the console (while the block runs)."""
+    advice = _QuantiserAdvice()
+    logging.root.addFilter(advice)
+    try:
+        yield
+    finally:
+        logging.root.removeFilter(advice)
 
 
 def _weighted_products(network) -> dict[str, list]:
