@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -296,9 +295,8 @@ def _quantised(graph: bytes | str) -> bytes:
     took the vectors' cosine with float32's from 0.999 to 0.997 and cost XQuAD's sentence
     accuracy about 0.013; docs/benchmarks.md#int8-weights)."""
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from qa.embedders.smoothing import quiet_quantiser
+    from qa.embedders.smoothing import int8_per_channel
 
     network = onnx.load_from_string(graph) if isinstance(graph, bytes) else onnx.load(graph)
     matmuls = [node.name for node in network.graph.node if node.op_type == "MatMul"]
@@ -309,19 +307,7 @@ def _quantised(graph: bytes | str) -> bytes:
             f"the export's layers are not named as expected ({len(kept)} feed-forward outputs "
             f"found for {len(layers)} layers): it is not quantised"
         )
-    with tempfile.TemporaryDirectory(prefix="qa-int8-") as folder:
-        source, target = Path(folder) / "float32.onnx", Path(folder) / "int8.onnx"
-        onnx.save(network, source)
-        try:
-            with quiet_quantiser():
-                quantize_dynamic(
-                    source,
-                    target,
-                    weight_type=QuantType.QInt8,
-                    per_channel=True,
-                    nodes_to_exclude=kept,
-                    extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-                )
-        except Exception as error:  # the quantiser raises many kinds; any means "float32"
-            raise QueryEncoderUnavailable(f"the int8 quantisation failed ({error})") from error
-        return target.read_bytes()
+    try:
+        return int8_per_channel(network, kept)
+    except Exception as error:  # the quantiser raises many kinds; any means "float32"
+        raise QueryEncoderUnavailable(f"the int8 quantisation failed ({error})") from error

@@ -61,14 +61,23 @@ def smoothed_int8(graph: bytes, feeds: Callable[[str], dict[str, np.ndarray]]) -
     input smoothed and every product in int8 (a weight scale per output channel). `feeds`
     turns a calibration text into the graph's inputs."""
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     network = onnx.load_from_string(graph)
     readers = _weighted_products(network)
     ranges = _input_ranges(network, list(readers), feeds)
     _smooth(network, readers, ranges)
+    return int8_per_channel(network)
+
+
+def int8_per_channel(network, excluded: list[str] | None = None) -> bytes:
+    """`network` (an ONNX ModelProto) with every matrix product but the nodes named in
+    `excluded` in int8: ONNX Runtime's dynamic quantisation, a weight scale per output
+    channel, its advice kept off the console."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
     with tempfile.TemporaryDirectory(prefix="qa-int8-") as folder:
-        source, target = Path(folder) / "smoothed.onnx", Path(folder) / "int8.onnx"
+        source, target = Path(folder) / "float32.onnx", Path(folder) / "int8.onnx"
         onnx.save(network, source)
         with quiet_quantiser():
             quantize_dynamic(
@@ -76,6 +85,7 @@ def smoothed_int8(graph: bytes, feeds: Callable[[str], dict[str, np.ndarray]]) -
                 target,
                 weight_type=QuantType.QInt8,
                 per_channel=True,
+                nodes_to_exclude=excluded or [],
                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
             )
         return target.read_bytes()
