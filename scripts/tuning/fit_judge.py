@@ -41,26 +41,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+from judge_data import SCALARS  # this script's sibling (its folder is on the path)
 from scipy.optimize import minimize
 
 from qa.answer.calibration import fitted_calibration
 
-#: The columns judge_data.py writes for a candidate (judge_data.SCALARS).
-COLUMNS = (
-    "coverage",
-    "context",
-    "passage",
-    "rank",
-    "kind",
-    "missing",
-    "dense",
-    "cosine",
-    "context_dense",
-    "context_cosine",
-    "hit_rank",
-    "position",
-    "chars",
-)
+#: The columns judge_data.py writes for a candidate, in its order.
+COLUMNS = SCALARS
 COLUMN = {name: number for number, name in enumerate(COLUMNS)}
 #: Candidates: the sentences of the passages the answer step re-ranks (its rerank depth).
 DEPTH = 8
@@ -86,10 +73,15 @@ def signals(columns: np.ndarray) -> np.ndarray:
     return np.column_stack([hand_score(columns), columns[:, :10], first, length])
 
 
+def collected(folder: Path, name: str) -> tuple[list[dict], np.lib.npyio.NpzFile]:
+    """What judge_data.py wrote for one set: a record per question, and the arrays."""
+    meta = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+    return meta, np.load(folder / f"{name}.npz")
+
+
 def load(folder: Path, name: str, vectors: bool = True) -> list[dict]:
     """One collected set: a record per question, with its candidates' inputs when it has any."""
-    arrays = np.load(folder / f"{name}.npz")
-    meta = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+    meta, arrays = collected(folder, name)
     offsets, columns, labels = arrays["offsets"], arrays["scalars"], arrays["labels"]
     questions, own, pairs = arrays["questions"], arrays["sentences"], arrays["pairs"]
     records = []
@@ -185,8 +177,7 @@ def sentence_inputs(folder: Path, name: str) -> list[dict]:
     the question's cosine with everyday text, and the question's and its vectors' products),
     whether it holds the answer, and the hand-set score's first two distinct sentences, with
     the archive as it is and without the passages holding the answer."""
-    arrays = np.load(folder / f"{name}.npz")
-    meta = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+    meta, arrays = collected(folder, name)
     offsets, columns, labels = arrays["offsets"], arrays["scalars"], arrays["labels"]
     questions, own, pairs = arrays["questions"], arrays["sentences"], arrays["pairs"]
     records = []
