@@ -321,7 +321,7 @@ class Catalog:
         where = ["passage_terms MATCH ?"]
         params: list = [match]
         if filters is not None and not filters.is_empty():
-            sql += " JOIN passages p ON p.id = t.rowid JOIN documents d ON d.id = p.document_id"
+            sql += f" JOIN passages p ON p.id = t.rowid {_FILTER_COLUMNS}"
             clause, values = filter_clause(filters)
             where.append(clause)
             params.extend(values)
@@ -331,10 +331,7 @@ class Catalog:
 
     def passage_languages(self, ids: Iterable[int]) -> dict[int, str]:
         """The language of the document of each of these passages."""
-        sql = (
-            "SELECT p.id, d.language FROM passages p JOIN documents d ON d.id = p.document_id "
-            "WHERE p.id IN ({marks})"
-        )
+        sql = f"SELECT p.id, d.language FROM passages p {_FILTER_COLUMNS} WHERE p.id IN ({{marks}})"
         return dict(self._rows_for_ids(sql, ids))
 
     def filtered_passage_ids(self, filters: SearchFilters, limit: int | None = None) -> np.ndarray:
@@ -355,8 +352,7 @@ class Catalog:
         """Those of these passage ids whose document passes the filters."""
         clause, values = filter_clause(filters)
         sql = (
-            "SELECT p.id FROM passages p JOIN documents d ON d.id = p.document_id "
-            f"WHERE {clause} AND p.id IN ({{marks}})"
+            f"SELECT p.id FROM passages p {_FILTER_COLUMNS} WHERE {clause} AND p.id IN ({{marks}})"
         )
         return {row[0] for row in self._rows_for_ids(sql, ids, values)}
 
@@ -385,6 +381,8 @@ class Catalog:
         return {term: int(found.get(term, 0)) for term in unique}
 
 
+#: A passage's document's filter columns and language, read from the small index of them.
+_FILTER_COLUMNS = "JOIN documents d INDEXED BY documents_filtered ON d.id = p.document_id"
 #: A passage's text, read from its document's (a passage is the span [start, end) of it;
 #: SQLite counts characters as Python does): the text is stored once.
 _PASSAGE_TEXT = "substr(d.text, p.start + 1, p.end - p.start)"
