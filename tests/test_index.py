@@ -383,6 +383,70 @@ def test_an_index_of_the_format_before_shared_parts_is_refused_then_rebuilt(
     assert open_index(settings).catalog.counts() == (1, report.passages)
 
 
+#: Format 11's passages table: the sentence vectors were two columns of it.
+FORMAT_11_PASSAGES = """CREATE TABLE passages (
+    id INTEGER PRIMARY KEY, document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, page INTEGER,
+    sentences TEXT NOT NULL, term_count INTEGER NOT NULL, sentence_vectors BLOB,
+    context_vectors BLOB)"""
+
+
+def test_a_full_build_brings_a_catalog_of_format_11_to_this_one(make_settings, fake_embedder):
+    """Format 11 kept the sentence vectors in the passages table: an index of it is refused,
+    and a full build makes the tables again in its transaction, while a reader opened on the
+    old version keeps reading it until it closes."""
+    import sqlite3
+
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "Alpha text here. It has two sentences.")
+    build_index(settings, fake_embedder)
+    catalog_file = settings.index / "catalog.sqlite"
+    with sqlite3.connect(catalog_file) as db:  # the catalog as format 11 left it
+        db.execute("PRAGMA foreign_keys=OFF")
+        row = db.execute("SELECT * FROM passages").fetchone()
+        db.execute("DROP TABLE passages")
+        db.execute("DROP TABLE sentence_vectors")
+        db.execute(FORMAT_11_PASSAGES)
+        db.execute("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,NULL,NULL)", row[:8])
+    manifest_path = current_version(settings.index) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps({**manifest, "format_version": 11}))
+    with pytest.raises(IndexMismatchError, match=r"format 11.*qa index --full"):
+        open_index(settings)
+    with pytest.raises(IndexMismatchError, match=r"qa index --full"):
+        build_index(settings, fake_embedder)
+    old_reader = sqlite3.connect(f"file:{catalog_file}?mode=ro", uri=True)
+    old_reader.execute("BEGIN")
+    assert old_reader.execute("SELECT count(*) FROM passages").fetchone() == (1,)
+
+    write(settings.corpus, "b.txt", "Beta text here.")
+    report = build_index(settings, fake_embedder, full=True)
+    assert report.documents == 2
+    index = open_index(settings)
+    assert index.catalog.counts() == (2, report.passages)
+    (passage,) = index.catalog.document_passages("a.txt")
+    (entry,) = index.catalog.passages([passage.id]).values()
+    assert entry.sentence_vectors.shape == (2, fake_embedder.dimension)
+    # The reader of format 11 still sees its own table, as it was.
+    columns = [c[1] for c in old_reader.execute("PRAGMA table_info(passages)")]
+    assert "sentence_vectors" in columns
+    assert old_reader.execute("SELECT count(*) FROM passages").fetchone() == (1,)
+    old_reader.close()
+    index.close()
+
+
+def test_a_new_catalog_has_large_pages(make_settings, fake_embedder):
+    import sqlite3
+
+    from qa.store.schema import PAGE_SIZE
+
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "Alpha text here.")
+    build_index(settings, fake_embedder)
+    with sqlite3.connect(settings.index / "catalog.sqlite") as db:
+        assert db.execute("PRAGMA page_size").fetchone() == (PAGE_SIZE,) == (65_536,)
+
+
 def test_missing_index_names_the_build_command(make_settings):
     with pytest.raises(IndexMissingError, match="qa index"):
         open_index(make_settings())
@@ -419,7 +483,7 @@ def test_sentence_vectors_are_stored_in_int8_with_a_scale_a_row(tmp_path):
     catalog.add_document(document, [passage], [["word"]])
     catalog.set_sentence_vectors({passage.id: rows}, {passage.id: rows[::-1]})
     catalog.commit()
-    (blob,) = catalog.connection.execute("SELECT sentence_vectors FROM passages").fetchone()
+    (blob,) = catalog.connection.execute("SELECT sentences FROM sentence_vectors").fetchone()
     assert len(blob) == 6 * (384 + 4)
     stored = catalog.passages([passage.id])[passage.id]
     bound = np.abs(rows).max(axis=1, keepdims=True) / 254 + 1e-7  # half a code step
@@ -459,7 +523,7 @@ def test_a_first_sentence_vector_is_stored_once(make_settings, fake_embedder):
     build_index(settings, fake_embedder)
     index = open_index(settings)
     (own, context), *rest = index.catalog.connection.execute(
-        "SELECT sentence_vectors, context_vectors FROM passages"
+        "SELECT sentences, context FROM sentence_vectors"
     ).fetchall()
     assert not rest and len(context) == len(own) * 2 // 3  # two of three rows
     (entry,) = index.catalog.passages(index.vectors.ids().tolist()).values()

@@ -156,8 +156,10 @@ class Settings(BaseSettings):
         "'auto' is exact ('Flat') below `ivf_min_passages` and an inverted file of about "
         "4·√N lists above it, re-trained when the archive has grown or shrunk two-fold; "
         "'Flat' is always exact; 'IVF<n>,Flat' always n lists. A change takes effect at the "
-        "next build, without re-embedding. Hybrid search gives every candidate its exact "
-        "cosine, so an inverted file only changes which passages the dense side proposes.",
+        "next build, without re-embedding. Either holds the vectors in half precision "
+        "(cosines within about 1e-4 of float32's). Hybrid search gives every candidate its "
+        "cosine read back from them, so an inverted file only changes which passages the "
+        "dense side proposes.",
     )
     ivf_min_passages: int = Field(
         50_000,

@@ -20,11 +20,12 @@ import numpy as np
 
 from qa.core.types import Document, Passage, Sentence
 from qa.dates.values import date_bounds
-from qa.store.codes import pack_context, pack_rows, unpack_context, unpack_rows
+from qa.store.codes import unpack_context, unpack_rows
 from qa.store.dates import SentenceDates
 from qa.store.filters import SearchFilters, filter_clause, match_expression
 from qa.store.passages import StoredPassage
-from qa.store.schema import SCHEMA
+from qa.store.schema import CACHE_KIB, PAGE_SIZE, SCHEMA, remake_tables
+from qa.store.sentence_rows import remove_sentence_vectors, store_sentence_vectors
 
 #: What the catalog raises when SQLite fails (a full disk, a corrupt file).
 CatalogError = sqlite3.Error
@@ -67,10 +68,13 @@ class Catalog:
         if self.readonly:
             uri = f"file:{self.path}?mode=ro"  # a reader writes nothing: no foreign keys
             connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             connection.execute("BEGIN")
             connection.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot
             return connection
         connection = sqlite3.connect(self.path, check_same_thread=False)
+        connection.execute(f"PRAGMA page_size={PAGE_SIZE}")  # a new file's; kept by one made
+        connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         connection.execute("PRAGMA journal_mode=WAL")
         # The commit that switches versions is on disk before the build reports it.
         connection.execute("PRAGMA synchronous=FULL")
@@ -107,10 +111,10 @@ class Catalog:
         self.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     def clear(self) -> None:
-        """Delete every document (a full build, inside its transaction)."""
-        db = self.connection
-        for table in ("sentence_dates", "passage_terms", "passages", "documents", "vocabulary"):
-            db.execute(f"DELETE FROM {table}")
+        """Delete every document (a full build, inside its transaction). The tables are made
+        again as this version of the code declares them, so that a full build also brings
+        a catalog of an earlier format to this one; until the commit, readers keep theirs."""
+        remake_tables(self.connection)
 
     def integrity(self) -> str:
         """SQLite's integrity check of the file: "ok", or what is wrong."""
@@ -143,7 +147,7 @@ class Catalog:
             ),
         )
         db.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)",
             [
                 (
                     p.id,
@@ -155,7 +159,6 @@ class Catalog:
                     json.dumps([[s.start, s.end] for s in p.sentences]),
                     len(t),
                     None,  # sentence vectors, set once embedded
-                    None,  # and in context
                 )
                 for p, t in zip(passages, passage_terms, strict=True)
             ],
@@ -171,14 +174,7 @@ class Catalog:
     ) -> None:
         """Store, for each passage id, the vectors of its sentences (one row each, in order)
         and, when given, their vectors in context (see `StoredPassage.context_vectors`)."""
-        context = context or {}
-        self.connection.executemany(
-            "UPDATE passages SET sentence_vectors = ?, context_vectors = ? WHERE id = ?",
-            [
-                (pack_rows(matrix), pack_context(matrix, context.get(passage_id)), passage_id)
-                for passage_id, matrix in vectors.items()
-            ],
-        )
+        store_sentence_vectors(self.connection, vectors, context)
 
     def remove_document(self, document_id: str) -> list[int]:
         """Delete a document with its passages; returns the removed passage ids."""
@@ -189,6 +185,7 @@ class Catalog:
         ]
         stored = self.passage_terms(ids)
         self._count_terms((set(text.split()) for text in stored.values()), -1)
+        remove_sentence_vectors(db, ids)
         db.executemany("DELETE FROM passage_terms WHERE rowid=?", [(i,) for i in ids])
         db.execute("DELETE FROM passages WHERE document_id=?", (document_id,))
         db.execute("DELETE FROM documents WHERE id=?", (document_id,))
@@ -294,8 +291,9 @@ class Catalog:
         """The passages with these ids (unknown ids are left out)."""
         rows = self._rows_for_ids(
             f"SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, {_PASSAGE_TEXT}, "
-            "p.sentences, d.title, d.language, d.metadata, p.sentence_vectors, p.context_vectors "
-            "FROM passages p JOIN documents d ON d.id = p.document_id WHERE p.id IN ({marks})",
+            "p.sentences, d.title, d.language, d.metadata, v.sentences, v.context "
+            "FROM passages p JOIN documents d ON d.id = p.document_id "
+            "LEFT JOIN sentence_vectors v ON v.id = p.vectors WHERE p.id IN ({marks})",
             ids,
         )
         found = {}
@@ -323,7 +321,7 @@ class Catalog:
         where = ["passage_terms MATCH ?"]
         params: list = [match]
         if filters is not None and not filters.is_empty():
-            sql += " JOIN passages p ON p.id = t.rowid JOIN documents d ON d.id = p.document_id"
+            sql += f" JOIN passages p ON p.id = t.rowid {_FILTER_COLUMNS}"
             clause, values = filter_clause(filters)
             where.append(clause)
             params.extend(values)
@@ -333,10 +331,7 @@ class Catalog:
 
     def passage_languages(self, ids: Iterable[int]) -> dict[int, str]:
         """The language of the document of each of these passages."""
-        sql = (
-            "SELECT p.id, d.language FROM passages p JOIN documents d ON d.id = p.document_id "
-            "WHERE p.id IN ({marks})"
-        )
+        sql = f"SELECT p.id, d.language FROM passages p {_FILTER_COLUMNS} WHERE p.id IN ({{marks}})"
         return dict(self._rows_for_ids(sql, ids))
 
     def filtered_passage_ids(self, filters: SearchFilters, limit: int | None = None) -> np.ndarray:
@@ -357,8 +352,7 @@ class Catalog:
         """Those of these passage ids whose document passes the filters."""
         clause, values = filter_clause(filters)
         sql = (
-            "SELECT p.id FROM passages p JOIN documents d ON d.id = p.document_id "
-            f"WHERE {clause} AND p.id IN ({{marks}})"
+            f"SELECT p.id FROM passages p {_FILTER_COLUMNS} WHERE {clause} AND p.id IN ({{marks}})"
         )
         return {row[0] for row in self._rows_for_ids(sql, ids, values)}
 
@@ -387,6 +381,8 @@ class Catalog:
         return {term: int(found.get(term, 0)) for term in unique}
 
 
+#: A passage's document's filter columns and language, read from the small index of them.
+_FILTER_COLUMNS = "JOIN documents d INDEXED BY documents_filtered ON d.id = p.document_id"
 #: A passage's text, read from its document's (a passage is the span [start, end) of it;
 #: SQLite counts characters as Python does): the text is stored once.
 _PASSAGE_TEXT = "substr(d.text, p.start + 1, p.end - p.start)"

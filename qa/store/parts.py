@@ -32,7 +32,8 @@ MERGE_RATIO = 2
 #: Most parts a version keeps (the oldest beyond it are merged).
 MAX_PARTS = 8
 #: An exact part of at most this many vectors is scanned with numpy, not FAISS: a build's
-#: small new part costs microseconds, not the wake-up of FAISS's OpenMP threads.
+#: small new part costs microseconds, not the wake-up of FAISS's OpenMP threads (its
+#: vectors are then held a second time, as float32: at most 30 MB a part).
 SCANNED_PART = 20_000
 
 

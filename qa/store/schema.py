@@ -1,5 +1,14 @@
 """The tables of an index version's catalog (SQLite, with FTS5 for the lexical index)."""
 
+import sqlite3
+
+#: Bytes of a page of a new catalog (SQLite's largest). A passage's sentence vectors are a
+#: row of about 4 KB: pages of 4 KB held one each and left an eighth of the catalog empty,
+#: pages of 64 KB hold sixteen (docs/benchmarks.md#where-the-bytes-go).
+PAGE_SIZE = 65_536
+#: Each connection's page cache, in KiB (SQLite's default is 2 MB: 32 pages of 64 KB).
+CACHE_KIB = 65_536
+
 SCHEMA = """
 -- What the catalog holds as a whole: 'version', the index version its last committed build
 -- put in service (qa/index/versions.py), set in that build's transaction.
@@ -21,6 +30,11 @@ CREATE TABLE IF NOT EXISTS documents (
     page_starts TEXT NOT NULL,
     content_hash TEXT NOT NULL
 );
+-- The columns a search filter reads, beside each document's id: its checks of candidates read
+-- this small index, not the documents' rows with their text (15 times as fast at 31,496
+-- documents: docs/benchmarks.md#where-the-bytes-go).
+CREATE INDEX IF NOT EXISTS documents_filtered
+    ON documents(id, source, language, date_start, date_end);
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY,
     document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
@@ -31,15 +45,23 @@ CREATE TABLE IF NOT EXISTS passages (
     -- A passage's text is its document's text from start to end (stored once, there).
     sentences TEXT NOT NULL,
     term_count INTEGER NOT NULL,
-    -- Each sentence's own vector, one row per sentence, as int8 codes after one float32 scale
-    -- a row (qa/store/codes.py `pack_rows`; NULL when not embedded).
-    sentence_vectors BLOB,
-    -- Each sentence embedded with the sentence before it in the passage, stored the same
-    -- way (NULL when not embedded); the first sentence has none before it and keeps its own
-    -- vector, which is then not stored twice (codes.py `pack_context`).
-    context_vectors BLOB
+    -- Its row of sentence_vectors (NULL when not embedded).
+    vectors INTEGER
 );
 CREATE INDEX IF NOT EXISTS passages_by_document ON passages(document_id, ordinal);
+-- Each passage's sentence vectors, in a table of their own whose rows are appended in the
+-- order they are stored (ids counting up), so that their pages fill: rows of about 4 KB
+-- under the passages' scattered ids left a seventh of their pages empty.
+CREATE TABLE IF NOT EXISTS sentence_vectors (
+    id INTEGER PRIMARY KEY,
+    -- Each sentence's own vector, one row per sentence, as int8 codes after one float32
+    -- scale a row (qa/store/codes.py `pack_rows`).
+    sentences BLOB NOT NULL,
+    -- Each sentence embedded with the sentence before it in the passage, stored the same
+    -- way (NULL when not embedded); the first sentence has none before it and keeps its
+    -- own vector, which is then not stored twice (codes.py `pack_context`).
+    context BLOB
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5(terms, tokenize='unicode61');
 -- Passages holding each term, kept up to date document by document: a question's rarity
 -- weights are one indexed look-up per term (FTS5's own counts walk each posting list).
@@ -65,3 +87,29 @@ CREATE TABLE IF NOT EXISTS sentence_dates (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sentence_dates_by_day ON sentence_dates(first_day, last_day);
 """
+
+#: The tables a full build makes again (index_state is kept: it names the version in service
+#: until the build's commit), those that refer to others first.
+TABLES = (
+    "sentence_dates",
+    "passage_terms",
+    "vocabulary",
+    "sentence_vectors",
+    "passages",
+    "documents",
+)
+
+
+def remake_tables(db: sqlite3.Connection) -> None:
+    """Drop the tables and make them again as SCHEMA declares them, in the connection's
+    transaction (begun here if none is open: DDL opens none by itself)."""
+    if not db.in_transaction:
+        db.execute("BEGIN")
+    for table in TABLES:
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+    pending = ""  # SCHEMA's statements one by one: `executescript` would commit
+    for line in SCHEMA.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            db.execute(pending)
+            pending = ""

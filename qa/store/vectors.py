@@ -77,11 +77,13 @@ class PassingSearch:
 class VectorStore(PassingSearch):
     """FAISS vectors keyed by passage id; inner product on unit vectors is cosine similarity.
 
-    Two layouts: exact (IndexIDMap2 over IndexFlatIP) and inverted-file (IndexIVFFlat with
-    the passage ids as its own ids and a hash-table direct map, so vectors can be read back
-    and removed by id, as incremental builds need). Which one is decided at the end of each
-    build (`reorganised`) from the archive's size; changing it needs no re-embedding, since
-    every vector can be read back."""
+    Two layouts: exact (IndexIDMap2 over an IndexScalarQuantizer) and inverted-file
+    (IndexIVFScalarQuantizer with the passage ids as its own ids and a hash-table direct map,
+    so vectors can be read back and removed by id, as incremental builds need). Both hold
+    each vector in half precision (768 bytes at 384 dimensions, half of float32's), exact to
+    about 1e-4 of a cosine, which is what a candidate's cosine is read back from. Which
+    layout is decided at the end of each build (`reorganised`) from the archive's size;
+    changing it needs no re-embedding, since every vector can be read back."""
 
     def __init__(self, index, probes: int) -> None:
         import faiss
@@ -89,15 +91,19 @@ class VectorStore(PassingSearch):
         self._index = index
         self._ivf = index if isinstance(index, faiss.IndexIVF) else None
         self.probes = probes
+        self._scanned_matrix: np.ndarray | None = None  # `scan`'s float32 copy, once made
 
     @classmethod
     def create(cls, dimension: int, lists: int = 0, *, probes: int) -> VectorStore:
         import faiss
 
+        half, inner = faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
         if lists <= 0:
-            return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dimension)), probes)
+            exact = faiss.IndexScalarQuantizer(dimension, half, inner)
+            return cls(faiss.IndexIDMap2(exact), probes)
         quantizer = faiss.IndexFlatIP(dimension)
-        ivf = faiss.IndexIVFFlat(quantizer, dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        # The vectors themselves in half precision (not their residuals from a list's centre).
+        ivf = faiss.IndexIVFScalarQuantizer(quantizer, dimension, lists, half, inner, False)
         ivf.own_fields = True
         quantizer.this.disown()
         return cls(ivf, probes)
@@ -247,14 +253,26 @@ class VectorStore(PassingSearch):
         count, index = self.size, self._index
         if not count or k <= 0:
             return []
-        flat = faiss.downcast_index(index.index)
-        matrix = faiss.rev_swig_ptr(flat.get_xb(), count * self.dimension)
         ids = faiss.vector_to_array(index.id_map)
-        scores = matrix.reshape(count, self.dimension) @ query.reshape(-1).astype(np.float32)
+        scores = self._matrix() @ query.reshape(-1).astype(np.float32)
         if excluded is not None and len(excluded):
             scores[np.isin(ids, excluded)] = -np.inf
         top = np.argsort(-scores, kind="stable")[:k]
         return [(int(ids[i]), float(scores[i])) for i in top if scores[i] > -np.inf]
+
+    def _matrix(self) -> np.ndarray:
+        """An exact store's vectors as one float32 matrix, made once: a scanned store is
+        small (`parts.SCANNED_PART`) and immutable once written, and numpy multiplies half
+        precision several times slower than float32."""
+        import faiss
+
+        if self._scanned_matrix is None or len(self._scanned_matrix) != self.size:
+            flat = faiss.downcast_index(self._index.index)
+            count, dimension = self.size, self.dimension
+            codes = faiss.rev_swig_ptr(flat.codes.data(), count * dimension * 2)
+            matrix = codes.view(np.float16).reshape(count, dimension).astype(np.float32)
+            self._scanned_matrix = matrix
+        return self._scanned_matrix
 
     def _scanned(self) -> int:
         """About how many vectors one search scans: all, or its probed lists' share."""

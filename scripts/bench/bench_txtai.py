@@ -259,11 +259,11 @@ class PhasedEmbedder:
         return self.inner.encode_query(text)
 
 
-def sentence_blob_bytes(version: Path) -> tuple[int, int]:
+def sentence_blob_bytes(index_dir: Path) -> tuple[int, int]:
     """Bytes of the sentence vectors and of the vectors in context in the catalog's rows."""
-    with sqlite3.connect(f"file:{version / CATALOG_FILE}?mode=ro", uri=True) as db:
+    with sqlite3.connect(f"file:{index_dir / CATALOG_FILE}?mode=ro", uri=True) as db:
         row = db.execute(
-            "SELECT sum(length(sentence_vectors)), sum(length(context_vectors)) FROM passages"
+            "SELECT sum(length(sentences)), sum(length(context)) FROM sentence_vectors"
         ).fetchone()
     return int(row[0] or 0), int(row[1] or 0)
 
@@ -324,7 +324,7 @@ def bench_txtai(
         f"build {build_seconds:.1f} s (model load and encoder check before it, not "
         f"counted: {load_seconds:.1f} s) (load {load_average()})"
     )
-    sentence_bytes, context_bytes = sentence_blob_bytes(version)
+    sentence_bytes, context_bytes = sentence_blob_bytes(settings.index)
     report.line(
         f"    on disk: {qa_bytes:,} bytes = {qa_bytes / passages:,.0f} bytes/passage ("
         + ", ".join(f"{name} {size / passages:,.0f}" for name, size in files.items())
