@@ -435,7 +435,7 @@ def test_a_full_build_brings_a_catalog_of_format_11_to_this_one(make_settings, f
     index.close()
 
 
-def test_a_new_catalog_has_large_pages(make_settings, fake_embedder):
+def test_a_new_catalog_has_pages_of_16_kb(make_settings, fake_embedder):
     import sqlite3
 
     from qa.store.schema import PAGE_SIZE
@@ -444,7 +444,7 @@ def test_a_new_catalog_has_large_pages(make_settings, fake_embedder):
     write(settings.corpus, "a.txt", "Alpha text here.")
     build_index(settings, fake_embedder)
     with sqlite3.connect(settings.index / "catalog.sqlite") as db:
-        assert db.execute("PRAGMA page_size").fetchone() == (PAGE_SIZE,) == (65_536,)
+        assert db.execute("PRAGMA page_size").fetchone() == (PAGE_SIZE,) == (16_384,)
 
 
 def test_missing_index_names_the_build_command(make_settings):
@@ -483,7 +483,9 @@ def test_sentence_vectors_are_stored_in_int8_with_a_scale_a_row(tmp_path):
     catalog.add_document(document, [passage], [["word"]])
     catalog.set_sentence_vectors({passage.id: rows}, {passage.id: rows[::-1]})
     catalog.commit()
-    (blob,) = catalog.connection.execute("SELECT sentences FROM sentence_vectors").fetchone()
+    (blob,) = catalog.connection.execute(
+        "SELECT v.codes FROM sentence_vectors v JOIN passages p ON v.id = p.vectors"
+    ).fetchone()
     assert len(blob) == 6 * (384 + 4)
     stored = catalog.passages([passage.id])[passage.id]
     bound = np.abs(rows).max(axis=1, keepdims=True) / 254 + 1e-7  # half a code step
@@ -522,8 +524,8 @@ def test_a_first_sentence_vector_is_stored_once(make_settings, fake_embedder):
     write(settings.corpus, "a.txt", "The strike began. It lasted two days. Then talks resumed.")
     build_index(settings, fake_embedder)
     index = open_index(settings)
-    (own, context), *rest = index.catalog.connection.execute(
-        "SELECT sentences, context FROM sentence_vectors"
+    (own,), (context,), *rest = index.catalog.connection.execute(
+        "SELECT codes FROM sentence_vectors ORDER BY id"
     ).fetchall()
     assert not rest and len(context) == len(own) * 2 // 3  # two of three rows
     (entry,) = index.catalog.passages(index.vectors.ids().tolist()).values()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -147,7 +148,7 @@ class Catalog:
             ),
         )
         db.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     p.id,
@@ -158,6 +159,7 @@ class Catalog:
                     p.page,
                     json.dumps([[s.start, s.end] for s in p.sentences]),
                     len(t),
+                    zlib.compress(" ".join(t).encode()),
                     None,  # sentence vectors, set once embedded
                 )
                 for p, t in zip(passages, passage_terms, strict=True)
@@ -186,7 +188,8 @@ class Catalog:
         stored = self.passage_terms(ids)
         self._count_terms((set(text.split()) for text in stored.values()), -1)
         remove_sentence_vectors(db, ids)
-        db.executemany("DELETE FROM passage_terms WHERE rowid=?", [(i,) for i in ids])
+        forget = "INSERT INTO passage_terms(passage_terms, rowid, terms) VALUES ('delete', ?, ?)"
+        db.executemany(forget, list(stored.items()))  # contentless: told what it indexed
         db.execute("DELETE FROM passages WHERE document_id=?", (document_id,))
         db.execute("DELETE FROM documents WHERE id=?", (document_id,))
         return ids
@@ -291,9 +294,10 @@ class Catalog:
         """The passages with these ids (unknown ids are left out)."""
         rows = self._rows_for_ids(
             f"SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, {_PASSAGE_TEXT}, "
-            "p.sentences, d.title, d.language, d.metadata, v.sentences, v.context "
+            "p.sentences, d.title, d.language, d.metadata, v.codes, c.codes "
             "FROM passages p JOIN documents d ON d.id = p.document_id "
-            "LEFT JOIN sentence_vectors v ON v.id = p.vectors WHERE p.id IN ({marks})",
+            "LEFT JOIN sentence_vectors v ON v.id = p.vectors "
+            "LEFT JOIN sentence_vectors c ON c.id = p.vectors + 1 WHERE p.id IN ({marks})",
             ids,
         )
         found = {}
@@ -365,8 +369,8 @@ class Catalog:
 
     def passage_terms(self, ids: Iterable[int]) -> dict[int, str]:
         """The indexed terms of each of these passages, joined by single spaces."""
-        sql = "SELECT rowid, terms FROM passage_terms WHERE rowid IN ({marks})"
-        return dict(self._rows_for_ids(sql, ids))
+        sql = "SELECT id, terms FROM passages WHERE id IN ({marks})"
+        return {row[0]: zlib.decompress(row[1]).decode() for row in self._rows_for_ids(sql, ids)}
 
     def document_frequencies(self, query_terms: Iterable[str]) -> dict[str, int]:
         """How many passages hold each term (for rarity weights)."""

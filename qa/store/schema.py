@@ -2,11 +2,12 @@
 
 import sqlite3
 
-#: Bytes of a page of a new catalog (SQLite's largest). A passage's sentence vectors are a
-#: row of about 4 KB: pages of 4 KB held one each and left an eighth of the catalog empty,
-#: pages of 64 KB hold sixteen (docs/benchmarks.md#where-the-bytes-go).
-PAGE_SIZE = 65_536
-#: Each connection's page cache, in KiB (SQLite's default is 2 MB: 32 pages of 64 KB).
+#: Bytes of a page of a new catalog. A passage's sentence vectors are a row of about 4 KB:
+#: pages of 4 KB held one each and left an eighth of the catalog empty. Pages of 64 KB left
+#: less, but each page a build changes goes whole to the log and back into the file, so
+#: adding one article to 300 wrote a quarter of the index (docs/benchmarks.md#where-the-bytes-go).
+PAGE_SIZE = 16_384
+#: Each connection's page cache, in KiB (SQLite's default is 2 MB: 128 pages of 16 KB).
 CACHE_KIB = 65_536
 
 SCHEMA = """
@@ -45,24 +46,30 @@ CREATE TABLE IF NOT EXISTS passages (
     -- A passage's text is its document's text from start to end (stored once, there).
     sentences TEXT NOT NULL,
     term_count INTEGER NOT NULL,
-    -- Its row of sentence_vectors (NULL when not embedded).
+    -- Its lexical terms joined by single spaces, compressed (zlib): what the FTS5 index
+    -- below holds for it, read back for the exact BM25 of a candidate and to delete it.
+    terms BLOB NOT NULL,
+    -- The first of its two rows of sentence_vectors (NULL when not embedded): its
+    -- sentences' own vectors; the next row holds them in context.
     vectors INTEGER
 );
 CREATE INDEX IF NOT EXISTS passages_by_document ON passages(document_id, ordinal);
--- Each passage's sentence vectors, in a table of their own whose rows are appended in the
--- order they are stored (ids counting up), so that their pages fill: rows of about 4 KB
--- under the passages' scattered ids left a seventh of their pages empty.
+-- Each passage's sentence vectors as two rows, in a table of their own whose rows are
+-- appended in the order they are stored (ids counting up), so that their pages fill: one
+-- row of about 4 KB a passage, under the passages' scattered ids, left a seventh of their
+-- pages empty. The first row holds each sentence's own vector, one after the other, as
+-- int8 codes after one float32 scale a vector (qa/store/codes.py `pack_rows`); the second
+-- each sentence embedded with the sentence before it in the passage, stored the same way
+-- (NULL when not embedded): the first sentence has none before it and keeps its own
+-- vector, which is then not stored twice (codes.py `pack_context`).
 CREATE TABLE IF NOT EXISTS sentence_vectors (
     id INTEGER PRIMARY KEY,
-    -- Each sentence's own vector, one row per sentence, as int8 codes after one float32
-    -- scale a row (qa/store/codes.py `pack_rows`).
-    sentences BLOB NOT NULL,
-    -- Each sentence embedded with the sentence before it in the passage, stored the same
-    -- way (NULL when not embedded); the first sentence has none before it and keeps its
-    -- own vector, which is then not stored twice (codes.py `pack_context`).
-    context BLOB
+    codes BLOB
 );
-CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms USING fts5(terms, tokenize='unicode61');
+-- The lexical index, contentless: each passage's terms are in its passages row, compressed
+-- (FTS5's own copy of them took 731 bytes a passage, the compressed one about 360).
+CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms
+    USING fts5(terms, content='', tokenize='unicode61');
 -- Passages holding each term, kept up to date document by document: a question's rarity
 -- weights are one indexed look-up per term (FTS5's own counts walk each posting list).
 CREATE TABLE IF NOT EXISTS vocabulary (

@@ -1,7 +1,8 @@
-"""The catalog's `sentence_vectors` table: each passage's sentence vectors as one row of int8
-codes (`qa.store.codes`), which its passage row points to. Rows are appended with ids that
-count up, so that their pages fill (docs/benchmarks.md#where-the-bytes-go), and go with
-their passage when its document is removed.
+"""The catalog's `sentence_vectors` table: each passage's sentence vectors as two rows of int8
+codes (`qa.store.codes`), its own and in context, the first of which its passage row points
+to. Rows are appended with ids that count up, so that their pages fill
+(docs/benchmarks.md#where-the-bytes-go), and go with their passage when its document is
+removed.
 """
 
 from __future__ import annotations
@@ -27,17 +28,16 @@ def store_sentence_vectors(
     context = context or {}
     remove_sentence_vectors(db, vectors)
     (last,) = db.execute("SELECT coalesce(max(id), 0) FROM sentence_vectors").fetchone()
-    rows = list(enumerate(vectors.items(), start=last + 1))
-    db.executemany(
-        "INSERT INTO sentence_vectors VALUES (?, ?, ?)",
-        [
-            (row, pack_rows(matrix), pack_context(matrix, context.get(passage_id)))
-            for row, (passage_id, matrix) in rows
-        ],
-    )
+    firsts = {passage_id: last + 1 + 2 * n for n, passage_id in enumerate(vectors)}
+    rows = []
+    for passage_id, matrix in vectors.items():
+        first = firsts[passage_id]
+        rows.append((first, pack_rows(matrix)))
+        rows.append((first + 1, pack_context(matrix, context.get(passage_id))))
+    db.executemany("INSERT INTO sentence_vectors VALUES (?, ?)", rows)
     db.executemany(
         "UPDATE passages SET vectors = ? WHERE id = ?",
-        [(row, passage_id) for row, (passage_id, _) in rows],
+        [(first, passage_id) for passage_id, first in firsts.items()],
     )
 
 
@@ -46,8 +46,10 @@ def remove_sentence_vectors(db: sqlite3.Connection, passage_ids: Iterable[int]) 
     ids = [int(i) for i in passage_ids]
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
-        db.execute(
-            "DELETE FROM sentence_vectors WHERE id IN "
-            f"(SELECT vectors FROM passages WHERE id IN ({','.join('?' * len(chunk))}))",
-            chunk,
-        )
+        marks = ",".join("?" * len(chunk))
+        for row in ("vectors", "vectors + 1"):  # its own vectors, then in context
+            db.execute(
+                "DELETE FROM sentence_vectors WHERE id IN "
+                f"(SELECT {row} FROM passages WHERE id IN ({marks}))",
+                chunk,
+            )

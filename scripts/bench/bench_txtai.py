@@ -263,7 +263,9 @@ def sentence_blob_bytes(index_dir: Path) -> tuple[int, int]:
     """Bytes of the sentence vectors and of the vectors in context in the catalog's rows."""
     with sqlite3.connect(f"file:{index_dir / CATALOG_FILE}?mode=ro", uri=True) as db:
         row = db.execute(
-            "SELECT sum(length(sentences)), sum(length(context)) FROM sentence_vectors"
+            "SELECT sum(length(v.codes)), sum(length(c.codes)) FROM passages p "
+            "JOIN sentence_vectors v ON v.id = p.vectors "
+            "LEFT JOIN sentence_vectors c ON c.id = p.vectors + 1"
         ).fetchone()
     return int(row[0] or 0), int(row[1] or 0)
 
