@@ -10,10 +10,10 @@ measured on passages, per channel, each layer's feed-forward output kept float32
 `qa.embedders.e5_onnx._quantised`); the same without smoothing (the int8 graph before);
 and, for comparison, every matrix product in int8: smoothed with the passage ranges, and
 plain per channel and per tensor. Prints each graph's cosine with float32's vectors (mean
-and least) for the passages and for their sentences alone and in pairs (as a build embeds
-them too, through the same graph), and its best time of the rounds over the passages, as a
-ratio of float32's and of the unsmoothed int8 graph's: on a shared machine only the ratios
-mean much. What each costs in answers is `qa eval` with the setting
+and least) for the passages and for their sentences alone and in pairs (which a build embeds
+through the same graph with `QA_SENTENCE_PRECISION=int8`), and its best time of the rounds
+over the passages, as a ratio of float32's and of the unsmoothed int8 graph's: on a shared
+machine only the ratios mean much. What each costs in answers is `qa eval` with the setting
 (docs/benchmarks.md#int8-passages).
 """
 
