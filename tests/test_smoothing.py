@@ -92,3 +92,27 @@ def test_the_smoothed_int8_graph_beats_plain_int8_on_an_outlier_channel(tmp_path
         return float(np.abs(found - exact).max() / np.abs(exact).max())
 
     assert error(run(smoothed, x)) < error(plain) / 2
+
+
+def test_a_product_kept_in_float32_is_neither_smoothed_nor_quantised():
+    rng = np.random.default_rng(2)
+    model = two_layer_graph(
+        rng.standard_normal((64, 32)).astype(np.float32) / 8,
+        rng.standard_normal((32, 16)).astype(np.float32) / 4,
+    )
+    made = smoothing.smoothed_int8(
+        model.SerializeToString(),
+        lambda text: {"x": inputs(rng, 4)},
+        texts=("one", "two"),
+        migration=0.5,
+        excluded=["second/MatMul"],
+    )
+    nodes = onnx.load_from_string(made).graph.node
+    kept = [node for node in nodes if node.op_type == "MatMul"]
+    assert [node.name for node in kept] == ["second/MatMul"]
+    assert kept[0].input[0] == "active"  # read as the ReLU left it: no division before it
+    divisions = [node.name for node in nodes if node.name.endswith("/smooth")]
+    assert divisions == ["x/smooth"]  # the first product's input only
+    x = inputs(rng, 6)
+    exact = run(model, x)
+    assert np.abs(run(made, x) - exact).max() < 0.05 * np.abs(exact).max()

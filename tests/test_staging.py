@@ -40,6 +40,11 @@ def test_a_staged_document_comes_back_whole_under_its_new_ids(tmp_path):
     assert (
         other.load(other.key("hash-of-document", ["first", "second", "third"]), [1, 2, 3]) is None
     )
+    # Vectors of the int8 passage graph are staged apart from float32's.
+    int8 = vector_identity(Settings(passage_precision="int8"), ChunkingParameters(200, 1, True))
+    assert int8 != identity and "int8_graph" in int8 and "int8_graph" not in identity
+    sentences = Settings(passage_precision="int8", sentence_precision="int8")
+    assert vector_identity(sentences, ChunkingParameters(200, 1, True)) != int8
 
 
 def test_a_finished_build_keeps_only_the_staged_vectors_it_used(tmp_path):

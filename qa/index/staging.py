@@ -21,6 +21,7 @@ import numpy as np
 
 from qa.core.config import Settings
 from qa.embedders import model_identity
+from qa.embedders.e5_onnx import SMOOTHING_VERSION
 from qa.index.chunking import ChunkingParameters
 from qa.index.embedding import EmbeddedGroup
 
@@ -31,8 +32,14 @@ STAGING_FORMAT = 1
 def vector_identity(settings: Settings, params: ChunkingParameters) -> str:
     """What, besides a document's text, decides its vectors."""
     backend, model = model_identity(settings)
+    # The int8 passage graph changed once (smoothed with passage ranges, version 1): vectors
+    # staged by the graph before are not this one's. float32's identity is as it was.
+    graph = {}
+    if "int8" in (settings.passage_precision, settings.sentence_precision):
+        graph = {"int8_graph": SMOOTHING_VERSION, "sentence_precision": settings.sentence_precision}
     return json.dumps(
         {
+            **graph,
             "format": STAGING_FORMAT,
             "embedder": backend,
             "model": model,

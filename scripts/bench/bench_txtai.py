@@ -321,7 +321,8 @@ def bench_txtai(
         f"  archive-qa ({embedder.backend} {embedder.name}, passages by "
         f"{getattr(embedder, 'passage_backend', embedder.backend)} in "
         f"{settings.passage_precision} on {settings.device}; sentence vectors "
-        f"{settings.sentence_vectors}, in pairs {settings.sentence_context_vectors}; "
+        f"{settings.sentence_vectors} in {settings.sentence_precision}, in pairs "
+        f"{settings.sentence_context_vectors}; "
         f"index_threads {threads}): {built.documents} documents, {passages} passages; "
         f"build {build_seconds:.1f} s (model load and encoder check before it, not "
         f"counted: {load_seconds:.1f} s) (load {load_average()})"
@@ -343,6 +344,7 @@ def bench_txtai(
         "backend": embedder.backend,
         "model": embedder.name,
         "passage_precision": settings.passage_precision,
+        "sentence_precision": settings.sentence_precision,
         "documents": built.documents,
         "passages": passages,
         "build_seconds": round(build_seconds, 2),
