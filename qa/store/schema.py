@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS documents (
 -- documents: docs/benchmarks.md#where-the-bytes-go).
 CREATE INDEX IF NOT EXISTS documents_filtered
     ON documents(id, source, language, date_start, date_end);
+-- Each document's content hash, read whole by every incremental build: from this index, not
+-- from the documents' rows with their text (4.97 s at 314,961 documents; made on first
+-- opening by a build if a catalog lacks it).
+CREATE INDEX IF NOT EXISTS documents_hashes ON documents(id, content_hash);
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY,
     document_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
