@@ -522,6 +522,15 @@ def test_sentence_vectors_are_stored_in_int8_with_a_scale_a_row(tmp_path):
     kept = stored.sentence_vectors[[0, 1, 3, 4, 5]]
     cosines = np.sum(kept * rows[[0, 1, 3, 4, 5]], axis=1) / np.linalg.norm(kept, axis=1)
     assert cosines.min() > 0.9999
+    # A search's hits read the passage without its vectors, and alike otherwise.
+    light = catalog.passages([passage.id], vectors=False)[passage.id]
+    assert light.sentence_vectors is None and light.context_vectors is None
+    assert (light.passage, light.title, light.language, light.metadata) == (
+        stored.passage,
+        stored.title,
+        stored.language,
+        stored.metadata,
+    )
 
 
 def test_a_passage_text_is_read_from_its_document_as_it_was_cut(tmp_path):

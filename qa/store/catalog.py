@@ -290,27 +290,24 @@ class Catalog:
             marks = ",".join("?" * len(chunk))
             yield from self.connection.execute(sql.format(marks=marks), [*before, *chunk])
 
-    def passages(self, ids: Iterable[int]) -> dict[int, StoredPassage]:
-        """The passages with these ids (unknown ids are left out)."""
-        rows = self._rows_for_ids(
-            f"SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, {_PASSAGE_TEXT}, "
-            "p.sentences, d.title, d.language, d.metadata, v.codes, c.codes "
-            "FROM passages p JOIN documents d ON d.id = p.document_id "
-            "LEFT JOIN sentence_vectors v ON v.id = p.vectors "
-            "LEFT JOIN sentence_vectors c ON c.id = p.vectors + 1 WHERE p.id IN ({marks})",
-            ids,
-        )
+    def passages(self, ids: Iterable[int], vectors: bool = True) -> dict[int, StoredPassage]:
+        """The passages with these ids (unknown ids are left out), with their sentence
+        vectors if `vectors` (a search's hits show none, and reading and unpacking them is
+        most of the time of reading ten passages)."""
+        columns, joins = _VECTORS if vectors else ("", "")
+        rows = self._rows_for_ids(_PASSAGES.format(vectors=columns, joins=joins), ids)
         found = {}
         for row in rows:
             passage = _passage(row[:8])
-            rows_count = len(passage.sentences)
+            count = len(passage.sentences)
+            own, context = row[11:13] if vectors else (None, None)
             found[row[0]] = StoredPassage(
                 passage,
                 row[8],
                 row[9],
                 json.loads(row[10]),
-                unpack_rows(row[11], rows_count),
-                unpack_context(row[12], row[11], rows_count),
+                unpack_rows(own, count),
+                unpack_context(context, own, count),
             )
         return found
 
@@ -390,6 +387,18 @@ _FILTER_COLUMNS = "JOIN documents d INDEXED BY documents_filtered ON d.id = p.do
 #: A passage's text, read from its document's (a passage is the span [start, end) of it;
 #: SQLite counts characters as Python does): the text is stored once.
 _PASSAGE_TEXT = "substr(d.text, p.start + 1, p.end - p.start)"
+#: Passages by id with their document's fields, and `{vectors}` through `{joins}`.
+_PASSAGES = (
+    f"SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, {_PASSAGE_TEXT}, "
+    "p.sentences, d.title, d.language, d.metadata{vectors} "
+    "FROM passages p JOIN documents d ON d.id = p.document_id {joins}WHERE p.id IN ({{marks}})"
+)
+#: A passage's sentence vectors, alone and in context (`_PASSAGES`' columns and joins).
+_VECTORS = (
+    ", v.codes, c.codes",
+    "LEFT JOIN sentence_vectors v ON v.id = p.vectors "
+    "LEFT JOIN sentence_vectors c ON c.id = p.vectors + 1 ",
+)
 
 
 def _passage(row) -> Passage:
