@@ -34,6 +34,10 @@ CatalogError = sqlite3.Error
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
+#: Pages (of about 4 KB) a full build's merge of the lexical index's segments writes at most.
+MERGE_PAGES = 1000
+
+
 class Catalog:
     """SQLite database of documents, passages, sentences and the lexical index."""
 
@@ -207,6 +211,15 @@ class Catalog:
         )
         if sign < 0:
             db.execute("DELETE FROM vocabulary WHERE passages <= 0")
+
+    def merge_lexical_segments(self, pages: int = MERGE_PAGES) -> None:
+        """Merge the lexical index's segments where a level holds four or more (about `pages`
+        pages written at most). FTS5 writes a segment whenever a row id is lower than the last,
+        so at almost every document (ids are hashes): a new archive could end with fifteen,
+        each one more b-tree a search looks its terms up in."""
+        self.connection.execute(
+            "INSERT INTO passage_terms(passage_terms, rank) VALUES ('merge', ?)", (pages,)
+        )
 
     def commit(self) -> None:
         self.connection.commit()
