@@ -19,23 +19,25 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.core.types import Document, Passage, Sentence
+from qa.core.types import Document, Passage
 from qa.dates.values import date_bounds
-from qa.store.codes import unpack_context, unpack_rows
 from qa.store.dates import SentenceDates
 from qa.store.filters import SearchFilters, filter_clause, match_expression
-from qa.store.passages import StoredPassage
-from qa.store.schema import CACHE_KIB, PAGE_SIZE, SCHEMA, remake_tables
+from qa.store.passages import (
+    PASSAGE_TEXT,
+    PASSAGES_SQL,
+    VECTOR_COLUMNS,
+    StoredPassage,
+    passage_from_row,
+    stored_passage,
+)
+from qa.store.schema import CACHE_KIB, PAGE_SIZE, SCHEMA, merge_lexical_segments, remake_tables
 from qa.store.sentence_rows import remove_sentence_vectors, store_sentence_vectors
 
 #: What the catalog raises when SQLite fails (a full disk, a corrupt file).
 CatalogError = sqlite3.Error
 #: Bytes the write-ahead log is cut back to once a checkpoint has copied all of it.
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
-
-
-#: Pages (of about 4 KB) a full build's merge of the lexical index's segments writes at most.
-MERGE_PAGES = 1000
 
 
 class Catalog:
@@ -212,14 +214,9 @@ class Catalog:
         if sign < 0:
             db.execute("DELETE FROM vocabulary WHERE passages <= 0")
 
-    def merge_lexical_segments(self, pages: int = MERGE_PAGES) -> None:
-        """Merge the lexical index's segments where a level holds four or more (about `pages`
-        pages written at most). FTS5 writes a segment whenever a row id is lower than the last,
-        so at almost every document (ids are hashes): a new archive could end with fifteen,
-        each one more b-tree a search looks its terms up in."""
-        self.connection.execute(
-            "INSERT INTO passage_terms(passage_terms, rank) VALUES ('merge', ?)", (pages,)
-        )
+    def merge_lexical_segments(self) -> None:
+        """The lexical index's segments merged (`qa.store.schema.merge_lexical_segments`)."""
+        merge_lexical_segments(self.connection)
 
     def commit(self) -> None:
         self.connection.commit()
@@ -256,7 +253,7 @@ class Catalog:
     def titled_passages(self) -> list[tuple[int, str, str]]:
         """(passage id, its document's title, passage text) of every passage."""
         return self.connection.execute(
-            f"SELECT p.id, d.title, {_PASSAGE_TEXT} FROM passages p "
+            f"SELECT p.id, d.title, {PASSAGE_TEXT} FROM passages p "
             "JOIN documents d ON d.id = p.document_id"
         ).fetchall()
 
@@ -287,12 +284,12 @@ class Catalog:
 
     def document_passages(self, document_id: str) -> list[Passage]:
         rows = self.connection.execute(
-            f"SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, {_PASSAGE_TEXT}, "
+            f"SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, {PASSAGE_TEXT}, "
             "p.sentences FROM passages p JOIN documents d ON d.id = p.document_id "
             "WHERE p.document_id=? ORDER BY p.ordinal",
             (document_id,),
         )
-        return [_passage(row) for row in rows]
+        return [passage_from_row(row) for row in rows]
 
     def _rows_for_ids(self, sql: str, ids: Iterable[int], before: list = ()) -> Iterator[tuple]:
         """Rows of `sql`, whose `{marks}` is an IN list, for these ids (500 a query, under
@@ -307,22 +304,9 @@ class Catalog:
         """The passages with these ids (unknown ids are left out), with their sentence
         vectors if `vectors` (a search's hits show none, and reading and unpacking them is
         most of the time of reading ten passages)."""
-        columns, joins = _VECTORS if vectors else ("", "")
-        rows = self._rows_for_ids(_PASSAGES.format(vectors=columns, joins=joins), ids)
-        found = {}
-        for row in rows:
-            passage = _passage(row[:8])
-            count = len(passage.sentences)
-            own, context = row[11:13] if vectors else (None, None)
-            found[row[0]] = StoredPassage(
-                passage,
-                row[8],
-                row[9],
-                json.loads(row[10]),
-                unpack_rows(own, count),
-                unpack_context(context, own, count),
-            )
-        return found
+        columns, joins = VECTOR_COLUMNS if vectors else ("", "")
+        rows = self._rows_for_ids(PASSAGES_SQL.format(vectors=columns, joins=joins), ids)
+        return {row[0]: stored_passage(row, vectors) for row in rows}
 
     def lexical_search(
         self, query_terms: list[str], limit: int, filters: SearchFilters | None = None
@@ -397,26 +381,3 @@ class Catalog:
 
 #: A passage's document's filter columns and language, read from the small index of them.
 _FILTER_COLUMNS = "JOIN documents d INDEXED BY documents_filtered ON d.id = p.document_id"
-#: A passage's text, read from its document's (a passage is the span [start, end) of it;
-#: SQLite counts characters as Python does): the text is stored once.
-_PASSAGE_TEXT = "substr(d.text, p.start + 1, p.end - p.start)"
-#: Passages by id with their document's fields, and `{vectors}` through `{joins}`.
-_PASSAGES = (
-    f"SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, {_PASSAGE_TEXT}, "
-    "p.sentences, d.title, d.language, d.metadata{vectors} "
-    "FROM passages p JOIN documents d ON d.id = p.document_id {joins}WHERE p.id IN ({{marks}})"
-)
-#: A passage's sentence vectors, alone and in context (`_PASSAGES`' columns and joins).
-_VECTORS = (
-    ", v.codes, c.codes",
-    "LEFT JOIN sentence_vectors v ON v.id = p.vectors "
-    "LEFT JOIN sentence_vectors c ON c.id = p.vectors + 1 ",
-)
-
-
-def _passage(row) -> Passage:
-    passage_id, document_id, ordinal, start, end, page, text, sentence_spans = row
-    sentences = tuple(
-        Sentence(s, e, text[s - start : e - start]) for s, e in json.loads(sentence_spans)
-    )
-    return Passage(passage_id, document_id, ordinal, start, end, text, sentences, page)
