@@ -7,6 +7,7 @@ import json
 from conftest import read_corpus
 from pdfs import write_pdf
 
+import qa.ingest.documents
 from qa.core.config import Settings
 from qa.core.types import Document, SkippedFile
 from qa.ingest.documents import MetadataLimits, load_document, normalise_date, scan_corpus
@@ -133,6 +134,44 @@ def test_ids_come_from_paths_not_order_and_hashes_from_content(tmp_path):
     assert (
         load_document(next(e for e in second if e.id == "0.txt"), LIMITS).text == "New first file."
     )
+
+
+def test_a_file_found_as_it_was_is_not_read_again(tmp_path, monkeypatch):
+    """A file whose signature is the one recorded is listed unchanged, not read: a change
+    to it, to its sidecar, or a new sidecar makes it read again."""
+    monkeypatch.setattr(qa.ingest.documents, "SETTLED_NS", 0)  # files just written count
+    (tmp_path / "a.txt").write_text("Alpha text.", "utf-8")
+    (tmp_path / "b.jsonl").write_text('{"text": "One."}\n{"text": "Two."}\n', "utf-8")
+    first = scan_corpus(tmp_path)
+    assert set(first.signatures) == {"a.txt", "b.jsonl"}
+    assert first.unchanged_files == []
+
+    read: list[str] = []
+    real_read = qa.ingest.documents.read_inside
+    monkeypatch.setattr(
+        qa.ingest.documents,
+        "read_inside",
+        lambda path, root: read.append(path.name) or real_read(path, root),
+    )
+    again = scan_corpus(tmp_path, first.signatures)
+    assert (again.entries, sorted(again.unchanged_files), read) == ([], ["a.txt", "b.jsonl"], [])
+
+    with (tmp_path / "a.txt").open("a", encoding="utf-8") as handle:
+        handle.write(" More.")
+    (tmp_path / "b.jsonl.meta.json").write_text('{"source": "Wire"}', "utf-8")
+    changed = scan_corpus(tmp_path, first.signatures)
+    assert changed.unchanged_files == []
+    assert [entry.id for entry in changed.entries] == ["a.txt", "b.jsonl:1", "b.jsonl:2"]
+    assert changed.signatures["a.txt"] != first.signatures["a.txt"]
+
+
+def test_a_file_changed_a_moment_ago_has_no_signature_to_trust(tmp_path):
+    """Within the file system's timestamp granularity a second change could leave the same
+    times: such a file is read (and hashed) by every scan until it has settled."""
+    (tmp_path / "a.txt").write_text("Alpha text.", "utf-8")
+    scan = scan_corpus(tmp_path)
+    assert [entry.id for entry in scan.entries] == ["a.txt"]
+    assert scan.signatures == {}
 
 
 def test_dates_normalise_to_iso_prefixes():

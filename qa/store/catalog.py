@@ -208,12 +208,31 @@ class Catalog:
         if sign < 0:
             db.execute("DELETE FROM vocabulary WHERE passages <= 0")
 
+    def set_file_signatures(self, changed: dict[str, str], gone: Iterable[str]) -> None:
+        """Record the signatures of corpus files whose documents this build read (`changed`)
+        and forget those of files that are gone or must be read again (`gone`)."""
+        db = self.connection
+        db.executemany("DELETE FROM corpus_files WHERE path = ?", [(path,) for path in gone])
+        db.executemany(
+            "INSERT INTO corpus_files VALUES (?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET signature = excluded.signature",
+            list(changed.items()),
+        )
+
     def commit(self) -> None:
         self.connection.commit()
 
     # --- Reading ---
     def document_hashes(self) -> dict[str, str]:
         return dict(self.connection.execute("SELECT id, content_hash FROM documents"))
+
+    def file_signatures(self) -> dict[str, str]:
+        """Each corpus file's signature as the last build read it (see `corpus_files`);
+        empty for a catalog made before they were kept."""
+        try:
+            return dict(self.connection.execute("SELECT path, signature FROM corpus_files"))
+        except sqlite3.OperationalError:  # no such table: a reader of an older catalog
+            return {}
 
     def document_ids(self, limit: int) -> list[str]:
         rows = self.connection.execute("SELECT id FROM documents ORDER BY id LIMIT ?", (limit,))
