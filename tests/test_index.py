@@ -16,6 +16,7 @@ from fake_embedder import FakeEmbedder, PoolingFakeEmbedder
 from pdfs import write_pdf
 
 import qa.ingest.documents
+import qa.ingest.files
 from qa.core.errors import IndexMismatchError, IndexMissingError
 from qa.index.build import build_index
 from qa.index.versions import FORMAT_VERSION, current_version, open_index
@@ -264,7 +265,7 @@ def test_files_found_as_they_were_are_not_read_by_an_incremental_build(
 ):
     """An incremental build reads only the files that changed; the documents of the others
     stay as they are, and a file with a record that could not be read is read every time."""
-    monkeypatch.setattr(qa.ingest.documents, "SETTLED_NS", 0)  # files just written count
+    monkeypatch.setattr(qa.ingest.files, "SETTLED_NS", 0)  # files just written count
     settings = make_settings()
     corpus = settings.corpus
     write(

@@ -23,7 +23,6 @@ import errno
 import hashlib
 import os
 import stat
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,15 @@ from typing import Any
 from qa.core.errors import CorpusError
 from qa.core.types import Document, SkippedFile
 from qa.dates.values import normalise_date
+from qa.ingest.files import (
+    SETTLED_NS,
+    SIDECAR_SUFFIX,
+    OutsideCorpus,
+    file_kind,
+    file_signature,
+    is_inside,
+    read_inside,
+)
 from qa.ingest.metadata import MetadataLimits, bounded_metadata
 from qa.ingest.readers import (
     UnreadableDocument,
@@ -46,6 +54,7 @@ from qa.ingest.readers import (
 from qa.text.languages import detect_language, normalise_language
 
 __all__ = [
+    "SETTLED_NS",
     "CorpusScan",
     "MetadataLimits",
     "SourceEntry",
@@ -59,16 +68,8 @@ __all__ = [
 
 #: Bumped when parsing changes, so that documents are re-read by the next build.
 READER_VERSION = "1"
-SIDECAR_SUFFIX = ".meta.json"
-#: A file changed less than this long before it was looked at may change again unseen within
-#: the file system's timestamp granularity (2 s on FAT): its signature is not trusted.
-SETTLED_NS = 2_000_000_000
 FORMATS = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".jsonl"}
 MAX_TITLE_CHARS = 200
-
-
-class OutsideCorpus(UnreadableDocument):
-    """A path that leads out of the corpus folder: never read, and never kept."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,8 @@ def scan_corpus(root: Path, known: Mapping[str, str] | None = None) -> CorpusSca
             )
             continue
         signature = file_signature(path, real_root)  # before reading: a later change shows
+        if signature is not None:
+            signature = f"{READER_VERSION} {signature}"
         if signature is not None and known.get(relative) == signature:
             scan.unchanged_files.append(relative)
             continue
@@ -188,39 +191,6 @@ def load_document(entry: SourceEntry, limits: MetadataLimits) -> Document:
         raise UnreadableDocument(f"cannot read: {type(error).__name__}: {error}") from None
 
 
-def file_signature(path: Path, real_root: str) -> str | None:
-    """What a file (and its sidecar) is as the file system describes it without reading it:
-    reader version, device and inode, size, modification and change times. None when it
-    cannot be told (a link out of the corpus, a file gone) or the file changed too recently
-    to be sure a later change within the same timestamp would show (`SETTLED_NS`)."""
-    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
-    parts = [READER_VERSION]
-    latest = 0
-    for candidate in (path, sidecar):
-        target = os.path.realpath(candidate)
-        if not _is_inside(target, real_root):
-            return None
-        try:
-            status = os.stat(target, follow_symlinks=False)
-        except FileNotFoundError:
-            if candidate is path:
-                return None
-            parts.append("-")  # no sidecar: one that appears changes the signature
-            continue
-        except OSError:
-            return None
-        if not stat.S_ISREG(status.st_mode):
-            return None
-        latest = max(latest, status.st_mtime_ns, status.st_ctime_ns)
-        parts.append(
-            f"{status.st_dev}:{status.st_ino}:{status.st_size}"
-            f":{status.st_mtime_ns}:{status.st_ctime_ns}"
-        )
-    if latest > time.time_ns() - SETTLED_NS:
-        return None
-    return " ".join(parts)
-
-
 def current_hash(entry: SourceEntry) -> str:
     """The content hash of the entry's document as it reads now (the scan's hash if it has
     not changed since): a worker that reads a document the scan found checks it with this."""
@@ -231,21 +201,6 @@ def current_hash(entry: SourceEntry) -> str:
     lines = decode_text(data).split("\n")
     line = lines[entry.line - 1].rstrip("\r") if entry.line <= len(lines) else ""
     return _hash(line.encode(), extra)
-
-
-def read_inside(path: Path, real_root: str) -> bytes:
-    """The bytes of the regular file at `path`, which must lie in the corpus once links
-    are resolved (OutsideCorpus if not); never blocks on a FIFO."""
-    target = os.path.realpath(path)
-    if not _is_inside(target, real_root):
-        raise OutsideCorpus("symbolic link to a file outside the corpus")
-    # O_NOFOLLOW: a link swapped in after the check is refused, not followed.
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
-    with open(os.open(target, flags), "rb") as handle:
-        mode = os.fstat(handle.fileno()).st_mode
-        if not stat.S_ISREG(mode):
-            raise UnreadableDocument(f"not a regular file ({_file_kind(mode)})")
-        return handle.read()
 
 
 def _load(entry: SourceEntry, limits: MetadataLimits) -> Document:
@@ -337,7 +292,7 @@ def _classify(path: Path, is_link: bool, real_root: str) -> tuple[str, str]:
         return "skip", f"symbolic link that cannot be followed: {error.strerror or error}"
     if is_link:
         what = "folder" if stat.S_ISDIR(mode) else "file"
-        if not _is_inside(os.path.realpath(path), real_root):
+        if not is_inside(os.path.realpath(path), real_root):
             return "skip", f"symbolic link to a {what} outside the corpus"
         if stat.S_ISDIR(mode):
             return "skip", "symbolic link to a folder, not followed (its files are read there)"
@@ -345,22 +300,7 @@ def _classify(path: Path, is_link: bool, real_root: str) -> tuple[str, str]:
         return "folder", ""
     if stat.S_ISREG(mode):
         return "file", ""
-    return "skip", f"not a regular file ({_file_kind(mode)})"
-
-
-def _file_kind(mode: int) -> str:
-    kinds = (
-        (stat.S_ISFIFO, "FIFO"),
-        (stat.S_ISSOCK, "socket"),
-        (stat.S_ISCHR, "character device"),
-        (stat.S_ISBLK, "block device"),
-        (stat.S_ISDIR, "folder"),
-    )
-    return next((name for test, name in kinds if test(mode)), "special file")
-
-
-def _is_inside(target: str, real_root: str) -> bool:
-    return target == real_root or target.startswith(real_root.rstrip("/") + "/")
+    return "skip", f"not a regular file ({file_kind(mode)})"
 
 
 def _is_utf8(name: str) -> bool:

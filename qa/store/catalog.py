@@ -13,7 +13,6 @@ import json
 import sqlite3
 import threading
 import zlib
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from qa.store.filters import SearchFilters, filter_clause, match_expression
 from qa.store.passages import StoredPassage
 from qa.store.schema import CACHE_KIB, PAGE_SIZE, SCHEMA, remake_tables
 from qa.store.sentence_rows import remove_sentence_vectors, store_sentence_vectors
+from qa.store.vocabulary import count_terms, document_frequencies
 
 #: What the catalog raises when SQLite fails (a full disk, a corrupt file).
 CatalogError = sqlite3.Error
@@ -195,18 +195,7 @@ class Catalog:
         return ids
 
     def _count_terms(self, term_sets: Iterable[set[str]], sign: int) -> None:
-        """Add (sign +1) or take away (-1) passages from each term's count."""
-        counts = Counter()
-        for term_set in term_sets:
-            counts.update(term_set)
-        db = self.connection
-        db.executemany(
-            "INSERT INTO vocabulary VALUES (?, ?) "
-            "ON CONFLICT(term) DO UPDATE SET passages = passages + excluded.passages",
-            [(term, sign * n) for term, n in counts.items()],
-        )
-        if sign < 0:
-            db.execute("DELETE FROM vocabulary WHERE passages <= 0")
+        count_terms(self.connection, term_sets, sign)
 
     def set_file_signatures(self, changed: dict[str, str], gone: Iterable[str]) -> None:
         """Record the signatures of corpus files whose documents this build read (`changed`)
@@ -393,15 +382,7 @@ class Catalog:
 
     def document_frequencies(self, query_terms: Iterable[str]) -> dict[str, int]:
         """How many passages hold each term (for rarity weights)."""
-        unique = sorted(set(query_terms))
-        if not unique:
-            return {}
-        marks = ",".join("?" * len(unique))
-        rows = self.connection.execute(
-            f"SELECT term, passages FROM vocabulary WHERE term IN ({marks})", unique
-        )
-        found = dict(rows)
-        return {term: int(found.get(term, 0)) for term in unique}
+        return document_frequencies(self.connection, query_terms)
 
 
 #: A passage's document's filter columns and language, read from the small index of them.

@@ -55,7 +55,7 @@ from qa.embedders import Embedder, embedder_for
 from qa.index.build import build_index, chunking_parameters, current_version
 from qa.index.chunking import chunk_document
 from qa.index.versions import open_index
-from qa.ingest.documents import SETTLED_NS
+from qa.ingest.files import SETTLED_NS
 from qa.search.retriever import Retriever
 from qa.service.assistant import use_threads
 from qa.store.filters import SearchFilters
