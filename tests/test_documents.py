@@ -7,8 +7,6 @@ import json
 from conftest import read_corpus
 from pdfs import write_pdf
 
-import qa.ingest.documents
-import qa.ingest.files
 from qa.core.config import Settings
 from qa.core.types import Document, SkippedFile
 from qa.ingest.documents import MetadataLimits, load_document, normalise_date, scan_corpus
@@ -137,25 +135,22 @@ def test_ids_come_from_paths_not_order_and_hashes_from_content(tmp_path):
     )
 
 
-def test_a_file_found_as_it_was_is_not_read_again(tmp_path, monkeypatch):
+def test_a_file_found_as_it_was_is_not_read_again(tmp_path, files_read):
     """A file whose signature is the one recorded is listed unchanged, not read: a change
     to it, to its sidecar, or a new sidecar makes it read again."""
-    monkeypatch.setattr(qa.ingest.files, "SETTLED_NS", 0)  # files just written count
     (tmp_path / "a.txt").write_text("Alpha text.", "utf-8")
     (tmp_path / "b.jsonl").write_text('{"text": "One."}\n{"text": "Two."}\n', "utf-8")
     first = scan_corpus(tmp_path)
     assert set(first.signatures) == {"a.txt", "b.jsonl"}
     assert first.unchanged_files == []
 
-    read: list[str] = []
-    real_read = qa.ingest.documents.read_inside
-    monkeypatch.setattr(
-        qa.ingest.documents,
-        "read_inside",
-        lambda path, root: read.append(path.name) or real_read(path, root),
-    )
+    files_read.clear()
     again = scan_corpus(tmp_path, first.signatures)
-    assert (again.entries, sorted(again.unchanged_files), read) == ([], ["a.txt", "b.jsonl"], [])
+    assert (again.entries, sorted(again.unchanged_files), files_read) == (
+        [],
+        ["a.txt", "b.jsonl"],
+        [],
+    )
 
     with (tmp_path / "a.txt").open("a", encoding="utf-8") as handle:
         handle.write(" More.")

@@ -15,8 +15,6 @@ from archives import write
 from fake_embedder import FakeEmbedder, PoolingFakeEmbedder
 from pdfs import write_pdf
 
-import qa.ingest.documents
-import qa.ingest.files
 from qa.core.errors import IndexMismatchError, IndexMissingError
 from qa.index.build import build_index
 from qa.index.versions import FORMAT_VERSION, current_version, open_index
@@ -261,11 +259,10 @@ def test_second_build_embeds_nothing_and_changes_are_incremental(make_settings, 
 
 
 def test_files_found_as_they_were_are_not_read_by_an_incremental_build(
-    make_settings, fake_embedder, monkeypatch
+    make_settings, fake_embedder, files_read
 ):
     """An incremental build reads only the files that changed; the documents of the others
     stay as they are, and a file with a record that could not be read is read every time."""
-    monkeypatch.setattr(qa.ingest.files, "SETTLED_NS", 0)  # files just written count
     settings = make_settings()
     corpus = settings.corpus
     write(
@@ -277,25 +274,19 @@ def test_files_found_as_they_were_are_not_read_by_an_incremental_build(
     assert (first.added, first.documents) == (4, 4)
     assert [skipped.path for skipped in first.skipped] == ["bad.jsonl:2"]
 
-    read: list[str] = []
-    real_read = qa.ingest.documents.read_inside
-    monkeypatch.setattr(
-        qa.ingest.documents,
-        "read_inside",
-        lambda path, root: read.append(path.name) or real_read(path, root),
-    )
+    files_read.clear()
     write(corpus, "new.txt", "Students called a strike.")
     second = build_index(settings, fake_embedder)
     assert (second.added, second.changed, second.removed, second.unchanged) == (1, 0, 0, 4)
-    assert sorted(set(read)) == ["bad.jsonl", "new.txt"]  # the bad record: named again
+    assert sorted(set(files_read)) == ["bad.jsonl", "new.txt"]  # the bad record: named again
     assert [skipped.path for skipped in second.skipped] == ["bad.jsonl:2"]
 
-    read.clear()
+    files_read.clear()
     write(corpus, "feed.jsonl", '{"text": "The strike began in Lima."}\n')
     (corpus / "note.txt").unlink()
     third = build_index(settings, fake_embedder)
     assert (third.added, third.changed, third.removed, third.unchanged) == (0, 0, 2, 3)
-    assert sorted(set(read)) == ["bad.jsonl", "feed.jsonl"]
+    assert sorted(set(files_read)) == ["bad.jsonl", "feed.jsonl"]
     assert set(open_index(settings).catalog.document_hashes()) == {
         "feed.jsonl:1",
         "bad.jsonl:1",
@@ -303,10 +294,10 @@ def test_files_found_as_they_were_are_not_read_by_an_incremental_build(
     }
     assert set(open_index(settings).catalog.file_signatures()) == {"feed.jsonl", "new.txt"}
 
-    read.clear()
+    files_read.clear()
     full = build_index(settings, fake_embedder, full=True)  # reads everything, records anew
     assert (full.added, full.documents) == (3, 3)
-    assert sorted(set(read)) == ["bad.jsonl", "feed.jsonl", "new.txt"]
+    assert sorted(set(files_read)) == ["bad.jsonl", "feed.jsonl", "new.txt"]
 
 
 def test_full_rebuild_reembeds_everything(make_settings, fake_embedder):
