@@ -112,7 +112,7 @@ class Collector:
                     "set": name,
                     "article": article,
                     "answerable": answers is not None,
-                    "score": answer.confidence,
+                    "score": answer.score,
                     "signals": answer.signals,
                     "right1": bool(answers and texts and contains(texts[0], answers)),
                     "right2": bool(answers and any(contains(t, answers) for t in texts[:2])),
