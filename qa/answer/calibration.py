@@ -147,7 +147,7 @@ class Calibration(BaseModel):
         "the sentence covers, the weight of the one it misses most, the kind of fact, the share "
         "of the question's words the archive holds, an unknown name, the lift above the "
         "archive's own passages, the raw score. Fitted by `scripts/tuning/fit_verdicts.py`. "
-        "None: no judge (the confidence is the raw score clipped to [0, 1], never 'uncertain')."
+        "None: no judge (the confidence is the raw score clipped to [0, 1])."
     )
     judge_intercept: float = Field(description="The judge's intercept (see `judge_weights`).")
     answered_probability: Share = Field(

@@ -57,7 +57,7 @@ def probability(signals: dict[str, float], calibration: Calibration) -> float:
         return 0.0
     weights = calibration.judge_weights
     if weights is None:
-        # No judge fitted for this model: the raw score, clipped (not a probability).
+        # No judge fitted for this model (all-MiniLM-L6-v2): the raw score, clipped.
         return min(1.0, max(0.0, signals.get("score", 0.0)))
     features = judge_features(signals, calibration)
     logit = calibration.judge_intercept + sum(w * features[name] for name, w in weights.items())
