@@ -156,6 +156,7 @@ def search(ctx, corpus, index_dir, query, k, mode, source, language, date_from, 
 @click.pass_context
 def ask(ctx, corpus, index_dir, question, history, as_json):
     """Answer a question from the archive, each sentence cited."""
+    from qa.answer.answerer import UNCERTAIN_NOTE
     from qa.web.models import AnswerResponse
 
     settings = _settings(ctx, corpus=corpus, index=index_dir)
@@ -164,9 +165,11 @@ def ask(ctx, corpus, index_dir, question, history, as_json):
     if as_json:
         _print_json(AnswerResponse.model_validate(answer))
         return
+    if answer.verdict == "uncertain":
+        click.echo(f"{UNCERTAIN_NOTE} (confidence {answer.confidence:.0%})")
     click.echo(answer.answer + "\n")
     for citation in answer.citations:
-        label = "not an answer" if answer.abstained else "source"
+        label = "source" if answer.verdict == "answered" else "not an answer"
         click.echo(f"[{citation.n}] {citation.title} ({citation.document_id}) - {label}")
         click.echo(f"    {citation.text}\n")
 

@@ -53,6 +53,26 @@ def fake_embedder() -> FakeEmbedder:
 
 
 @pytest.fixture
+def files_read(monkeypatch) -> list[str]:
+    """The names of the corpus files read from now on, in order (whatever reads them: the
+    scan or a document's parse), and settled at once: a file just written counts as one
+    the file system would show changed (its signature is trusted, `qa/ingest/files.py`)."""
+    import qa.ingest.documents
+    import qa.ingest.files
+
+    monkeypatch.setattr(qa.ingest.files, "SETTLED_NS", 0)
+    read: list[str] = []
+    real_read = qa.ingest.documents.read_inside
+
+    def reading(path, root):
+        read.append(path.name)
+        return real_read(path, root)
+
+    monkeypatch.setattr(qa.ingest.documents, "read_inside", reading)
+    return read
+
+
+@pytest.fixture
 def make_settings(tmp_path):
     """Settings for an archive under tmp_path, with the fake model unless told otherwise."""
 

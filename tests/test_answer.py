@@ -251,10 +251,10 @@ def test_a_sentence_lacking_what_is_asked_loses_confidence(make_settings, fake_e
     )
     before, after = plain.ask(lacking), penalised.ask(lacking)
     assert not before.abstained and "Juan Perez" in before.sentences[0].text
-    assert after.abstained and after.confidence < before.confidence - 0.1
+    assert after.abstained and after.score < before.score - 0.1
     whole, whole_penalised = plain.ask(complete), penalised.ask(complete)
     assert not whole_penalised.abstained and "Juan Perez" in whole_penalised.sentences[0].text
-    assert whole_penalised.confidence == whole.confidence
+    assert whole_penalised.score == whole.score
 
 
 def test_an_archive_that_resembles_the_question_raises_the_dense_floor(
@@ -289,7 +289,7 @@ def test_an_archive_that_resembles_the_question_raises_the_dense_floor(
     among_unlike, among_alike = answers
     assert among_unlike.sentences[0].text == among_alike.sentences[0].text
     assert "Juan Perez" in among_alike.sentences[0].text
-    assert among_alike.confidence < among_unlike.confidence - 0.05
+    assert among_alike.score < among_unlike.score - 0.05
 
 
 def test_confidence_does_not_depend_on_the_archive_size(make_settings, fake_embedder):
@@ -309,7 +309,7 @@ def test_confidence_does_not_depend_on_the_archive_size(make_settings, fake_embe
     large = [_archive(make_settings, fake_embedder, larger).ask(q) for q in questions]
     for before, after in zip(small, large, strict=True):
         assert before.abstained == after.abstained
-        assert abs(after.confidence - before.confidence) < 0.05
+        assert abs(after.score - before.score) < 0.05
     assert not small[0].abstained and small[1].abstained
 
 

@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from http_helpers import LONG_QUESTION, error_of
 
+from qa.service.assistant import Assistant
 from qa.web.app import create_app
 
 
@@ -15,7 +16,8 @@ def test_ask_answers_with_cited_sentences(client):
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["abstained"] is False
-    assert "hits" not in body
+    assert body["verdict"] in ("answered", "uncertain") and 0.0 <= body["confidence"] <= 1.0
+    assert "hits" not in body and "score" not in body  # evaluation's, not the API's
     assert "December 15" in body["answer"]
     sentence = body["sentences"][0]
     citation = next(c for c in body["citations"] if c["n"] == sentence["citation"])
@@ -33,7 +35,8 @@ def test_ask_abstains_plainly_with_the_closest_passages(client):
     response = client.post("/api/ask", json={"question": question})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["abstained"] is True
+    assert body["abstained"] is True and body["verdict"] == "not_in_archive"
+    assert 0.0 <= body["confidence"] <= 1.0
     assert body["sentences"] == []
     assert body["answer"].startswith("The archive does not say")
     # The closest passages, best first, none of them marked as answering: the one passage
@@ -100,3 +103,25 @@ def test_a_follow_up_may_borrow_past_the_length_limit(client):
     assert response.status_code == 200, response.text
     assert len(response.json()["resolved_query"]) > 1000
     assert "national" in response.json()["resolved_query"]
+
+
+def test_the_verdict_follows_the_calibrated_confidence(web_archive):
+    # The same answer is 'answered' or 'uncertain' by where the calibration draws the line;
+    # a refusal is 'not_in_archive' either way.
+    from qa.answer.calibration import calibration_for
+
+    settings, assistant = web_archive
+    fitted = calibration_for(settings, assistant.embedder.backend)
+    question = {"question": "When was the national strike called?"}
+    refused = {"question": "What is the quantum chromodynamics of a glacier?"}
+    seen = {}
+    for least in (0.0, 1.0):
+        calibration = fitted.model_copy(update={"answered_probability": least})
+        with TestClient(
+            create_app(settings, Assistant(settings, assistant.embedder, calibration))
+        ) as client:
+            seen[least] = client.post("/api/ask", json=question).json()
+            assert client.post("/api/ask", json=refused).json()["verdict"] == "not_in_archive"
+    assert seen[0.0]["verdict"] == "answered" and seen[1.0]["verdict"] == "uncertain"
+    assert seen[0.0]["answer"] == seen[1.0]["answer"] and seen[0.0]["abstained"] is False
+    assert seen[0.0]["confidence"] == seen[1.0]["confidence"] < 1.0

@@ -44,7 +44,7 @@ PASSAGE_IDS = {
         (HitOut, Hit, set()),
         (CitationOut, Citation, set()),
         (AnswerSentenceOut, AnswerSentence, set()),
-        (AnswerResponse, Answer, {"hits", "signals"}),
+        (AnswerResponse, Answer, {"hits", "signals", "score"}),
         (EventSourceOut, EventSource, set()),
         (TimelineResponse, Timeline, set()),
         (PassageOut, Passage, {"sentences", "document_id"}),

@@ -116,8 +116,8 @@ def test_one_bad_file_never_stops_a_build(make_settings, fake_embedder, monkeypa
 
     real_scan = qa.index.build.scan_corpus
 
-    def scan_then_delete(root):  # the file goes between the scan and its parse
-        scan = real_scan(root)
+    def scan_then_delete(root, known=None):  # the file goes between the scan and its parse
+        scan = real_scan(root, known)
         (Path(root) / "vanishing.txt").unlink()
         return scan
 

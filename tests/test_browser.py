@@ -9,8 +9,15 @@ from __future__ import annotations
 import re
 
 import pytest
+import uvicorn
 from archives import LIGHTHOUSE_TITLE
+from http_helpers import free_port, running
 from playwright.sync_api import Page, expect
+
+from qa.answer.calibration import calibration_for
+from qa.mcp.http import serving_app
+from qa.service.assistant import Assistant
+from qa.web.server import server_config
 
 pytestmark = pytest.mark.browser
 
@@ -34,6 +41,20 @@ def browser_type_launch_args(browser_type_launch_args):
         "executable_path": "/usr/bin/chromium",
         "args": CHROMIUM_ARGS,
     }
+
+
+@pytest.fixture(scope="module")
+def doubtful_server_url(live_archive, real_embedder):
+    """The live archive served with a calibration under which no answer is sure enough to be
+    'answered': every answer the refusal rules let through is 'uncertain'."""
+    settings, _ = live_archive
+    settings = settings.model_copy(update={"port": free_port()})
+    fitted = calibration_for(settings, real_embedder.backend)
+    doubtful = Assistant(
+        settings, real_embedder, fitted.model_copy(update={"answered_probability": 1.0})
+    )
+    with running(uvicorn.Server(server_config(serving_app(settings, doubtful), settings))):
+        yield f"http://127.0.0.1:{settings.port}"
 
 
 def ask(page: Page, question: str, turn: int) -> None:
@@ -120,6 +141,43 @@ def test_the_archive_says_plainly_when_it_does_not_answer(page: Page, server_url
     expect(answer).to_have_class(re.compile("abstained"))
     expect(answer.locator(".answer-text")).to_contain_text("The archive does not say.")
     expect(answer.locator(".badge").first).to_have_text("Not an answer")
+
+
+def test_an_uncertain_answer_is_shown_apart_from_an_answer(
+    browser, server_url, doubtful_server_url
+):
+    for javascript in (True, False):  # chat.js and the page the server renders alike
+        context = browser.new_context(java_script_enabled=javascript)
+        page = context.new_page()
+        try:
+            verdicts = {}
+            for url in (server_url, doubtful_server_url):
+                page.goto(url + "/")
+                page.fill("#question", QUESTION)
+                page.press("#question", "Enter") if javascript else page.click("#send")
+                answer = page.locator("#t1 .answer:not(.loading)")
+                expect(answer).to_be_visible(timeout=20_000)
+                expect(answer.locator(".answer-text")).to_contain_text("December 15")
+                expect(answer.locator(".confidence")).to_have_text(re.compile(r"confidence \d+%"))
+                verdicts[url] = answer.get_attribute("data-verdict")
+                if url == doubtful_server_url:
+                    expect(answer).to_have_class(re.compile("uncertain"))
+                    expect(answer.locator(".label")).to_contain_text("Maybe not in the archive")
+                    expect(answer.locator(".uncertain-note")).to_have_text(
+                        "The archive may not answer this; the closest it comes:"
+                    )
+                    expect(answer.locator(".badge").first).to_have_text("May not answer")
+                    closest = answer.locator(".cards-title", has_text="Closest passages")
+                    expect(closest).to_have_count(1)
+                else:
+                    expect(answer).not_to_have_class(re.compile("uncertain"))
+                    expect(answer.locator(".uncertain-note")).to_have_count(0)
+                    expect(answer.locator(".badge")).to_have_count(0)
+                    expect(answer.locator(".label")).to_contain_text("From the archive")
+                    expect(answer.locator(".cards-title", has_text="Sources")).to_have_count(1)
+            assert verdicts == {server_url: "answered", doubtful_server_url: "uncertain"}
+        finally:
+            context.close()
 
 
 def settled(page: Page) -> None:

@@ -118,4 +118,4 @@ def test_the_calibration_file_is_the_one_answers_use(make_settings, fake_embedde
         answers.append(assistant.ask(question))
     fitted, refused = answers
     assert not fitted.abstained and "1921" in fitted.sentences[0].text
-    assert refused.abstained and refused.confidence == fitted.confidence
+    assert refused.abstained and refused.score == fitted.score

@@ -135,6 +135,41 @@ def test_ids_come_from_paths_not_order_and_hashes_from_content(tmp_path):
     )
 
 
+def test_a_file_found_as_it_was_is_not_read_again(tmp_path, files_read):
+    """A file whose signature is the one recorded is listed unchanged, not read: a change
+    to it, to its sidecar, or a new sidecar makes it read again."""
+    (tmp_path / "a.txt").write_text("Alpha text.", "utf-8")
+    (tmp_path / "b.jsonl").write_text('{"text": "One."}\n{"text": "Two."}\n', "utf-8")
+    first = scan_corpus(tmp_path)
+    assert set(first.signatures) == {"a.txt", "b.jsonl"}
+    assert first.unchanged_files == []
+
+    files_read.clear()
+    again = scan_corpus(tmp_path, first.signatures)
+    assert (again.entries, sorted(again.unchanged_files), files_read) == (
+        [],
+        ["a.txt", "b.jsonl"],
+        [],
+    )
+
+    with (tmp_path / "a.txt").open("a", encoding="utf-8") as handle:
+        handle.write(" More.")
+    (tmp_path / "b.jsonl.meta.json").write_text('{"source": "Wire"}', "utf-8")
+    changed = scan_corpus(tmp_path, first.signatures)
+    assert changed.unchanged_files == []
+    assert [entry.id for entry in changed.entries] == ["a.txt", "b.jsonl:1", "b.jsonl:2"]
+    assert changed.signatures["a.txt"] != first.signatures["a.txt"]
+
+
+def test_a_file_changed_a_moment_ago_has_no_signature_to_trust(tmp_path):
+    """Within the file system's timestamp granularity a second change could leave the same
+    times: such a file is read (and hashed) by every scan until it has settled."""
+    (tmp_path / "a.txt").write_text("Alpha text.", "utf-8")
+    scan = scan_corpus(tmp_path)
+    assert [entry.id for entry in scan.entries] == ["a.txt"]
+    assert scan.signatures == {}
+
+
 def test_dates_normalise_to_iso_prefixes():
     assert normalise_date("2022-12") == "2022-12"
     assert normalise_date("2022/12/5") == "2022-12-05"

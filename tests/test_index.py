@@ -258,6 +258,48 @@ def test_second_build_embeds_nothing_and_changes_are_incremental(make_settings, 
     assert all(hit.document_id != "old.txt" for hit in hits)
 
 
+def test_files_found_as_they_were_are_not_read_by_an_incremental_build(
+    make_settings, fake_embedder, files_read
+):
+    """An incremental build reads only the files that changed; the documents of the others
+    stay as they are, and a file with a record that could not be read is read every time."""
+    settings = make_settings()
+    corpus = settings.corpus
+    write(
+        corpus, "feed.jsonl", '{"text": "The strike began in Lima."}\n{"text": "Roads closed."}\n'
+    )
+    write(corpus, "bad.jsonl", '{"text": "Unions marched."}\nnot json\n')
+    write(corpus, "note.txt", "An old note about roads.")
+    first = build_index(settings, fake_embedder)
+    assert (first.added, first.documents) == (4, 4)
+    assert [skipped.path for skipped in first.skipped] == ["bad.jsonl:2"]
+
+    files_read.clear()
+    write(corpus, "new.txt", "Students called a strike.")
+    second = build_index(settings, fake_embedder)
+    assert (second.added, second.changed, second.removed, second.unchanged) == (1, 0, 0, 4)
+    assert sorted(set(files_read)) == ["bad.jsonl", "new.txt"]  # the bad record: named again
+    assert [skipped.path for skipped in second.skipped] == ["bad.jsonl:2"]
+
+    files_read.clear()
+    write(corpus, "feed.jsonl", '{"text": "The strike began in Lima."}\n')
+    (corpus / "note.txt").unlink()
+    third = build_index(settings, fake_embedder)
+    assert (third.added, third.changed, third.removed, third.unchanged) == (0, 0, 2, 3)
+    assert sorted(set(files_read)) == ["bad.jsonl", "feed.jsonl"]
+    assert set(open_index(settings).catalog.document_hashes()) == {
+        "feed.jsonl:1",
+        "bad.jsonl:1",
+        "new.txt",
+    }
+    assert set(open_index(settings).catalog.file_signatures()) == {"feed.jsonl", "new.txt"}
+
+    files_read.clear()
+    full = build_index(settings, fake_embedder, full=True)  # reads everything, records anew
+    assert (full.added, full.documents) == (3, 3)
+    assert sorted(set(files_read)) == ["bad.jsonl", "feed.jsonl", "new.txt"]
+
+
 def test_full_rebuild_reembeds_everything(make_settings, fake_embedder):
     settings = make_settings()
     write(settings.corpus, "a.txt", "Alpha text here.")

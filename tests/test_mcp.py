@@ -174,6 +174,7 @@ def test_ask_answers_with_the_apis_fields_and_cites_its_passages(answers):
     answer = json_of(answers["ask"])
     assert answer["abstained"] is False and "December 15" in answer["answer"]
     assert {"question", "sentences", "citations", "confidence", "resolved_query"} <= set(answer)
+    assert answer["verdict"] == "answered" and 0.0 <= answer["confidence"] <= 1.0
     cited = {citation["n"]: citation for citation in answer["citations"]}
     first = cited[answer["sentences"][0]["citation"]]
     assert "December 15" in first["text"]

@@ -20,6 +20,7 @@ from qa.answer.features import SentenceFeatures, question_profile, sentence_feat
 from qa.answer.question import Question, read_question
 from qa.answer.span import cited_events, events_answer
 from qa.answer.topic import archive_words, background_cosine, candidate_lifts, off_topic
+from qa.answer.verdict import probability, verdict
 from qa.core.config import Settings
 from qa.core.types import Answer, AnswerSentence, Citation, Hit
 from qa.index.versions import IndexVersion
@@ -30,6 +31,8 @@ NO_ANSWER = (
     "The archive does not say. None of its passages answers this question; "
     "the closest ones are listed below, marked as not answering."
 )
+#: Said before the sentences of an 'uncertain' answer (the chat page says it too).
+UNCERTAIN_NOTE = "The archive may not answer this; the closest it comes:"
 CLOSEST_SHOWN = 3
 #: Passages retrieved for a question; the answer reads the best `answer_passages` of them
 #: after re-ranking the first `answer_rerank_depth` by the evidence of their sentences.
@@ -133,11 +136,15 @@ class Answerer:
         floor = self.floor.cosine(query_vector)
         confidence = self._confidence(best, hits, floor)
         signals = self._signals(best, confidence, floor, query_vector)
-        refused = best is None or confidence < self.calibration.refusal_threshold
-        if refused or self._off_topic(asked, scored, query_vector, signals):
+        # The off-topic check reads what the judge reads too, so it runs for every question.
+        off = self._off_topic(asked, scored, query_vector, signals)
+        refused = best is None or off or confidence < self.calibration.refusal_threshold
+        chance = probability(signals, self.calibration)
+        if refused:
             # No sentence answers: the closest passages are the search's, in its order.
             answer = self._abstain(question, retrieved, confidence)
             answer.hits, answer.signals = retrieved, signals
+            answer.confidence = round(chance, 4)
             return answer
         chosen = [best]
         length = len(best.sentence.text)
@@ -151,6 +158,8 @@ class Answerer:
             chosen.append(extra)
         answer = self._compose(question, chosen, confidence)
         answer.hits, answer.signals = hits, signals
+        answer.confidence = round(chance, 4)
+        answer.verdict = verdict(False, chance, self.calibration)
         return answer
 
     def _score(self, features: SentenceFeatures) -> float:
@@ -250,7 +259,7 @@ class Answerer:
             calibration.refusal_unknown_name_lift,
         )
 
-    def _compose(self, question: str, chosen: list[ScoredSentence], confidence: float) -> Answer:
+    def _compose(self, question: str, chosen: list[ScoredSentence], score: float) -> Answer:
         citations: dict[int, Citation] = {}
         sentences: list[AnswerSentence] = []
         for item in chosen:
@@ -270,10 +279,10 @@ class Answerer:
             abstained=False,
             sentences=sentences,
             citations=list(citations.values()),
-            confidence=round(confidence, 4),
+            score=round(score, 4),
         )
 
-    def _abstain(self, question: str, hits: list[Hit], confidence: float) -> Answer:
+    def _abstain(self, question: str, hits: list[Hit], score: float) -> Answer:
         closest = [Citation.of(n, hit) for n, hit in enumerate(hits[:CLOSEST_SHOWN], start=1)]
         return Answer(
             question=question,
@@ -281,7 +290,8 @@ class Answerer:
             abstained=True,
             sentences=[],
             citations=closest,
-            confidence=round(confidence, 4),
+            verdict="not_in_archive",
+            score=round(score, 4),
         )
 
 

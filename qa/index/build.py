@@ -133,7 +133,8 @@ def _build(settings: Settings, embedder: Embedder, full: bool, index_dir: Path) 
     if base is not None:
         check_compatible(Manifest.read(base), settings, index_dir)
     # Read the corpus before anything is written: a missing one must not empty the archive.
-    scan = scan_corpus(Path(settings.corpus))
+    known = _file_signatures(index_dir) if base is not None else {}
+    scan = scan_corpus(Path(settings.corpus), known)
     _remove_leftovers(index_dir, live)
 
     name = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
@@ -142,7 +143,9 @@ def _build(settings: Settings, embedder: Embedder, full: bool, index_dir: Path) 
     executor, switched = None, False
     try:
         executor = _executor(settings, embedder, index_dir)
-        report = _write_version(index_dir, folder, base, scan, settings, embedder, executor)
+        report = _write_version(
+            index_dir, folder, base, (scan, known), settings, embedder, executor
+        )
         switched = True
     except BaseException:
         # Interrupted or failed: the unfinished folder goes at once (unless the switch was made).
@@ -166,13 +169,14 @@ def _write_version(
     index_dir: Path,
     folder: Path,
     base: Path | None,
-    scan: CorpusScan,
+    scanned: tuple[CorpusScan, dict[str, str]],
     settings: Settings,
     embedder: Embedder,
     executor: BuildExecutor,
 ) -> BuildReport:
     """Applies the changes to the catalog in one transaction and writes the new version's
     vector parts and manifest into `folder`; the catalog's commit puts it in service."""
+    scan, known = scanned
     catalog = Catalog(index_dir / CATALOG_FILE, readonly=False)
     try:
         if base is None:
@@ -181,7 +185,8 @@ def _write_version(
         else:
             previous, listing = catalog.document_hashes(), Manifest.read(base).parts
         vectors = PartsWriter(folder.name, embedder.dimension, settings.ivf_probes, base, listing)
-        report = _apply_changes(settings, executor, catalog, vectors, previous, scan)
+        report, failed = _apply_changes(settings, executor, catalog, vectors, previous, scan)
+        _record_files(catalog, scan, known, failed)
         if base is None:  # incremental builds leave it to FTS5's own merges, a bit a write
             catalog.merge_lexical_segments()
         parts = vectors.write(folder, settings.faiss_factory, settings.ivf_min_passages)
@@ -229,9 +234,17 @@ def _apply_changes(
     vectors: PartsWriter,
     previous: dict[str, str],
     scan: CorpusScan,
-) -> BuildReport:
+) -> tuple[BuildReport, set[str]]:
+    """Applies the scan's changes; returns the report and the files some of whose documents
+    could not be read (their signatures are not recorded: they are read again next time)."""
     report = BuildReport()
     seen = {entry.id for entry in scan.entries}
+    if scan.unchanged_files:  # found as they were: their documents stay as they are
+        files = set(scan.unchanged_files)
+        kept = [i for i in previous if i in files or i.rpartition(":")[0] in files]
+        seen.update(kept)
+        report.unchanged += len(kept)
+    failed: set[str] = set()
     for document_id in sorted(set(previous) - seen):
         if scan.keeps(document_id):
             continue  # in a file or folder that could not be read: unknown, not removed
@@ -265,6 +278,7 @@ def _apply_changes(
     for prepared in executor.prepare(todo):
         entry = prepared.entry
         if prepared.skipped:
+            failed.add(entry.relative_path)
             kept = KEPT if entry.id in previous and prepared.document is None else ""
             report.skipped.append(SkippedFile(entry.id, prepared.skipped + kept))
             continue
@@ -289,7 +303,27 @@ def _apply_changes(
     store(executor.embed(pending))
     store(executor.finish())
     progress.close()
-    return report
+    return report, failed
+
+
+def _file_signatures(index_dir: Path) -> dict[str, str]:
+    """The corpus files' signatures as the build of the version in service read them."""
+    catalog = Catalog(index_dir / CATALOG_FILE)
+    try:
+        return catalog.file_signatures()
+    finally:
+        catalog.close()
+
+
+def _record_files(
+    catalog: Catalog, scan: CorpusScan, known: dict[str, str], failed: set[str]
+) -> None:
+    """Keep the signature of each file whose documents are now all in the catalog as read;
+    forget those of files gone, unreadable or with a document that could not be read."""
+    read = {path: sig for path, sig in scan.signatures.items() if path not in failed}
+    present = set(read) | set(scan.unchanged_files)
+    changed = {path: sig for path, sig in read.items() if known.get(path) != sig}
+    catalog.set_file_signatures(changed, [path for path in known if path not in present])
 
 
 def _remove_leftovers(index_dir: Path, live: Path | None) -> None:

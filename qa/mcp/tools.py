@@ -36,9 +36,12 @@ from qa.web.models import (
 INSTRUCTIONS = (
     "Answers from a document archive, in the archive's own sentences, each cited. Use `ask` "
     "for a question, `search` for the passages about something, `read_document` to read a "
-    "whole document by its id, `timeline` for the dated events. An answer with `abstained: "
-    "true` means the archive does not answer: its citations are then the closest passages, "
-    "not an answer. Every passage comes with `url`, its place in the archive's web chat."
+    "whole document by its id, `timeline` for the dated events. An answer's `verdict` says "
+    "what it is: 'answered'; 'uncertain' (the archive may not answer: its sentences are the "
+    "closest it comes, not to be given as an answer); 'not_in_archive' (`abstained: true`: "
+    "the citations are the closest passages, not an answer). `confidence` is the chance, "
+    "0 to 1, that the answer holds. Every passage comes with `url`, its place in the "
+    "archive's web chat."
 )
 #: The tools only read the archive: the same call gives the same result while the index
 #: stays the same, and nothing outside the archive is reached.
@@ -104,9 +107,11 @@ def create_server(assistant: Assistant, settings: Settings) -> MCPServer:
     ) -> CallToolResult:
         """Answer a question with the archive's own sentences, each followed by [n], the
         number of the citation it comes from; each citation holds the passage, its document
-        and `url`. `abstained: true` means the archive does not answer: the citations are
-        then the closest passages, not an answer. `confidence` says how sure the answer is;
-        `events` are the dated events of the cited sentences."""
+        and `url`. `verdict`: 'answered'; 'uncertain', the archive may not answer and the
+        sentences are the closest it comes; 'not_in_archive' (`abstained: true`), the
+        citations are then the closest passages, not an answer. `confidence` is the chance,
+        0 to 1, that the first two sentences hold the answer; `events` are the dated events
+        of the cited sentences."""
         filters = search_filters(source, language, date_from, date_to)
         turns = [turn.model_dump() for turn in history] if history else None
         answer = assistant.ask(question, history=turns, filters=filters)

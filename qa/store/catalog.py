@@ -13,7 +13,6 @@ import json
 import sqlite3
 import threading
 import zlib
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from qa.store.passages import (
 )
 from qa.store.schema import CACHE_KIB, PAGE_SIZE, SCHEMA, merge_lexical_segments, remake_tables
 from qa.store.sentence_rows import remove_sentence_vectors, store_sentence_vectors
+from qa.store.vocabulary import count_terms, document_frequencies
 
 #: What the catalog raises when SQLite fails (a full disk, a corrupt file).
 CatalogError = sqlite3.Error
@@ -201,18 +201,18 @@ class Catalog:
         return ids
 
     def _count_terms(self, term_sets: Iterable[set[str]], sign: int) -> None:
-        """Add (sign +1) or take away (-1) passages from each term's count."""
-        counts = Counter()
-        for term_set in term_sets:
-            counts.update(term_set)
+        count_terms(self.connection, term_sets, sign)
+
+    def set_file_signatures(self, changed: dict[str, str], gone: Iterable[str]) -> None:
+        """Record the signatures of corpus files whose documents this build read (`changed`)
+        and forget those of files that are gone or must be read again (`gone`)."""
         db = self.connection
+        db.executemany("DELETE FROM corpus_files WHERE path = ?", [(path,) for path in gone])
         db.executemany(
-            "INSERT INTO vocabulary VALUES (?, ?) "
-            "ON CONFLICT(term) DO UPDATE SET passages = passages + excluded.passages",
-            [(term, sign * n) for term, n in counts.items()],
+            "INSERT INTO corpus_files VALUES (?, ?) "
+            "ON CONFLICT(path) DO UPDATE SET signature = excluded.signature",
+            list(changed.items()),
         )
-        if sign < 0:
-            db.execute("DELETE FROM vocabulary WHERE passages <= 0")
 
     def merge_lexical_segments(self) -> None:
         """The lexical index's segments merged (`qa.store.schema.merge_lexical_segments`)."""
@@ -224,6 +224,14 @@ class Catalog:
     # --- Reading ---
     def document_hashes(self) -> dict[str, str]:
         return dict(self.connection.execute("SELECT id, content_hash FROM documents"))
+
+    def file_signatures(self) -> dict[str, str]:
+        """Each corpus file's signature as the last build read it (see `corpus_files`);
+        empty for a catalog made before they were kept."""
+        try:
+            return dict(self.connection.execute("SELECT path, signature FROM corpus_files"))
+        except sqlite3.OperationalError:  # no such table: a reader of an older catalog
+            return {}
 
     def document_ids(self, limit: int) -> list[str]:
         rows = self.connection.execute("SELECT id FROM documents ORDER BY id LIMIT ?", (limit,))
@@ -368,15 +376,7 @@ class Catalog:
 
     def document_frequencies(self, query_terms: Iterable[str]) -> dict[str, int]:
         """How many passages hold each term (for rarity weights)."""
-        unique = sorted(set(query_terms))
-        if not unique:
-            return {}
-        marks = ",".join("?" * len(unique))
-        rows = self.connection.execute(
-            f"SELECT term, passages FROM vocabulary WHERE term IN ({marks})", unique
-        )
-        found = dict(rows)
-        return {term: int(found.get(term, 0)) for term in unique}
+        return document_frequencies(self.connection, query_terms)
 
 
 #: A passage's document's filter columns and language, read from the small index of them.

@@ -97,11 +97,20 @@ CREATE TABLE IF NOT EXISTS sentence_dates (
     PRIMARY KEY (document_id, start, mention_start)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sentence_dates_by_day ON sentence_dates(first_day, last_day);
+-- What each corpus file was when its documents were read (qa/ingest/documents.py
+-- `file_signature`: size, times, inode, its sidecar's): a build that finds a file as it was
+-- takes its documents as they are here, without reading it. Set in the build's transaction,
+-- for files whose every document is here; made on first opening by a build if missing.
+CREATE TABLE IF NOT EXISTS corpus_files (
+    path TEXT PRIMARY KEY,
+    signature TEXT NOT NULL
+) WITHOUT ROWID;
 """
 
 #: The tables a full build makes again (index_state is kept: it names the version in service
 #: until the build's commit), those that refer to others first.
 TABLES = (
+    "corpus_files",
     "sentence_dates",
     "passage_terms",
     "vocabulary",

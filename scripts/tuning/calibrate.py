@@ -122,9 +122,7 @@ def ask_all(archive: Assistant, questions: list[str], calibration: Calibration) 
     asked = []
     for question in questions:
         measured = measuring.ask(question)
-        asked.append(
-            Asked(archive.ask(question).abstained, measured.confidence, measured.abstained)
-        )
+        asked.append(Asked(archive.ask(question).abstained, measured.score, measured.abstained))
     return asked
 
 

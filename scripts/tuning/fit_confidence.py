@@ -2,8 +2,9 @@
 hold the answer, as a logistic function of the answer's signals (`Answer.signals`: the raw
 confidence alone, as Platt scaling; the signals that do not depend on the archive; all of
 them), fitted on XQuAD and checked on the project's own questions, which it never sees.
-None is in use: none was calibrated on the project's sets
-(docs/evaluation.md#a-calibrated-confidence-not-yet).
+None is in use: none was calibrated on the project's sets; the judge in use is fitted on
+archives of several kinds (`fit_verdicts.py`,
+docs/evaluation.md#verdicts-and-a-calibrated-confidence).
 
 Asks, with the refusal rules off (so that every question gets the sentences it would get):
 - answerable: XQuAD's English and Spanish questions of ../shared/eval over their own
@@ -112,7 +113,7 @@ class Collector:
                     "set": name,
                     "article": article,
                     "answerable": answers is not None,
-                    "score": answer.confidence,
+                    "score": answer.score,
                     "signals": answer.signals,
                     "right1": bool(answers and texts and contains(texts[0], answers)),
                     "right2": bool(answers and any(contains(t, answers) for t in texts[:2])),

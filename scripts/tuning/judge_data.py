@@ -140,7 +140,7 @@ def main() -> None:
                 "acc1": bool(chosen) and bool(answers) and contains(chosen[0], answers),
                 "acc2": bool(answers) and any(contains(t, answers) for t in chosen[:2]),
                 "signals": answer.signals,
-                "confidence": answer.confidence,
+                "confidence": answer.score,
                 "captured": capture.last is not None,
             }
             if capture.last is None:  # answered from the timeline, or nothing retrieved

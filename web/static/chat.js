@@ -62,14 +62,15 @@
     return link;
   }
 
-  function card(citation, turnNumber, abstained) {
-    const item = el("li", abstained ? "card card-closest" : "card");
+  function card(citation, turnNumber, verdict) {
+    const item = el("li", verdict !== "answered" ? "card card-closest" : "card");
     item.id = "t" + turnNumber + "-c" + citation.n;
     const head = el("div", "card-head");
     const number = el("span", "card-n", citation.n);
     number.setAttribute("aria-hidden", "true");
     head.append(number, openLink(citation, "card-title", citation.title));
-    if (abstained) head.append(el("span", "badge", "Not an answer"));
+    if (verdict === "not_in_archive") head.append(el("span", "badge", "Not an answer"));
+    if (verdict === "uncertain") head.append(el("span", "badge", "May not answer"));
     const meta = el("div", "card-meta");
     const metadata = citation.metadata || {};
     const date = displayDate(metadata.date);
@@ -111,9 +112,16 @@
   }
 
   function renderAnswer(slot, data, turnNumber) {
-    slot.className = data.abstained ? "answer abstained" : "answer";
+    const uncertain = data.verdict === "uncertain";
+    slot.className = data.abstained ? "answer abstained" : uncertain ? "answer uncertain" : "answer";
+    slot.dataset.verdict = data.verdict;
     slot.replaceChildren();
-    slot.append(el("span", "label", data.abstained ? "No answer in the archive" : "From the archive"));
+    const label = el("span", "label",
+      data.abstained ? "No answer in the archive" : uncertain ? "Maybe not in the archive" : "From the archive");
+    if (!data.abstained) {
+      label.append(" ", el("span", "confidence", "confidence " + Math.round(data.confidence * 100) + "%"));
+    }
+    slot.append(label);
     const text = el("p", "answer-text");
     const title = el("h3", "cards-title");
     if (data.abstained) {
@@ -129,10 +137,19 @@
         cite.setAttribute("aria-label", "Source " + sentence.citation);
         text.append(cite);
       });
-      title.textContent = "Sources";
+      if (uncertain) {
+        title.append("Closest passages ", el("span", "cards-note", "may not answer"));
+      } else {
+        title.textContent = "Sources";
+      }
     }
     const cards = el("ol", "cards");
-    data.citations.forEach(function (citation) { cards.append(card(citation, turnNumber, data.abstained)); });
+    data.citations.forEach(function (citation) { cards.append(card(citation, turnNumber, data.verdict)); });
+    if (uncertain) {
+      const note = el("p", "uncertain-note");
+      note.append(el("strong", null, "The archive may not answer this;"), " the closest it comes:");
+      slot.append(note);
+    }
     slot.append(text);
     if (!data.abstained && data.language_note) slot.append(el("p", "language-note", data.language_note));
     if (!data.abstained && data.events && data.events.length) slot.append(miniTimeline(data.events, turnNumber));

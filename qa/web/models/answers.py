@@ -69,8 +69,8 @@ class CitationOut(derived(Citation), PassageLink):
 class AnswerResponse(
     derived(
         Answer,
-        # The retrieval behind the answer and its signals, for evaluation and calibration.
-        exclude={"hits", "signals"},
+        # The retrieval behind the answer, its signals and raw score: evaluation and calibration.
+        exclude={"hits", "signals", "score"},
         models=[AnswerSentenceOut, CitationOut, TimelineEventOut],
     )
 ):
@@ -106,6 +106,7 @@ class AnswerResponse(
                         }
                     ],
                     "confidence": 0.79,
+                    "verdict": "answered",
                     "resolved_query": "When was the national strike scheduled?",
                 }
             ]
