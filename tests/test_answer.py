@@ -108,6 +108,10 @@ def test_a_quantity_is_not_a_year_or_the_day_of_a_date():
     assert holds_kind("Más de 1.200 delegados llegaron el 4 de enero.", "number", none)
     assert holds_kind("Three unions joined in 2022.", "number", none)
     assert holds_kind("On December 10, 2022, the assembly met.", "time", none)
+    # Without a digit, a number or a month word, or with only those the question names.
+    assert not holds_kind("Unions joined the strike.", "number", none)
+    assert not holds_kind("Three unions joined.", "number", frozenset({"three"}))
+    assert not holds_kind("They met in January.", "time", frozenset({"january"}))
 
 
 def test_first_sentence_answers_and_is_cited(archive):

@@ -564,6 +564,15 @@ def test_sentence_vectors_are_stored_in_int8_with_a_scale_a_row(tmp_path):
     kept = stored.sentence_vectors[[0, 1, 3, 4, 5]]
     cosines = np.sum(kept * rows[[0, 1, 3, 4, 5]], axis=1) / np.linalg.norm(kept, axis=1)
     assert cosines.min() > 0.9999
+    # A search's hits read the passage without its vectors, and alike otherwise.
+    light = catalog.passages([passage.id], vectors=False)[passage.id]
+    assert light.sentence_vectors is None and light.context_vectors is None
+    assert (light.passage, light.title, light.language, light.metadata) == (
+        stored.passage,
+        stored.title,
+        stored.language,
+        stored.metadata,
+    )
 
 
 def test_a_passage_text_is_read_from_its_document_as_it_was_cut(tmp_path):
@@ -600,3 +609,48 @@ def test_a_first_sentence_vector_is_stored_once(make_settings, fake_embedder):
     (entry,) = index.catalog.passages(index.vectors.ids().tolist()).values()
     np.testing.assert_array_equal(entry.context_vectors[0], entry.sentence_vectors[0])
     assert len(entry.context_vectors) == 3
+
+
+def _lexical_merge_does_work(path) -> bool:
+    """Whether FTS5's 'merge' finds segments to merge in the catalog at `path` (SQLite's
+    documented test: two changes or more), on a copy of the connection's view rolled back."""
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    try:
+        before = db.total_changes
+        db.execute("INSERT INTO passage_terms(passage_terms, rank) VALUES ('merge', 1000)")
+        return db.total_changes - before >= 2
+    finally:
+        db.rollback()
+        db.close()
+
+
+def test_a_full_build_leaves_the_lexical_index_merged(tmp_path, make_settings, fake_embedder):
+    """FTS5 writes a segment at almost every document (passage ids are hashes, so rarely in
+    order): stored as they come, forty documents leave segments to merge; a full build merges
+    them, and searches find the same passages."""
+    from qa.core.types import Document
+    from qa.index.chunking import chunk_document
+    from qa.store import Catalog
+
+    texts = [f"Report {n} says the strike of {n} workers ended." for n in range(40)]
+    catalog = Catalog(tmp_path / "catalog.sqlite", readonly=False)
+    for n, text in enumerate(texts):
+        document = Document(id=f"d{n}", path=f"d{n}.txt", title="T", text=text, language="en")
+        passages = chunk_document(document, FakeEmbedder(), 64, 0)
+        catalog.add_document(document, passages, [terms(p.text, "en") for p in passages])
+    catalog.commit()
+    unmerged = catalog.lexical_search(["strike", "report"], 100)
+    assert _lexical_merge_does_work(tmp_path / "catalog.sqlite")
+    catalog.merge_lexical_segments()
+    catalog.commit()
+    assert not _lexical_merge_does_work(tmp_path / "catalog.sqlite")
+    assert catalog.lexical_search(["strike", "report"], 100) == unmerged
+    catalog.close()
+
+    settings = make_settings()
+    for n, text in enumerate(texts):
+        write(settings.corpus, f"d{n}.txt", text)
+    build_index(settings, fake_embedder)
+    assert not _lexical_merge_does_work(settings.index / "catalog.sqlite")

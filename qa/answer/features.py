@@ -7,7 +7,7 @@ abstention threshold mean the same thing in an archive of one document or of a m
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -15,7 +15,7 @@ import numpy as np
 from qa.core.types import Hit, Sentence
 from qa.search.lexical import idf_lucene
 from qa.store import StoredPassage
-from qa.text.terms import fold_accents, stop_words, terms, words
+from qa.text.terms import WORD, fold_accents, stop_words, terms, words
 
 #: Opening words of a question -> the kind of fact it asks for (accent-folded, en and es).
 ANSWER_KINDS: tuple[tuple[str, str], ...] = (
@@ -130,14 +130,22 @@ def holds_kind(text: str, kind: str | None, question_words: frozenset[str]) -> b
     if kind is None:
         return False
     if kind == "time":
-        return any(m.group(1) not in question_words for m in _YEAR.finditer(text)) or any(
-            w in MONTHS and w not in question_words for w in words(text)
+        if any(m.group(1) not in question_words for m in _YEAR.finditer(text)):
+            return True
+        found = words(text)
+        # Most sentences name no month: told at once, before looking word by word.
+        return not MONTHS.isdisjoint(found) and any(
+            w in MONTHS and w not in question_words for w in found
         )
     if kind == "number":
-        # A quantity: years and the days of dates are numbers that count nothing.
-        undated = _YEAR.sub(" ", _DATE_DAY.sub(" ", fold_accents(text)))
-        return bool(_DIGIT.search(undated)) or any(
-            w in NUMBER_WORDS and w not in question_words for w in words(text)
+        # A quantity: years and the days of dates are numbers that count nothing (a text
+        # without a digit has none to take out).
+        folded = fold_accents(text)
+        if _DIGIT.search(folded) and _DIGIT.search(_YEAR.sub(" ", _DATE_DAY.sub(" ", folded))):
+            return True
+        found = WORD.findall(folded)  # words(text)
+        return not NUMBER_WORDS.isdisjoint(found) and any(
+            w in NUMBER_WORDS and w not in question_words for w in found
         )
     # A name or a place: a capitalised word past the first that the question lacks.
     for match in _CAPITALISED.finditer(text):
@@ -161,19 +169,17 @@ def sentence_features(
     found = _lexical_features(profile, hits, passages)
     if query_vector is None:
         return found
+    # The features were made just now, for this question alone: filled in place.
     cosines = _cosines(hits, passages, query_vector, "sentence_vectors")
     if cosines is not None:
-        scaled = _min_max(cosines)
-        found = [
-            replace(f, cosine=c, dense=d) if c is not None else f
-            for f, c, d in zip(found, cosines, scaled, strict=True)
-        ]
+        for features, cosine, scaled in zip(found, cosines, _min_max(cosines), strict=True):
+            if cosine is not None:
+                features.cosine, features.dense = cosine, scaled
     context = _cosines(hits, passages, query_vector, "context_vectors")
     if context is not None:
-        found = [
-            replace(f, context_dense=d) if d is not None else f
-            for f, d in zip(found, _min_max(context), strict=True)
-        ]
+        for features, scaled in zip(found, _min_max(context), strict=True):
+            if scaled is not None:
+                features.context_dense = scaled
     return found
 
 
@@ -191,7 +197,7 @@ def _cosines(
         if vectors is None:
             cosines += [None] * len(stored.passage.sentences)
         else:
-            cosines += [float(c) for c in vectors @ query_vector]
+            cosines += (vectors @ query_vector).tolist()
     return cosines if any(c is not None for c in cosines) else None
 
 
@@ -216,33 +222,32 @@ def _lexical_features(
 ) -> list[SentenceFeatures]:
     best_passage = max((hit.score for hit in hits), default=0.0) or 1.0
     total = profile.total_weight
+    weights = list(profile.weights.items())
     found: list[SentenceFeatures] = []
     for hit in hits:
         stored = passages.get(hit.passage_id)
         if stored is None:
             continue
-        sentences = stored.passage.sentences
-        term_sets = [sentence_terms(s.text, stored.language) for s in sentences]
-        for position, sentence in enumerate(sentences):
-            own = term_sets[position]
+        passage, rank = max(0.0, hit.score) / best_passage, 1.0 / max(1, hit.rank)
+        before: frozenset[str] = frozenset()
+        for sentence in stored.passage.sentences:
+            own = sentence_terms(sentence.text, stored.language)
             # An answer often refers back to the sentence that names its subject ("This
             # government adopted ..."), so the sentence before lends it the terms it names.
-            before = term_sets[position - 1] if position > 0 else set()
-            covered = sum(w for t, w in profile.weights.items() if t in own)
-            missing = max((w for t, w in profile.weights.items() if t not in own), default=0.0)
-            covered_before = sum(
-                w for t, w in profile.weights.items() if t in before and t not in own
-            )
+            covered = [w for t, w in weights if t in own]
+            lacking = [(t, w) for t, w in weights if t not in own]
+            missing = max([w for _, w in lacking], default=0.0)
             found.append(
                 SentenceFeatures(
                     sentence=sentence,
                     hit=hit,
-                    coverage=covered / total,
-                    context=covered_before / total,
-                    passage=max(0.0, hit.score) / best_passage,
-                    rank=1.0 / max(1, hit.rank),
+                    coverage=sum(covered) / total,
+                    context=sum([w for t, w in lacking if t in before]) / total,
+                    passage=passage,
+                    rank=rank,
                     kind=float(holds_kind(sentence.text, profile.kind, profile.words)),
                     missing=missing / total,
                 )
             )
+            before = own
     return found

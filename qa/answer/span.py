@@ -103,7 +103,7 @@ def events_answer(
         return None
     # The passages that tell the events, as (unscored) hits, to be cited as answers cite.
     told_in = dict.fromkeys(s.passage_id for e in events for s in e.sources)
-    stored = catalog.passages(told_in)
+    stored = catalog.passages(told_in, vectors=False)
     found = [i for i in told_in if i in stored]
     hits = {i: stored[i].hit(rank) for rank, i in enumerate(found, 1)}
     citations: dict[int, Citation] = {}

@@ -187,6 +187,8 @@ def _write_version(
         vectors = PartsWriter(folder.name, embedder.dimension, settings.ivf_probes, base, listing)
         report, failed = _apply_changes(settings, executor, catalog, vectors, previous, scan)
         _record_files(catalog, scan, known, failed)
+        if base is None:  # incremental builds leave it to FTS5's own merges, a bit a write
+            catalog.merge_lexical_segments()
         parts = vectors.write(folder, settings.faiss_factory, settings.ivf_min_passages)
         report.documents, report.passages = catalog.counts()
         manifest = Manifest(

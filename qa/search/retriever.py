@@ -231,7 +231,7 @@ class Retriever:
             candidate.same_language = languages.get(candidate.passage_id) == language
 
     def hits(self, candidates: list[Candidate]) -> list[Hit]:
-        stored = self.index.catalog.passages(c.passage_id for c in candidates)
+        stored = self.index.catalog.passages((c.passage_id for c in candidates), vectors=False)
         hits: list[Hit] = []
         for candidate in candidates:
             entry = stored.get(candidate.passage_id)

@@ -18,13 +18,19 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.core.types import Document, Passage, Sentence
+from qa.core.types import Document, Passage
 from qa.dates.values import date_bounds
-from qa.store.codes import unpack_context, unpack_rows
 from qa.store.dates import SentenceDates
 from qa.store.filters import SearchFilters, filter_clause, match_expression
-from qa.store.passages import StoredPassage
-from qa.store.schema import CACHE_KIB, PAGE_SIZE, SCHEMA, remake_tables
+from qa.store.passages import (
+    PASSAGE_TEXT,
+    PASSAGES_SQL,
+    VECTOR_COLUMNS,
+    StoredPassage,
+    passage_from_row,
+    stored_passage,
+)
+from qa.store.schema import CACHE_KIB, PAGE_SIZE, SCHEMA, merge_lexical_segments, remake_tables
 from qa.store.sentence_rows import remove_sentence_vectors, store_sentence_vectors
 from qa.store.vocabulary import count_terms, document_frequencies
 
@@ -208,6 +214,10 @@ class Catalog:
             list(changed.items()),
         )
 
+    def merge_lexical_segments(self) -> None:
+        """The lexical index's segments merged (`qa.store.schema.merge_lexical_segments`)."""
+        merge_lexical_segments(self.connection)
+
     def commit(self) -> None:
         self.connection.commit()
 
@@ -251,7 +261,7 @@ class Catalog:
     def titled_passages(self) -> list[tuple[int, str, str]]:
         """(passage id, its document's title, passage text) of every passage."""
         return self.connection.execute(
-            f"SELECT p.id, d.title, {_PASSAGE_TEXT} FROM passages p "
+            f"SELECT p.id, d.title, {PASSAGE_TEXT} FROM passages p "
             "JOIN documents d ON d.id = p.document_id"
         ).fetchall()
 
@@ -282,12 +292,12 @@ class Catalog:
 
     def document_passages(self, document_id: str) -> list[Passage]:
         rows = self.connection.execute(
-            f"SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, {_PASSAGE_TEXT}, "
+            f"SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, {PASSAGE_TEXT}, "
             "p.sentences FROM passages p JOIN documents d ON d.id = p.document_id "
             "WHERE p.document_id=? ORDER BY p.ordinal",
             (document_id,),
         )
-        return [_passage(row) for row in rows]
+        return [passage_from_row(row) for row in rows]
 
     def _rows_for_ids(self, sql: str, ids: Iterable[int], before: list = ()) -> Iterator[tuple]:
         """Rows of `sql`, whose `{marks}` is an IN list, for these ids (500 a query, under
@@ -298,29 +308,13 @@ class Catalog:
             marks = ",".join("?" * len(chunk))
             yield from self.connection.execute(sql.format(marks=marks), [*before, *chunk])
 
-    def passages(self, ids: Iterable[int]) -> dict[int, StoredPassage]:
-        """The passages with these ids (unknown ids are left out)."""
-        rows = self._rows_for_ids(
-            f"SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, {_PASSAGE_TEXT}, "
-            "p.sentences, d.title, d.language, d.metadata, v.codes, c.codes "
-            "FROM passages p JOIN documents d ON d.id = p.document_id "
-            "LEFT JOIN sentence_vectors v ON v.id = p.vectors "
-            "LEFT JOIN sentence_vectors c ON c.id = p.vectors + 1 WHERE p.id IN ({marks})",
-            ids,
-        )
-        found = {}
-        for row in rows:
-            passage = _passage(row[:8])
-            rows_count = len(passage.sentences)
-            found[row[0]] = StoredPassage(
-                passage,
-                row[8],
-                row[9],
-                json.loads(row[10]),
-                unpack_rows(row[11], rows_count),
-                unpack_context(row[12], row[11], rows_count),
-            )
-        return found
+    def passages(self, ids: Iterable[int], vectors: bool = True) -> dict[int, StoredPassage]:
+        """The passages with these ids (unknown ids are left out), with their sentence
+        vectors if `vectors` (a search's hits show none, and reading and unpacking them is
+        most of the time of reading ten passages)."""
+        columns, joins = VECTOR_COLUMNS if vectors else ("", "")
+        rows = self._rows_for_ids(PASSAGES_SQL.format(vectors=columns, joins=joins), ids)
+        return {row[0]: stored_passage(row, vectors) for row in rows}
 
     def lexical_search(
         self, query_terms: list[str], limit: int, filters: SearchFilters | None = None
@@ -387,14 +381,3 @@ class Catalog:
 
 #: A passage's document's filter columns and language, read from the small index of them.
 _FILTER_COLUMNS = "JOIN documents d INDEXED BY documents_filtered ON d.id = p.document_id"
-#: A passage's text, read from its document's (a passage is the span [start, end) of it;
-#: SQLite counts characters as Python does): the text is stored once.
-_PASSAGE_TEXT = "substr(d.text, p.start + 1, p.end - p.start)"
-
-
-def _passage(row) -> Passage:
-    passage_id, document_id, ordinal, start, end, page, text, sentence_spans = row
-    sentences = tuple(
-        Sentence(s, e, text[s - start : e - start]) for s, e in json.loads(sentence_spans)
-    )
-    return Passage(passage_id, document_id, ordinal, start, end, text, sentences, page)

@@ -3,11 +3,30 @@ sentence vectors."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
 
-from qa.core.types import Hit, Passage
+from qa.core.types import Hit, Passage, Sentence
+from qa.store.codes import unpack_context, unpack_rows
+
+#: A passage's text, read from its document's (a passage is the span [start, end) of it;
+#: SQLite counts characters as Python does): the text is stored once.
+PASSAGE_TEXT = "substr(d.text, p.start + 1, p.end - p.start)"
+#: Passages by id (`Catalog._rows_for_ids` fills `{marks}`) with their document's fields, and
+#: `{vectors}` read through `{joins}`: `stored_passage` reads its rows.
+PASSAGES_SQL = (
+    f"SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, {PASSAGE_TEXT}, "
+    "p.sentences, d.title, d.language, d.metadata{vectors} "
+    "FROM passages p JOIN documents d ON d.id = p.document_id {joins}WHERE p.id IN ({{marks}})"
+)
+#: A passage's sentence vectors, alone and in context: `PASSAGES_SQL`'s vectors and joins.
+VECTOR_COLUMNS = (
+    ", v.codes, c.codes",
+    "LEFT JOIN sentence_vectors v ON v.id = p.vectors "
+    "LEFT JOIN sentence_vectors c ON c.id = p.vectors + 1 ",
+)
 
 
 @dataclass(frozen=True)
@@ -41,3 +60,27 @@ class StoredPassage:
             lexical_score=round(lexical, 6),
             metadata=self.metadata,
         )
+
+
+def passage_from_row(row) -> Passage:
+    """A passage from its id, document id, ordinal, start, end, page, text and sentence spans."""
+    passage_id, document_id, ordinal, start, end, page, text, sentence_spans = row
+    sentences = tuple(
+        Sentence(s, e, text[s - start : e - start]) for s, e in json.loads(sentence_spans)
+    )
+    return Passage(passage_id, document_id, ordinal, start, end, text, sentences, page)
+
+
+def stored_passage(row, vectors: bool) -> StoredPassage:
+    """A row of `PASSAGES_SQL`, with the `VECTOR_COLUMNS` if `vectors`, as a StoredPassage."""
+    passage = passage_from_row(row[:8])
+    count = len(passage.sentences)
+    own, context = row[11:13] if vectors else (None, None)
+    return StoredPassage(
+        passage,
+        row[8],
+        row[9],
+        json.loads(row[10]),
+        unpack_rows(own, count),
+        unpack_context(context, own, count),
+    )

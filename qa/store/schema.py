@@ -133,3 +133,15 @@ def remake_tables(db: sqlite3.Connection) -> None:
         if sqlite3.complete_statement(pending):
             db.execute(pending)
             pending = ""
+
+
+#: Pages (of about 4 KB) a full build's merge of the lexical index's segments writes at most.
+MERGE_PAGES = 1000
+
+
+def merge_lexical_segments(db: sqlite3.Connection, pages: int = MERGE_PAGES) -> None:
+    """Merge the lexical index's segments where a level holds four or more (about `pages`
+    pages written at most). FTS5 writes a segment whenever a row id is lower than the last,
+    so at almost every document (ids are hashes): a new archive could end with fifteen, each
+    one more b-tree a search looks its terms up in."""
+    db.execute("INSERT INTO passage_terms(passage_terms, rank) VALUES ('merge', ?)", (pages,))

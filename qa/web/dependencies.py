@@ -1,6 +1,9 @@
 """What the routes of the API and the pages ask FastAPI for: the app's assistant and
 settings, the admin token check, a request's search filters and the query parameters that
-bound a search or a timeline."""
+bound a search or a timeline.
+
+Those that only read the request are coroutines: FastAPI runs a plain function dependency in
+its thread pool, a hop to another thread and back for each, before the route's own."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from qa.service.assistant import Assistant
 from qa.store.filters import SearchFilters
 
 
-def get_assistant(request: Request) -> Assistant:
+async def get_assistant(request: Request) -> Assistant:
     """The app's one assistant (see `qa.app.create_app`)."""
     return request.app.state.assistant
 
@@ -25,7 +28,7 @@ def get_assistant(request: Request) -> Assistant:
 AssistantDep = Annotated[Assistant, Depends(get_assistant)]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -54,7 +57,7 @@ def require_admin(
         raise HTTPException(403, "The admin token is wrong.")
 
 
-def filters_of_request(
+async def filters_of_request(
     source: Annotated[str | None, Query(description="Only documents from this source.")] = None,
     language: Annotated[
         str | None, Query(description="Only documents in this language (ISO code).")
