@@ -136,51 +136,23 @@ def sets() -> list[tuple[str, str, bool, object]]:
                     lambda n=name, c=language: text_questions(DATA / n, c),
                 )
             )
-    for language in ("en", "es"):
-        found.append(
-            (
-                "bundled",
-                f"guides-heldout.txt ({language})",
-                True,
-                lambda c=language: text_questions(DATA / "guides-heldout.txt", c),
+    # (archive, file, answerable, reader, its selections: a language, or ids' prefix)
+    for archive, file, answerable, reader, keys in (
+        ("bundled", "guides-heldout.txt", True, text_questions, ("en", "es")),
+        ("peru-es", "peru-es.json", True, squad_questions, ("cross-en-", "para-es-")),
+        ("peru-es", "offtopic.heldout.txt", False, text_questions, ("en", "es")),
+        ("bbc20", "bbc-paraphrased.json", True, squad_questions, ("bbc-para-en-", "bbc-cross-es-")),
+        ("bbc20", "bbc-unanswerable.txt", False, text_questions, ("en", "es")),
+    ):
+        for key in keys:
+            found.append(
+                (
+                    archive,
+                    f"{file} ({key.rstrip('-')})",
+                    answerable,
+                    lambda r=reader, f=file, k=key: r(DATA / f, k),
+                )
             )
-        )
-    for ids in ("cross-en-", "para-es-"):
-        found.append(
-            (
-                "peru-es",
-                f"peru-es.json ({ids[:-1]})",
-                True,
-                lambda i=ids: squad_questions(DATA / "peru-es.json", i),
-            )
-        )
-    for language in ("en", "es"):
-        found.append(
-            (
-                "peru-es",
-                f"offtopic.heldout.txt ({language})",
-                False,
-                lambda c=language: text_questions(DATA / "offtopic.heldout.txt", c),
-            )
-        )
-    for ids in ("bbc-para-en-", "bbc-cross-es-"):
-        found.append(
-            (
-                "bbc20",
-                f"bbc-paraphrased.json ({ids[:-1]})",
-                True,
-                lambda i=ids: squad_questions(DATA / "bbc-paraphrased.json", i),
-            )
-        )
-    for language in ("en", "es"):
-        found.append(
-            (
-                "bbc20",
-                f"bbc-unanswerable.txt ({language})",
-                False,
-                lambda c=language: text_questions(DATA / "bbc-unanswerable.txt", c),
-            )
-        )
     found.append(("bbc20", "bbc-dev (subset)", True, lambda: bbc_subset()[1]))
     english, spanish = EVAL / "xquad-dev.en.json", EVAL / "xquad-dev.es.json"
     found.append(("xquad-en", "xquad-en", True, lambda: squad_questions(english)))
