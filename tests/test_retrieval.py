@@ -136,11 +136,15 @@ class _WaitsForTheLexicalSearch(FakeEmbedder):
 
 
 def test_the_question_is_embedded_while_its_terms_are_looked_up(assistant, monkeypatch):
+    """The caller's thread embeds (it holds the GIL for the embedder's Python steps); the
+    lexical side runs beside it on another."""
     index = assistant.engine().index
     started = threading.Event()
     lexical_search = index.catalog.lexical_search
+    lexical_threads: list[str] = []
 
     def lexical_search_that_signals(*args, **kwargs):
+        lexical_threads.append(threading.current_thread().name)
         started.set()
         return lexical_search(*args, **kwargs)
 
@@ -149,7 +153,8 @@ def test_the_question_is_embedded_while_its_terms_are_looked_up(assistant, monke
     retriever = Retriever(index, embedder, assistant.settings)
     hits = retriever.search("When was the national strike?", k=2, mode="hybrid")
     assert hits[0].title == "National strike"
-    assert embedder.threads and embedder.threads[0] != threading.current_thread().name
+    assert embedder.threads == [threading.current_thread().name]
+    assert lexical_threads and lexical_threads[0] != threading.current_thread().name
     # Embedded once: the answer step and a repeated search reuse the vector.
     retriever.query_vector("When was the national strike?")
     retriever.search("When was the national strike?", k=2, mode="dense")
@@ -162,6 +167,20 @@ def test_an_embedding_failure_reaches_the_caller_as_itself(assistant):
     retriever = Retriever(index, _WaitsForTheLexicalSearch(never), assistant.settings)
     with pytest.raises(_NotEmbedded, match="never started"):
         retriever.search("potato harvest", mode="dense")
+
+
+class _FailingEmbedder(FakeEmbedder):
+    def encode_query(self, text):
+        raise _NotEmbedded("the model failed")
+
+
+def test_an_embedding_failure_beside_the_lexical_side_reaches_the_caller(assistant):
+    index = assistant.engine().index
+    retriever = Retriever(index, _FailingEmbedder(), assistant.settings)
+    with pytest.raises(_NotEmbedded, match="the model failed"):
+        retriever.search("When was the national strike?", mode="hybrid")
+    # The lexical side, which ran beside it, left the index usable.
+    assert retriever.search("national strike", mode="lexical")[0].title == "National strike"
 
 
 #: What the translating fake model reads a Spanish word as (accent-folded words).

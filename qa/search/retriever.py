@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,23 +27,22 @@ from qa.store.vectors import EXACT_FILTER_LIMIT
 
 #: Questions whose vectors a retriever keeps (a follow-up or a repeated search reuses them).
 QUERY_CACHE_SIZE = 256
-#: Questions embedded at once in the background, across retrievers and requests.
-EMBEDDING_WORKERS = 4
+#: Lexical searches run at once beside their question's embedding, across retrievers and
+#: requests.
+LEXICAL_WORKERS = 4
 
-_embedding_pool: ThreadPoolExecutor | None = None
-_embedding_pool_lock = threading.Lock()
+_lexical_pool: ThreadPoolExecutor | None = None
+_lexical_pool_lock = threading.Lock()
 
 
 def _pool() -> ThreadPoolExecutor:
-    """One process-wide pool for question embeddings (created on first use, never per index
-    version, so reloads leak no threads)."""
-    global _embedding_pool
-    with _embedding_pool_lock:
-        if _embedding_pool is None:
-            _embedding_pool = ThreadPoolExecutor(
-                EMBEDDING_WORKERS, thread_name_prefix="question-embedding"
-            )
-        return _embedding_pool
+    """One process-wide pool for the lexical side of hybrid searches (created on first use,
+    never per index version, so reloads leak no threads)."""
+    global _lexical_pool
+    with _lexical_pool_lock:
+        if _lexical_pool is None:
+            _lexical_pool = ThreadPoolExecutor(LEXICAL_WORKERS, thread_name_prefix="lexical-search")
+        return _lexical_pool
 
 
 class QueryVectors:
@@ -61,29 +60,13 @@ class QueryVectors:
         self._lock = threading.Lock()
 
     def get(self, text: str) -> np.ndarray:
-        vector = self._known(text)
+        vector = self.known(text)
         if vector is None:
             vector = self.embedder.encode_query(text)
             self._keep(text, vector)
         return vector
 
-    def later(self, text: str) -> Callable[[], np.ndarray]:
-        """Start embedding `text` on another thread unless its vector is known; calling the
-        result waits for the vector (and raises what the embedder raised). The engines release
-        the GIL while they compute, so the caller's lexical search runs meanwhile."""
-        known = self._known(text)
-        if known is not None:
-            return lambda: known
-        future = _pool().submit(self.embedder.encode_query, text)
-
-        def vector() -> np.ndarray:
-            result = future.result()
-            self._keep(text, result)
-            return result
-
-        return vector
-
-    def _known(self, text: str) -> np.ndarray | None:
+    def known(self, text: str) -> np.ndarray | None:
         """The cached vector of `text` (now the most recent), or None."""
         with self._lock:
             vector = self._vectors.get(text)
@@ -97,6 +80,17 @@ class QueryVectors:
             self._vectors.move_to_end(text)
             if len(self._vectors) > self.size:
                 self._vectors.popitem(last=False)
+
+
+@dataclass
+class LexicalSide:
+    """What a query's lexical side found: its terms with their passage counts, its candidates
+    (best first) and their BM25."""
+
+    terms: list[str] = field(default_factory=list)
+    frequencies: dict[str, int] = field(default_factory=dict)
+    ids: list[int] = field(default_factory=list)
+    scores: dict[int, float] = field(default_factory=dict)
 
 
 class Retriever:
@@ -135,33 +129,32 @@ class Retriever:
         self, query: SearchQuery, mode: str, filters: SearchFilters | None, limit: int
     ) -> list[Candidate]:
         """Scored candidates, best first (all scored by both retrievers in hybrid mode)."""
-        catalog = self.index.catalog
         filtered = filters is not None and not filters.is_empty()
-        # The question is embedded while the lexical side finds and scores its candidates.
-        query_vector = self._vectors.later(query.text) if mode != "lexical" else None
-        terms = query_terms(query.text, query.language, self.index.languages)
-        frequencies = self.index.frequencies(terms)
-        found: dict[int, Candidate] = {}
-        lexical: dict[int, float] = {}
-        if mode in ("lexical", "hybrid"):
-            selective = selective_terms(terms, frequencies, self.settings.lexical_max_postings)
-            for passage_id, _ in catalog.lexical_search(selective, limit, filters):
-                found[passage_id] = Candidate(passage_id)
-            lexical = self.bm25(terms, frequencies, list(found))
-        if query_vector is not None:
-            dense = self._dense(query_vector(), limit, filters if filtered else None)
+        vector = None
+        if mode == "lexical":
+            lexical = self._lexical(query, limit, filters)
+        elif mode == "dense":
+            lexical, vector = LexicalSide(), self._vectors.get(query.text)
+        elif (vector := self._vectors.known(query.text)) is not None:
+            lexical = self._lexical(query, limit, filters)
+        else:
+            lexical, vector = self._beside_embedding(query, limit, filters)
+        found = {passage_id: Candidate(passage_id) for passage_id in lexical.ids}
+        if vector is not None:
+            dense = self._dense(vector, limit, filters if filtered else None)
             for passage_id, score in dense:
                 found.setdefault(passage_id, Candidate(passage_id)).dense = score
         ranked = list(found.values())
         if not ranked:
             return []
+        scores = lexical.scores
         if mode == "hybrid":
-            self._complete_dense_scores(query.text, ranked)
+            self._complete_dense_scores(vector, ranked)
             # The dense side's own candidates get their BM25 too.
-            unscored = [c.passage_id for c in ranked if c.passage_id not in lexical]
-            lexical.update(self.bm25(terms, frequencies, unscored))
+            unscored = [c.passage_id for c in ranked if c.passage_id not in scores]
+            scores.update(self.bm25(lexical.terms, lexical.frequencies, unscored))
         for candidate in ranked:
-            candidate.lexical = lexical.get(candidate.passage_id, 0.0)
+            candidate.lexical = scores.get(candidate.passage_id, 0.0)
         if mode == "hybrid":
             self._mark_languages(query.language, ranked)
             convex(
@@ -174,6 +167,34 @@ class Retriever:
                 candidate.fused = candidate.dense if mode == "dense" else candidate.lexical
         ranked.sort(key=lambda c: (-c.fused, c.passage_id))
         return ranked
+
+    def _lexical(
+        self, query: SearchQuery, limit: int, filters: SearchFilters | None
+    ) -> LexicalSide:
+        """The lexical side's candidates, best first, with their BM25."""
+        terms = query_terms(query.text, query.language, self.index.languages)
+        frequencies = self.index.frequencies(terms)
+        selective = selective_terms(terms, frequencies, self.settings.lexical_max_postings)
+        ids = [
+            passage_id
+            for passage_id, _ in self.index.catalog.lexical_search(selective, limit, filters)
+        ]
+        return LexicalSide(terms, frequencies, ids, self.bm25(terms, frequencies, ids))
+
+    def _beside_embedding(
+        self, query: SearchQuery, limit: int, filters: SearchFilters | None
+    ) -> tuple[LexicalSide, np.ndarray]:
+        """The lexical side, on another thread while this one embeds the question. The engines
+        release the GIL while they compute; the thread that embeds holds it only to tokenize
+        and to pool, and had it to wait behind the lexical side's Python at each of those
+        steps (as a pool thread that embeds does), the question would take that much longer."""
+        future = _pool().submit(self._lexical, query, limit, filters)
+        try:
+            vector = self._vectors.get(query.text)
+        except BaseException:
+            wait([future])  # it reads the index, which the caller may close once we return
+            raise
+        return future.result(), vector
 
     def _dense(
         self, vector: np.ndarray, limit: int, filters: SearchFilters | None
@@ -211,10 +232,10 @@ class Retriever:
         stored = self.index.catalog.passage_terms(ids)
         return bm25_scores(weights, stored, self.index.average_terms)
 
-    def _complete_dense_scores(self, text: str, ranked: list[Candidate]) -> None:
+    def _complete_dense_scores(self, vector: np.ndarray, ranked: list[Candidate]) -> None:
         """Give every candidate its exact cosine, from its stored vector."""
         ids = [c.passage_id for c in ranked]
-        cosines = self.index.vectors.vectors(ids) @ self.query_vector(text)
+        cosines = self.index.vectors.vectors(ids) @ vector
         for candidate, cosine in zip(ranked, cosines, strict=True):
             candidate.dense = float(cosine)
 
