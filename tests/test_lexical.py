@@ -89,6 +89,34 @@ def test_every_hit_reports_the_bm25_that_fts5_ranks_it_with(strike_archive):
         assert hit.lexical_score == pytest.approx(by_fts5[hit.passage_id], abs=1e-6)
 
 
+def test_a_term_repeated_back_to_back_counts_as_often_as_fts5_counts_it(
+    make_settings, fake_embedder
+):
+    """ "Strike! Strike!" stores "strike strike": FTS5 counts each."""
+    settings = make_settings()
+    texts = [
+        "Strike! Strike! Strike! The roads closed.",
+        "A strike closed the roads of the town for a week.",
+        "The harvest doubled in the highlands.",
+        "The river flooded the lower town in March.",
+        "The glacier retreated over the summer.",
+        "Snow fell early in the mountains.",
+        "The port closed during the storm.",
+        "Teachers met in the square.",
+    ]
+    for number, text in enumerate(texts):
+        write(settings.corpus, f"{number}.txt", text + "\n")
+    assistant = Assistant(settings, fake_embedder)
+    assistant.build(full=True)
+    index = assistant.engine().index
+    by_fts5 = dict(index.catalog.lexical_search(["strike"], limit=10))
+    hits = assistant.search("strike", k=8, mode="hybrid")
+    assert len(by_fts5) == 2  # in two passages of eight: a weight well above FTS5's floor
+    for hit in hits:
+        assert hit.lexical_score == pytest.approx(by_fts5.get(hit.passage_id, 0.0), abs=1e-6)
+    assert hits[0].document_id == "0.txt"
+
+
 def test_the_answer_step_weighs_a_term_in_most_passages_a_little_where_search_does_not(
     strike_archive,
 ):

@@ -49,11 +49,14 @@ def bm25_scores(
     """BM25 of each passage (its terms joined by single spaces) for query terms with these
     idf weights; passages that hold none of the terms are left out."""
     average_length = average_length or 1.0
-    # Terms are \w+ tokens joined by single spaces, so " term " counts them exactly.
+    # Terms are \w+ tokens joined by single spaces. Each gets spaces of its own (two between
+    # terms), so that " term " counts a term repeated back to back ("strike strike") once
+    # for each time, as FTS5 does: count() does not overlap matches, and with one space
+    # between them the second would share the first's.
     needles = {term: f" {term} " for term in weights}
     scores: dict[int, float] = {}
     for passage_id, text in passage_terms.items():
-        padded = f" {text} "
+        padded = f" {text.replace(' ', '  ')} "
         length = text.count(" ") + 1 if text else 0
         norm = length_norm(length, average_length)
         score = 0.0
