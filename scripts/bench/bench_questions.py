@@ -1,6 +1,6 @@
 """The default model's cost per question against the reference model's, in one run.
 
-    python scripts/bench/bench_questions.py [--articles 60] [--json]
+    python scripts/bench/bench_questions.py [--articles 60] [--json] [--same-model]
 
 1. In this process: each question's embedding by the default model (in int8, the default
    `QA_QUERY_PRECISION`, and in float32) and by the reference model (the bundled
@@ -12,7 +12,10 @@
    /api/search, the other /api/ask, so that each question reaches each server once and no
    vector comes from a server's cache); the BBC set's questions asked in turn of the four
    servers, the order rotated question by question so that a load that comes and goes falls
-   on each alike. p50/p95 of each, `ask - search` per model, and default / reference.
+   on each alike; the servers start in an order that gives each model an early and a late one
+   (`START_ORDER`). p50/p95 of each, `ask - search` per model, and default / reference.
+   `--same-model` serves the default model on both sides (an A/A run): its ratios are the
+   benchmark's own spread.
 
 Issue 24's bar: both HTTP ratios at most 1.0. The machine's load average is printed at the
 start and the end; the ratios are the numbers that hold on a shared machine.
@@ -102,18 +105,31 @@ def build(corpus: Path, index: Path, backend: str) -> float:
     return time.perf_counter() - started
 
 
-def http_latencies(root: Path, questions: list[str]) -> dict[str, dict[str, float]]:
+#: The order the four servers start in: each model's servers one early, one late. Started model
+#: by model, the servers started first answered slower: in A/A runs (`--same-model`, one model
+#: on both sides) the first model's /api/ask came out 1.01-1.05x the second's, and about 1.0x
+#: with the order reversed (docs/benchmarks.md#a-question-with-the-multilingual-model).
+START_ORDER = (
+    ("default", "search"),
+    ("reference", "search"),
+    ("reference", "ask"),
+    ("default", "ask"),
+)
+
+
+def http_latencies(
+    root: Path, questions: list[str], backends: dict[str, str]
+) -> dict[str, dict[str, float]]:
     """p50/p95 milliseconds of /api/search and /api/ask per model, each question once."""
     clients = {}
     with ExitStack() as stack:
-        for model, backend in (("default", DEFAULT_BACKEND), ("reference", REFERENCE_BACKEND)):
-            for endpoint in ("search", "ask"):
-                server = stack.enter_context(
-                    qa_serve(root / "corpus", root / model, model_environment(backend))
-                )
-                client = stack.enter_context(httpx.Client(base_url=server.url, timeout=120))
-                clients[(model, endpoint)] = client
-                ask(client, endpoint, WARM_UP)
+        for model, endpoint in START_ORDER:
+            server = stack.enter_context(
+                qa_serve(root / "corpus", root / model, model_environment(backends[model]))
+            )
+            client = stack.enter_context(httpx.Client(base_url=server.url, timeout=120))
+            clients[(model, endpoint)] = client
+            ask(client, endpoint, WARM_UP)
         timings: dict[tuple[str, str], list[float]] = {key: [] for key in clients}
         for turn, question in enumerate(questions):
             keys = list(clients)
@@ -139,6 +155,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=60, help="BBC articles in the archive.")
     parser.add_argument("--json", action="store_true", help="Print the numbers as JSON last.")
+    parser.add_argument(
+        "--same-model",
+        action="store_true",
+        help="An A/A run: the 'reference' servers use the default model too, so the ratios show "
+        "the benchmark's own spread (1.0 but for noise).",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     numbers: dict = {"load_start": load_averages()}
@@ -160,13 +182,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="qa-bench-questions-") as folder:
         root = Path(folder)
         write_corpus(articles, root / "corpus")
-        for model, backend in (("default", DEFAULT_BACKEND), ("reference", REFERENCE_BACKEND)):
+        backends = {
+            "default": DEFAULT_BACKEND,
+            "reference": DEFAULT_BACKEND if args.same_model else REFERENCE_BACKEND,
+        }
+        for model, backend in backends.items():
             numbers[f"{model}_build_seconds"] = round(
                 build(root / "corpus", root / model, backend), 1
             )
-        latency = http_latencies(root, questions)
+        latency = http_latencies(root, questions, backends)
     numbers["http"] = latency
-    print(f"[2] over HTTP, {len(articles)} BBC articles, each question once per server:")
+    numbers["same_model"] = args.same_model
+    heading = "an A/A run: the default model on both sides; " if args.same_model else ""
+    print(f"[2] over HTTP ({heading}{len(articles)} BBC articles, each question once per server):")
     for key, value in latency.items():
         print(f"    {key:18s} p50 {value['p50_ms']:7.2f} ms   p95 {value['p95_ms']:7.2f} ms")
     for endpoint in ("search", "ask"):
