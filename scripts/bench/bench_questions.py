@@ -108,7 +108,7 @@ def build(corpus: Path, index: Path, backend: str) -> float:
 #: The order the four servers start in: each model's servers one early, one late. Started model
 #: by model, the servers started first answered slower: in A/A runs (`--same-model`, one model
 #: on both sides) the first model's /api/ask came out 1.01-1.05x the second's, and about 1.0x
-#: with the order reversed (docs/benchmarks.md#a-question-with-the-multilingual-model).
+#: with the order reversed (docs/benchmarks.md, "The question beside the lexical side").
 START_ORDER = (
     ("default", "search"),
     ("reference", "search"),
