@@ -52,15 +52,19 @@ STRIKE_TEXTS = [
 ]
 
 
+def built(settings, embedder, texts: list[str], width: int = 1) -> Assistant:
+    """An assistant over `texts`, one document each, named by its number (`width` digits)."""
+    for number, text in enumerate(texts):
+        write(settings.corpus, f"{number:0{width}d}.txt", text + "\n")
+    assistant = Assistant(settings, embedder)
+    assistant.build(full=True)
+    return assistant
+
+
 @pytest.fixture
 def strike_archive(make_settings, fake_embedder) -> Assistant:
     # At most two postings per proposing term: "strike" and "town" propose no candidate.
-    settings = make_settings(lexical_max_postings=2)
-    for number, text in enumerate(STRIKE_TEXTS):
-        write(settings.corpus, f"{number}.txt", text + "\n")
-    assistant = Assistant(settings, fake_embedder)
-    assistant.build(full=True)
-    return assistant
+    return built(make_settings(lexical_max_postings=2), fake_embedder, STRIKE_TEXTS)
 
 
 def test_every_hit_reports_the_bm25_that_fts5_ranks_it_with(strike_archive):
@@ -104,10 +108,7 @@ def test_a_term_repeated_back_to_back_counts_as_often_as_fts5_counts_it(
         "The port closed during the storm.",
         "Teachers met in the square.",
     ]
-    for number, text in enumerate(texts):
-        write(settings.corpus, f"{number}.txt", text + "\n")
-    assistant = Assistant(settings, fake_embedder)
-    assistant.build(full=True)
+    assistant = built(settings, fake_embedder, texts)
     index = assistant.engine().index
     by_fts5 = dict(index.catalog.lexical_search(["strike"], limit=10))
     hits = assistant.search("strike", k=8, mode="hybrid")
@@ -217,11 +218,7 @@ def town_archive(make_settings, fake_embedder):
             "The port closed during the dock strike.",
             "Snow fell early in the mountains.",
         ]
-        for number, text in enumerate(texts):
-            write(settings.corpus, f"{number:02d}.txt", text + "\n")
-        assistant = Assistant(settings, fake_embedder)
-        assistant.build(full=True)
-        return assistant
+        return built(settings, fake_embedder, texts, width=2)
 
     return make
 
