@@ -27,12 +27,20 @@ choice among the same candidates (which is `qa eval`'s acc1).
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
-from fit_judge import COLUMN, DEPTH, FOLDS, collected, fit_head, load, right_first
+from fit_judge import (
+    COLUMN,
+    DEPTH,
+    FOLDS,
+    collected,
+    fit_head,
+    judge_parser,
+    load,
+    right_first,
+)
 from scipy.optimize import minimize
 
 #: Each candidate's neighbour inputs (`neighbours`), in this order.
@@ -178,10 +186,7 @@ def head_for(kind: str, fitted: list[dict], arguments):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("data", type=Path, help="judge_data.py's output folder")
-    parser.add_argument("--train", default="en,es,de,ru")
-    parser.add_argument("--test", default="en,es,de,ru")
+    parser = judge_parser(__doc__.split("\n")[0], "en,es,de,ru", "en,es,de,ru")
     parser.add_argument("--heads", default="neighbours,trees,bilinear")
     parser.add_argument("--penalty", type=float, default=0.1, help="L2 on the new inputs")
     parser.add_argument("--depth", type=int, default=4, help="the trees' depth")

@@ -274,11 +274,20 @@ def probability(folder: Path, train: list[str], project: list[str]) -> None:
                 reliability(f"{name} {kind}", platt.predict_proba(logits)[:, 1], observed)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def judge_parser(description: str, train: str, test: str) -> argparse.ArgumentParser:
+    """What every script that fits a judge takes: judge_data.py's folder, and the sets to
+    fit on and to test on (names joined by commas)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("data", type=Path, help="judge_data.py's output folder")
-    parser.add_argument("--train", default="en,es,es-en")
-    parser.add_argument("--test", default="en,es,es-en,bundled-en,bundled-es")
+    parser.add_argument("--train", default=train)
+    parser.add_argument("--test", default=test)
+    return parser
+
+
+def main() -> None:
+    parser = judge_parser(
+        __doc__.split("\n")[0], "en,es,es-en", "en,es,es-en,bundled-en,bundled-es"
+    )
     parser.add_argument("--penalties", default="0.003,0.03")
     parser.add_argument("--in-sample", action="store_true", help="fit on every article")
     parser.add_argument("--probability", action="store_true")
