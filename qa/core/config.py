@@ -91,8 +91,8 @@ class Settings(BaseSettings):
         "smoothed first with ranges measured on passages; the feed-forward output layers, whose "
         "inputs int8 clips, stay float32): passages embed 1.4x as fast or more, the vectors' "
         "cosine with float32's 0.9997, and no XQuAD or bundled figure moves by more than "
-        "0.005 while sentences stay float32 (`sentence_precision`; BBC not yet measured: "
-        "docs/benchmarks.md#int8-passages). "
+        "0.005 while sentences stay float32 (`sentence_precision`), and BBC's none at all: "
+        "docs/benchmarks.md#int8-passages. "
         "An index built with either is read by the other; updated with the other, it holds "
         "vectors of both (the same text's two vectors have a cosine of 0.9997).",
     )
