@@ -27,8 +27,11 @@ from qa.store.passages import (
     PASSAGES_SQL,
     VECTOR_COLUMNS,
     StoredPassage,
+    document_text,
     passage_from_row,
+    register_functions,
     stored_passage,
+    stored_text,
 )
 from qa.store.schema import CACHE_KIB, PAGE_SIZE, SCHEMA, merge_lexical_segments, remake_tables
 from qa.store.sentence_rows import remove_sentence_vectors, store_sentence_vectors
@@ -75,11 +78,13 @@ class Catalog:
         if self.readonly:
             uri = f"file:{self.path}?mode=ro"  # a reader writes nothing: no foreign keys
             connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            register_functions(connection)
             connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             connection.execute("BEGIN")
             connection.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot
             return connection
         connection = sqlite3.connect(self.path, check_same_thread=False)
+        register_functions(connection)
         connection.execute(f"PRAGMA page_size={PAGE_SIZE}")  # a new file's; kept by one made
         connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         connection.execute("PRAGMA journal_mode=WAL")
@@ -148,7 +153,7 @@ class Catalog:
                 date_start,
                 date_end,
                 json.dumps(document.metadata, ensure_ascii=False),
-                document.text,
+                stored_text(document.text),
                 json.dumps(list(document.page_starts)),
                 document.content_hash,
             ),
@@ -283,7 +288,7 @@ class Catalog:
             id=row[0],
             path=row[1],
             title=row[2],
-            text=row[3],
+            text=document_text(row[3]),
             language=row[4],
             metadata=json.loads(row[5]),
             page_starts=tuple(json.loads(row[6])),

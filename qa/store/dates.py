@@ -11,14 +11,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from qa.dates.values import date_bounds
+from qa.store.passages import DOCUMENT_TEXT
 
 #: Most passages one `overlapping` call narrows to (under SQLite's limit on parameters).
 MAX_PASSAGES = 500
 _SELECT = (
     "SELECT s.document_id, s.start, s.end, s.passage_id, s.mention_start, s.mention_end, "
     "s.value_start, s.value_end, s.precision, s.first_day, s.last_day, d.title, d.language, "
-    "d.metadata, substr(d.text, s.start + 1, s.end - s.start), "
-    "substr(d.text, s.mention_start + 1, s.mention_end - s.mention_start) "
+    f"d.metadata, substr({DOCUMENT_TEXT}, s.start + 1, s.end - s.start), "
+    f"substr({DOCUMENT_TEXT}, s.mention_start + 1, s.mention_end - s.mention_start) "
     "FROM sentence_dates s JOIN documents d ON d.id = s.document_id"
 )
 

@@ -4,16 +4,21 @@ sentence vectors."""
 from __future__ import annotations
 
 import json
+import sqlite3
+import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from qa.core.types import Hit, Passage, Sentence
 from qa.store.codes import unpack_context, unpack_rows
 
+#: A document's text as the catalog stores it, compressed (`stored_text`), read back in SQL.
+DOCUMENT_TEXT = "document_text(d.text)"
 #: A passage's text, read from its document's (a passage is the span [start, end) of it;
 #: SQLite counts characters as Python does): the text is stored once.
-PASSAGE_TEXT = "substr(d.text, p.start + 1, p.end - p.start)"
+PASSAGE_TEXT = f"substr({DOCUMENT_TEXT}, p.start + 1, p.end - p.start)"
 #: Passages by id (`Catalog._rows_for_ids` fills `{marks}`) with their document's fields, and
 #: `{vectors}` read through `{joins}`: `stored_passage` reads its rows.
 PASSAGES_SQL = (
@@ -27,6 +32,24 @@ VECTOR_COLUMNS = (
     "LEFT JOIN sentence_vectors v ON v.id = p.vectors "
     "LEFT JOIN sentence_vectors c ON c.id = p.vectors + 1 ",
 )
+
+
+def stored_text(text: str) -> bytes:
+    """A document's text as the catalog stores it: UTF-8, compressed with zlib (a BBC
+    article's text in about half its bytes: docs/benchmarks.md#where-the-bytes-go)."""
+    return zlib.compress(text.encode("utf-8"), 6)
+
+
+@lru_cache(maxsize=32)
+def document_text(stored: bytes) -> str:
+    """A document's text from what `stored_text` made of it. Remembered for the last few
+    documents: a query's rows read a document once for each of its passages or dates."""
+    return zlib.decompress(stored).decode("utf-8")
+
+
+def register_functions(connection: sqlite3.Connection) -> None:
+    """Give `connection` the SQL functions the catalog's queries use (`DOCUMENT_TEXT`)."""
+    connection.create_function("document_text", 1, document_text, deterministic=True)
 
 
 @dataclass(frozen=True)
@@ -76,11 +99,7 @@ def stored_passage(row, vectors: bool) -> StoredPassage:
     passage = passage_from_row(row[:8])
     count = len(passage.sentences)
     own, context = row[11:13] if vectors else (None, None)
+    own = unpack_rows(own, count)
     return StoredPassage(
-        passage,
-        row[8],
-        row[9],
-        json.loads(row[10]),
-        unpack_rows(own, count),
-        unpack_context(context, own, count),
+        passage, row[8], row[9], json.loads(row[10]), own, unpack_context(context, own, count)
     )

@@ -1,4 +1,4 @@
-"""The catalog's `sentence_vectors` table: each passage's sentence vectors as two rows of int8
+"""The catalog's `sentence_vectors` table: each passage's sentence vectors as two rows of 6-bit
 codes (`qa.store.codes`), its own and in context, the first of which its passage row points
 to. Rows are appended with ids that count up, so that their pages fill
 (docs/benchmarks.md#where-the-bytes-go), and go with their passage when its document is
