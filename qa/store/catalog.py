@@ -46,9 +46,10 @@ WAL_SIZE_LIMIT = 64 * 1024 * 1024
 class Catalog:
     """SQLite database of documents, passages, sentences and the lexical index."""
 
-    def __init__(self, path: Path, readonly: bool = True) -> None:
+    def __init__(self, path: Path, readonly: bool = True, code_bits: int = 8) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self.code_bits = code_bits  # of the sentence vectors it stores (qa.store.codes)
         self._connection: sqlite3.Connection | None = None
         self._opened_lock = threading.Lock()
         self.closed = False
@@ -186,8 +187,9 @@ class Catalog:
         self, vectors: dict[int, np.ndarray], context: dict[int, np.ndarray] | None = None
     ) -> None:
         """Store, for each passage id, the vectors of its sentences (one row each, in order)
-        and, when given, their vectors in context (see `StoredPassage.context_vectors`)."""
-        store_sentence_vectors(self.connection, vectors, context)
+        and, when given, their vectors in context (see `StoredPassage.context_vectors`), in
+        codes of `code_bits`."""
+        store_sentence_vectors(self.connection, vectors, context, self.code_bits)
 
     def remove_document(self, document_id: str) -> list[int]:
         """Delete a document with its passages; returns the removed passage ids."""
