@@ -52,10 +52,13 @@ def test_questions_about_other_subjects_are_refused(default_model_archive, langu
 
 
 def test_questions_the_archive_answers_are_not_refused(default_model_archive):
-    """Paraphrases of the article in English and Spanish, and questions the guides answer."""
+    """Paraphrases of the article in English and Spanish, questions the guides answer, and the
+    second held-out set of both (written with offtopic.heldout2.txt, docs/evaluation.md)."""
     _, paraphrased = load_squad(DATA / "bundled-heldout.json")
     guides = load_unanswerable(DATA / "guides-heldout.txt")  # answerable, one a line
-    for questions in ([q.question for q in paraphrased], guides):
+    fresh = load_unanswerable(DATA / "answerable.heldout2.txt")
+    assert len(fresh) == 40
+    for questions in ([q.question for q in paraphrased], guides, fresh):
         assert _refused(default_model_archive, questions) <= MOST_REFUSED_ANSWERABLE
 
 

@@ -37,15 +37,21 @@ SETS = [
     ("bundled-heldout.json", "heldout-es-", "answerable"),
     ("guides-heldout.txt", "en", "answerable"),
     ("guides-heldout.txt", "es", "answerable"),
+    ("answerable.heldout2.txt", "en", "answerable"),
+    ("answerable.heldout2.txt", "es", "answerable"),
     ("bundled-unanswerable.txt", "en", "near-topic"),
     ("bundled-unanswerable.paraphrased.txt", "en", "near-topic"),
     ("bundled-unanswerable.paraphrased.txt", "es", "near-topic"),
     ("neartopic.heldout.txt", "en", "near-topic"),
     ("neartopic.heldout.txt", "es", "near-topic"),
+    ("neartopic.heldout2.txt", "en", "near-topic"),
+    ("neartopic.heldout2.txt", "es", "near-topic"),
     ("offtopic.txt", "en", "off-topic"),
     ("offtopic.txt", "es", "off-topic"),
     ("offtopic.heldout.txt", "en", "off-topic"),
     ("offtopic.heldout.txt", "es", "off-topic"),
+    ("offtopic.heldout2.txt", "en", "off-topic"),
+    ("offtopic.heldout2.txt", "es", "off-topic"),
 ]
 
 
