@@ -4,8 +4,6 @@ with the fake model here and the real one over the bundled archive in test_offto
 
 from __future__ import annotations
 
-import json
-
 from qa.service.assistant import Assistant
 from qa.text.headings import document_markup, heading_flags
 from qa.text.sentences import split_sentences
@@ -76,7 +74,8 @@ def test_an_answer_never_opens_with_a_heading_but_its_passage_keeps_it(
     make_settings, fake_embedder
 ):
     """The heading holds every word of the question, as the statement under it does, and
-    opened the answer before headings were told apart; the answer is the statement, and the cited passage still shows the heading as its context."""
+    opened the answer before headings were told apart; the answer is the statement, and the
+    cited passage still shows the heading as its context."""
     guide = (
         "---\ntitle: Renewing a library card\nlanguage: en\n---\n"
         "# Renewing a library card\n\n"
