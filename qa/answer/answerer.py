@@ -125,7 +125,9 @@ class Answerer:
         )
         passages = self.index.catalog.passages(hit.passage_id for hit in hits)
         features = sentence_features(profile, hits, passages, query_vector)
-        scored = [ScoredSentence(f, self._score(f)) for f in features]
+        # Headings and title lines state nothing: they lend the sentences after them their
+        # words (`context`) but are neither evidence nor an answer (`qa.text.headings`).
+        scored = [ScoredSentence(f, self._score(f)) for f in features if not f.heading]
         retrieved = hits
         hits = _rerank(hits, scored, self.settings.answer_rerank_depth)
         readable = {hit.passage_id for hit in hits[: self.settings.answer_passages]}

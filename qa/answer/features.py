@@ -15,6 +15,7 @@ import numpy as np
 from qa.core.types import Hit, Sentence
 from qa.search.lexical import idf_lucene
 from qa.store import StoredPassage
+from qa.text.headings import document_markup, heading_flags
 from qa.text.terms import WORD, fold_accents, stop_words, terms, words
 
 #: Opening words of a question -> the kind of fact it asks for (accent-folded, en and es).
@@ -93,6 +94,9 @@ class SentenceFeatures:
     cosine: float = 0.0  # the raw cosine
     #: The same for the sentence embedded with the one before it (0 without context vectors).
     context_dense: float = 0.0
+    #: A heading or title line (`qa.text.headings`): context for the sentences after it, never
+    #: an answer.
+    heading: bool = False
 
 
 def answer_kind(question: str) -> str | None:
@@ -169,15 +173,20 @@ def sentence_features(
     found = _lexical_features(profile, hits, passages)
     if query_vector is None:
         return found
-    # The features were made just now, for this question alone: filled in place.
+    # The features were made just now, for this question alone: filled in place. Scaled over
+    # the candidates only: a heading is none.
+    headings = [features.heading for features in found]
     cosines = _cosines(hits, passages, query_vector, "sentence_vectors")
     if cosines is not None:
-        for features, cosine, scaled in zip(found, cosines, _min_max(cosines), strict=True):
+        scaled_cosines = _min_max(cosines, headings)
+        for features, cosine, scaled in zip(found, cosines, scaled_cosines, strict=True):
             if cosine is not None:
-                features.cosine, features.dense = cosine, scaled
+                features.cosine = cosine
+            if scaled is not None:
+                features.dense = scaled
     context = _cosines(hits, passages, query_vector, "context_vectors")
     if context is not None:
-        for features, scaled in zip(found, _min_max(context), strict=True):
+        for features, scaled in zip(found, _min_max(context, headings), strict=True):
             if scaled is not None:
                 features.context_dense = scaled
     return found
@@ -201,8 +210,12 @@ def _cosines(
     return cosines if any(c is not None for c in cosines) else None
 
 
-def _min_max(values: list[float | None]) -> list[float | None]:
+def _min_max(values: list[float | None], left_out: list[bool]) -> list[float | None]:
+    """`values` min-max scaled over those not `left_out` (None for the left out and unknown)."""
+    values = [None if out else value for value, out in zip(values, left_out, strict=True)]
     known = [v for v in values if v is not None]
+    if not known:
+        return values
     low, span = min(known), max(known) - min(known)
     return [None if v is None else (v - low) / span if span > 0 else 1.0 for v in values]
 
@@ -230,7 +243,14 @@ def _lexical_features(
             continue
         passage, rank = max(0.0, hit.score) / best_passage, 1.0 / max(1, hit.rank)
         before: frozenset[str] = frozenset()
-        for sentence in stored.passage.sentences:
+        headings = heading_flags(
+            stored.passage.text,
+            stored.passage.start,
+            stored.passage.sentences,
+            document_markup(stored.passage.document_id),
+            stored.title,
+        )
+        for sentence, heading in zip(stored.passage.sentences, headings, strict=True):
             own = sentence_terms(sentence.text, stored.language)
             # An answer often refers back to the sentence that names its subject ("This
             # government adopted ..."), so the sentence before lends it the terms it names.
@@ -247,6 +267,7 @@ def _lexical_features(
                     rank=rank,
                     kind=float(holds_kind(sentence.text, profile.kind, profile.words)),
                     missing=missing / total,
+                    heading=heading,
                 )
             )
             before = own

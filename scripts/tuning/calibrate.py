@@ -100,6 +100,13 @@ SETS = [
     QuestionSet("bundled", "offtopic.heldout.txt", False, language="es", held_out=True),
     QuestionSet("peru-es", "offtopic.heldout.txt", False, language="en", held_out=True),
     QuestionSet("peru-es", "offtopic.heldout.txt", False, language="es", held_out=True),
+    # A second held-out set, written before any change to the check was tried (issue 23).
+    QuestionSet("bundled", "neartopic.heldout2.txt", False, language="en", held_out=True),
+    QuestionSet("bundled", "neartopic.heldout2.txt", False, language="es", held_out=True),
+    QuestionSet("bundled", "offtopic.heldout2.txt", False, language="en", held_out=True),
+    QuestionSet("bundled", "offtopic.heldout2.txt", False, language="es", held_out=True),
+    QuestionSet("peru-es", "offtopic.heldout2.txt", False, language="en", held_out=True),
+    QuestionSet("peru-es", "offtopic.heldout2.txt", False, language="es", held_out=True),
 ]
 
 

@@ -90,6 +90,8 @@ def candidates(hits, passages, found):
         for position in range(count):
             feature = found[index]
             index += 1
+            if feature.heading:  # never a candidate in the answer step
+                continue
             own = stored.sentence_vectors[position]
             pair = stored.context_vectors[position] if stored.context_vectors is not None else own
             sentence_vectors.append(own)

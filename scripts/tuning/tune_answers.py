@@ -89,7 +89,9 @@ def score(feature, w) -> float:
 def measure(rows, w) -> dict:
     acc1 = acc2 = top1 = 0
     for row in rows:
-        ranked = sorted(row["features"], key=lambda f: -score(f, w))
+        # As the answer step: a heading or title line is never a candidate.
+        candidates = (f for f in row["features"] if not f.heading)
+        ranked = sorted(candidates, key=lambda f: -score(f, w))
         chosen, seen = [], set()
         for f in ranked:
             key = (f.hit.document_id, f.sentence.start)

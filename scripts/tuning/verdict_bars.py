@@ -1,7 +1,9 @@
 """Issue 23's bars over the bundled archive, through `POST /api/ask` of the web app: for each
 question set of tests/data, the shares of `not_in_archive`, `answered` and `uncertain`
 verdicts, and of the answers given as answered, the share whose first two sentences hold a
-gold answer. Held-out sets (never fitted on) are marked.
+gold answer. Held-out sets (never fitted on) are marked. The last column counts the answers
+given (answered or uncertain) whose first sentence is a heading or a title line: a Markdown
+heading ('#') or a line that is its document's title.
 
     python scripts/tuning/verdict_bars.py                    # the calibration in force
     python scripts/tuning/verdict_bars.py --answered 0.5     # 'uncertain' below 0.5
@@ -37,15 +39,21 @@ SETS = [
     ("bundled-heldout.json", "heldout-es-", "answerable"),
     ("guides-heldout.txt", "en", "answerable"),
     ("guides-heldout.txt", "es", "answerable"),
+    ("answerable.heldout2.txt", "en", "answerable"),
+    ("answerable.heldout2.txt", "es", "answerable"),
     ("bundled-unanswerable.txt", "en", "near-topic"),
     ("bundled-unanswerable.paraphrased.txt", "en", "near-topic"),
     ("bundled-unanswerable.paraphrased.txt", "es", "near-topic"),
     ("neartopic.heldout.txt", "en", "near-topic"),
     ("neartopic.heldout.txt", "es", "near-topic"),
+    ("neartopic.heldout2.txt", "en", "near-topic"),
+    ("neartopic.heldout2.txt", "es", "near-topic"),
     ("offtopic.txt", "en", "off-topic"),
     ("offtopic.txt", "es", "off-topic"),
     ("offtopic.heldout.txt", "en", "off-topic"),
     ("offtopic.heldout.txt", "es", "off-topic"),
+    ("offtopic.heldout2.txt", "en", "off-topic"),
+    ("offtopic.heldout2.txt", "es", "off-topic"),
 ]
 
 
@@ -57,6 +65,16 @@ def questions(file: str, part: str) -> list[tuple[str, tuple[str, ...]]]:
         ]
     found = load_unanswerable(DATA / file)
     return [(q, ()) for q in found if detect_question_language(q) == part]
+
+
+def opens_with_heading(body: dict) -> bool:
+    """Whether an answer's first sentence is a Markdown heading or its document's title."""
+    if not body["sentences"]:
+        return False
+    first = body["sentences"][0]
+    title = body["citations"][first["citation"] - 1]["title"]
+    text = first["text"].strip()
+    return text.startswith("#") or text.casefold() == title.strip().casefold()
 
 
 def main() -> None:
@@ -81,14 +99,15 @@ def main() -> None:
         print(f"answered_probability: {options.answered if calibration_file else 'in force'}")
         print(
             "| set | kind | questions | not_in_archive | answered | uncertain "
-            "| right of answered | mean confidence |"
+            "| right of answered | mean confidence | opens with a heading |"
         )
-        print("|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|")
         with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
             for file, part, kind in SETS:
                 asked = questions(file, part)
                 counts = {"not_in_archive": 0, "answered": 0, "uncertain": 0}
                 right = confidence = 0.0
+                headed = 0
                 for question, gold in asked:
                     response = client.post("/api/ask", json={"question": question})
                     response.raise_for_status()
@@ -96,6 +115,7 @@ def main() -> None:
                     assert body["abstained"] == (body["verdict"] == "not_in_archive")
                     counts[body["verdict"]] += 1
                     confidence += body["confidence"]
+                    headed += body["verdict"] != "not_in_archive" and opens_with_heading(body)
                     if body["verdict"] == "answered" and gold:
                         right += any(contains(s["text"], gold) for s in body["sentences"][:2])
                 count = len(asked)
@@ -108,7 +128,7 @@ def main() -> None:
                 print(
                     f"| {file} ({part.strip('-') or 'all'}){held} | {kind} | {count} "
                     + " ".join(f"| {counts[v] / count:.2f}" for v in counts)
-                    + f" | {share_right} | {confidence / count:.2f} |"
+                    + f" | {share_right} | {confidence / count:.2f} | {headed} |"
                 )
 
 
