@@ -23,13 +23,12 @@ from qa.dates.values import date_bounds
 from qa.store.dates import SentenceDates
 from qa.store.filters import SearchFilters, filter_clause, match_expression
 from qa.store.passages import (
-    PASSAGE_TEXT,
+    PASSAGE_COLUMNS,
     PASSAGES_SQL,
     VECTOR_COLUMNS,
     StoredPassage,
     document_text,
     passage_from_row,
-    register_functions,
     stored_passage,
     stored_text,
 )
@@ -79,13 +78,11 @@ class Catalog:
         if self.readonly:
             uri = f"file:{self.path}?mode=ro"  # a reader writes nothing: no foreign keys
             connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            register_functions(connection)
             connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             connection.execute("BEGIN")
             connection.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot
             return connection
         connection = sqlite3.connect(self.path, check_same_thread=False)
-        register_functions(connection)
         connection.execute(f"PRAGMA page_size={PAGE_SIZE}")  # a new file's; kept by one made
         connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         connection.execute("PRAGMA journal_mode=WAL")
@@ -267,10 +264,11 @@ class Catalog:
 
     def titled_passages(self) -> list[tuple[int, str, str]]:
         """(passage id, its document's title, passage text) of every passage."""
-        return self.connection.execute(
-            f"SELECT p.id, d.title, {PASSAGE_TEXT} FROM passages p "
+        rows = self.connection.execute(
+            "SELECT p.id, d.title, d.text, p.start, p.end FROM passages p "
             "JOIN documents d ON d.id = p.document_id"
-        ).fetchall()
+        )
+        return [(i, title, document_text(text)[start:end]) for i, title, text, start, end in rows]
 
     def counts(self) -> tuple[int, int]:
         db = self.connection
@@ -299,8 +297,7 @@ class Catalog:
 
     def document_passages(self, document_id: str) -> list[Passage]:
         rows = self.connection.execute(
-            f"SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, {PASSAGE_TEXT}, "
-            "p.sentences FROM passages p JOIN documents d ON d.id = p.document_id "
+            f"SELECT {PASSAGE_COLUMNS} FROM passages p JOIN documents d ON d.id = p.document_id "
             "WHERE p.document_id=? ORDER BY p.ordinal",
             (document_id,),
         )

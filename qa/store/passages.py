@@ -4,7 +4,6 @@ sentence vectors."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,16 +13,16 @@ import numpy as np
 from qa.core.types import Hit, Passage, Sentence
 from qa.store.codes import unpack_context, unpack_rows
 
-#: A document's text as the catalog stores it, compressed (`stored_text`), read back in SQL.
-DOCUMENT_TEXT = "document_text(d.text)"
-#: A passage's text, read from its document's (a passage is the span [start, end) of it;
-#: SQLite counts characters as Python does): the text is stored once.
-PASSAGE_TEXT = f"substr({DOCUMENT_TEXT}, p.start + 1, p.end - p.start)"
+#: A passage's columns, its document's stored text in place of its own: a passage is the span
+#: [start, end) of its document's text (stored once, there, compressed: `document_text`), cut
+#: out in Python (`passage_from_row`). Not in SQL through a function of ours: SQLite would
+#: then call into Python while holding the connection that every request thread shares, and
+#: a thread holding the GIL while it waits for that connection would never let it return.
+PASSAGE_COLUMNS = "p.id, p.document_id, p.ordinal, p.start, p.end, p.page, d.text, p.sentences"
 #: Passages by id (`Catalog._rows_for_ids` fills `{marks}`) with their document's fields, and
 #: `{vectors}` read through `{joins}`: `stored_passage` reads its rows.
 PASSAGES_SQL = (
-    f"SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, {PASSAGE_TEXT}, "
-    "p.sentences, d.title, d.language, d.metadata{vectors} "
+    f"SELECT {PASSAGE_COLUMNS}, d.title, d.language, d.metadata{{vectors}} "
     "FROM passages p JOIN documents d ON d.id = p.document_id {joins}WHERE p.id IN ({{marks}})"
 )
 #: A passage's sentence vectors, alone and in context: `PASSAGES_SQL`'s vectors and joins.
@@ -45,11 +44,6 @@ def document_text(stored: bytes) -> str:
     """A document's text from what `stored_text` made of it. Remembered for the last few
     documents: a query's rows read a document once for each of its passages or dates."""
     return zlib.decompress(stored).decode("utf-8")
-
-
-def register_functions(connection: sqlite3.Connection) -> None:
-    """Give `connection` the SQL functions the catalog's queries use (`DOCUMENT_TEXT`)."""
-    connection.create_function("document_text", 1, document_text, deterministic=True)
 
 
 @dataclass(frozen=True)
@@ -86,8 +80,10 @@ class StoredPassage:
 
 
 def passage_from_row(row) -> Passage:
-    """A passage from its id, document id, ordinal, start, end, page, text and sentence spans."""
-    passage_id, document_id, ordinal, start, end, page, text, sentence_spans = row
+    """A passage from `PASSAGE_COLUMNS`: its id, document id, ordinal, start, end, page, its
+    document's stored text and its sentence spans."""
+    passage_id, document_id, ordinal, start, end, page, stored, sentence_spans = row
+    text = document_text(stored)[start:end]
     sentences = tuple(
         Sentence(s, e, text[s - start : e - start]) for s, e in json.loads(sentence_spans)
     )

@@ -27,8 +27,8 @@ CREATE TABLE IF NOT EXISTS documents (
     date_start TEXT,
     date_end TEXT,
     metadata TEXT NOT NULL,
-    -- Its text, UTF-8 compressed with zlib (qa/store/passages.py `stored_text`; SQL reads it
-    -- back with `document_text(text)`): its passages and dated sentences are spans of it.
+    -- Its text, UTF-8 compressed with zlib (qa/store/passages.py `stored_text`, read back by
+    -- `document_text`): its passages and dated sentences are spans of it.
     text BLOB NOT NULL,
     page_starts TEXT NOT NULL,
     content_hash TEXT NOT NULL
