@@ -175,8 +175,8 @@ class Settings(BaseSettings):
         "'auto' is exact ('Flat') below `ivf_min_passages` and an inverted file of about "
         "4·√N lists above it, re-trained when the archive has grown or shrunk two-fold; "
         "'Flat' always exact; 'IVF<n>,Flat' always n lists; a change needs no re-embedding. "
-        "Both hold 8 bits a number on each dimension's range (cosines within 5e-4 of "
-        "float32's), and a candidate's cosine is read back from them.",
+        "Both hold the vectors in half precision (cosines within about 1e-4 of float32's), "
+        "and a candidate's cosine is read back from them.",
     )
     ivf_min_passages: int = Field(
         50_000,

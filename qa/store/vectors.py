@@ -16,11 +16,6 @@ TRAIN_MAX_PER_LIST = 128
 #: Vectors moved at a time between layouts (`VectorStore.reorganised`): 32,768 vectors of
 #: 384 floats are 48 MB.
 MOVE_CHUNK = 32_768
-#: Most vectors that set an exact store's ranges of 8-bit codes (`gathered`).
-TRAIN_MAX_EXACT = 65_536
-#: Each dimension's range of 8-bit codes is its sample's, widened by this share of it on
-#: either side: a vector the sample left out is clipped only beyond that.
-RANGE_MARGIN = 0.02
 #: A filtered dense search over at most this many allowed passages is exact.
 EXACT_FILTER_LIMIT = 20_000
 #: A filtered search first checks this many times the candidates it needs against the filter
@@ -84,11 +79,9 @@ class VectorStore(PassingSearch):
 
     Two layouts: exact (IndexIDMap2 over an IndexScalarQuantizer) and inverted-file
     (IndexIVFScalarQuantizer with the passage ids as its own ids and a hash-table direct map,
-    so vectors can be read back and removed by id, as incremental builds need). A written
-    store holds each number in 8 bits, on its dimension's range over the store's vectors
-    (384 bytes at 384 dimensions, a quarter of float32's; a cosine within about 5e-4,
-    docs/benchmarks.md#where-the-bytes-go); a build's new vectors are held in half
-    precision, which needs no ranges, until `reorganised` writes them in 8 bits. Which
+    so vectors can be read back and removed by id, as incremental builds need). Both hold
+    each vector in half precision (768 bytes at 384 dimensions, half of float32's), exact to
+    about 1e-4 of a cosine, which is what a candidate's cosine is read back from. Which
     layout is decided at the end of each build (`reorganised`) from the archive's size;
     changing it needs no re-embedding, since every vector can be read back."""
 
@@ -101,23 +94,16 @@ class VectorStore(PassingSearch):
         self._scanned_matrix: np.ndarray | None = None  # `scan`'s float32 copy, once made
 
     @classmethod
-    def create(
-        cls, dimension: int, lists: int = 0, *, probes: int, stored: bool = False
-    ) -> VectorStore:
-        """An empty store: in half precision, or `stored` in 8 bits (which must be trained
-        on a sample of its vectors before any is added: `gathered`)."""
+    def create(cls, dimension: int, lists: int = 0, *, probes: int) -> VectorStore:
         import faiss
 
-        encoding = faiss.ScalarQuantizer.QT_8bit if stored else faiss.ScalarQuantizer.QT_fp16
-        inner = faiss.METRIC_INNER_PRODUCT
+        half, inner = faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
         if lists <= 0:
-            exact = faiss.IndexScalarQuantizer(dimension, encoding, inner)
-            _widen_ranges(exact.sq)
+            exact = faiss.IndexScalarQuantizer(dimension, half, inner)
             return cls(faiss.IndexIDMap2(exact), probes)
         quantizer = faiss.IndexFlatIP(dimension)
-        # The vectors themselves (not their residuals from a list's centre).
-        ivf = faiss.IndexIVFScalarQuantizer(quantizer, dimension, lists, encoding, inner, False)
-        _widen_ranges(ivf.sq)
+        # The vectors themselves in half precision (not their residuals from a list's centre).
+        ivf = faiss.IndexIVFScalarQuantizer(quantizer, dimension, lists, half, inner, False)
         ivf.own_fields = True
         quantizer.this.disown()
         return cls(ivf, probes)
@@ -153,18 +139,6 @@ class VectorStore(PassingSearch):
     def layout(self) -> str:
         return f"IVF{self.lists},Flat" if self._ivf is not None else "Flat"
 
-    @property
-    def stored(self) -> bool:
-        """Whether the vectors are in 8 bits, as written (else in half precision)."""
-        return self._quantizer().qtype == _eight_bits()
-
-    def _quantizer(self):
-        import faiss
-
-        if self._ivf is not None:
-            return self._ivf.sq
-        return faiss.downcast_index(self._index.index).sq
-
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
             self._index.add_with_ids(vectors.astype(np.float32), ids.astype(np.int64))
@@ -199,10 +173,9 @@ class VectorStore(PassingSearch):
         The lists are trained on a sample and the vectors moved in chunks, so that besides
         the two layouts only the sample and one chunk are held."""
         lists = min(lists, self.size // TRAIN_PER_LIST)
-        if lists <= 0 and self._ivf is None and self.stored:
+        if lists <= 0 and self._ivf is None:
             return self
-        fits = lists > 0 and self._ivf is not None and lists / 2 <= self.lists <= lists * 2
-        if fits and self.stored:
+        if lists > 0 and self._ivf is not None and lists / 2 <= self.lists <= lists * 2:
             return self
         return VectorStore.gathered([(self, self.ids())], lists, probes=self.probes)
 
@@ -210,25 +183,25 @@ class VectorStore(PassingSearch):
     def gathered(
         cls, sources: list[tuple[VectorStore, np.ndarray]], lists: int, *, probes: int
     ) -> VectorStore:
-        """The vectors of these (store, ids) pairs as one new store in 8 bits with `lists`
-        inverted lists (0: exact), its lists and ranges trained on a sample and filled a
-        chunk at a time, so that besides the sources only the sample and one chunk are held."""
+        """The vectors of these (store, ids) pairs as one new store with `lists` inverted
+        lists (0: exact), trained on a sample and filled a chunk at a time, so that besides
+        the sources only the sample and one chunk are held."""
         dimension = sources[0][0].dimension
         total = sum(len(ids) for _, ids in sources)
         lists = min(lists, total // TRAIN_PER_LIST)
-        store = cls.create(dimension, lists, probes=probes, stored=True)
-        if total:
-            # A fixed-seed sample: the same vectors train the same lists and ranges.
-            most = lists * TRAIN_MAX_PER_LIST if lists > 0 else TRAIN_MAX_EXACT
-            sample = np.sort(np.random.default_rng(0).permutation(total)[:most])
+        store = cls.create(dimension, lists, probes=probes)
+        if store._ivf is not None:
+            # A fixed-seed sample: the same vectors train the same lists.
+            sample = np.sort(
+                np.random.default_rng(0).permutation(total)[: lists * TRAIN_MAX_PER_LIST]
+            )
             starts = np.cumsum([0] + [len(ids) for _, ids in sources])
             pieces = []
             for (source, ids), begin, end in zip(sources, starts[:-1], starts[1:], strict=True):
                 mine = sample[(sample >= begin) & (sample < end)] - begin
                 pieces.append(source.vectors(ids[mine]))
-            store._index.train(np.vstack(pieces))
+            store._ivf.train(np.vstack(pieces))
             del pieces
-        if store._ivf is not None:
             store._ivf.set_direct_map_type(_hashtable_direct_map())
         # Moved a chunk at a time: the vectors are never all held a third time, as one matrix.
         for source, ids in sources:
@@ -295,7 +268,10 @@ class VectorStore(PassingSearch):
 
         if self._scanned_matrix is None or len(self._scanned_matrix) != self.size:
             flat = faiss.downcast_index(self._index.index)
-            self._scanned_matrix = flat.reconstruct_n(0, self.size)
+            count, dimension = self.size, self.dimension
+            codes = faiss.rev_swig_ptr(flat.codes.data(), count * dimension * 2)
+            matrix = codes.view(np.float16).reshape(count, dimension).astype(np.float32)
+            self._scanned_matrix = matrix
         return self._scanned_matrix
 
     def _scanned(self) -> int:
@@ -310,21 +286,6 @@ class VectorStore(PassingSearch):
         scores = self.vectors(allowed.tolist()) @ query
         top = np.argsort(-scores, kind="stable")[:k]
         return [(int(allowed[i]), float(scores[i])) for i in top]
-
-
-def _eight_bits() -> int:
-    import faiss
-
-    return faiss.ScalarQuantizer.QT_8bit
-
-
-def _widen_ranges(quantizer) -> None:
-    """Each dimension's range of codes: its sample's least and greatest, widened by
-    RANGE_MARGIN of it on either side."""
-    import faiss
-
-    quantizer.rangestat = faiss.ScalarQuantizer.RS_minmax
-    quantizer.rangestat_arg = RANGE_MARGIN
 
 
 def _hashtable_direct_map():
