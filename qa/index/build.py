@@ -177,7 +177,9 @@ def _write_version(
     """Applies the changes to the catalog in one transaction and writes the new version's
     vector parts and manifest into `folder`; the catalog's commit puts it in service."""
     scan, known = scanned
-    catalog = Catalog(index_dir / CATALOG_FILE, readonly=False)
+    catalog = Catalog(
+        index_dir / CATALOG_FILE, readonly=False, code_bits=settings.sentence_vector_bits
+    )
     try:
         if base is None:
             catalog.clear()  # a full build: every document is read and embedded again

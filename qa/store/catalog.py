@@ -23,12 +23,14 @@ from qa.dates.values import date_bounds
 from qa.store.dates import SentenceDates
 from qa.store.filters import SearchFilters, filter_clause, match_expression
 from qa.store.passages import (
-    PASSAGE_TEXT,
+    PASSAGE_COLUMNS,
     PASSAGES_SQL,
     VECTOR_COLUMNS,
     StoredPassage,
+    document_text,
     passage_from_row,
     stored_passage,
+    stored_text,
 )
 from qa.store.schema import CACHE_KIB, PAGE_SIZE, SCHEMA, merge_lexical_segments, remake_tables
 from qa.store.sentence_rows import remove_sentence_vectors, store_sentence_vectors
@@ -43,9 +45,10 @@ WAL_SIZE_LIMIT = 64 * 1024 * 1024
 class Catalog:
     """SQLite database of documents, passages, sentences and the lexical index."""
 
-    def __init__(self, path: Path, readonly: bool = True) -> None:
+    def __init__(self, path: Path, readonly: bool = True, code_bits: int = 8) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self.code_bits = code_bits  # of the sentence vectors it stores (qa.store.codes)
         self._connection: sqlite3.Connection | None = None
         self._opened_lock = threading.Lock()
         self.closed = False
@@ -148,7 +151,7 @@ class Catalog:
                 date_start,
                 date_end,
                 json.dumps(document.metadata, ensure_ascii=False),
-                document.text,
+                stored_text(document.text),
                 json.dumps(list(document.page_starts)),
                 document.content_hash,
             ),
@@ -181,8 +184,9 @@ class Catalog:
         self, vectors: dict[int, np.ndarray], context: dict[int, np.ndarray] | None = None
     ) -> None:
         """Store, for each passage id, the vectors of its sentences (one row each, in order)
-        and, when given, their vectors in context (see `StoredPassage.context_vectors`)."""
-        store_sentence_vectors(self.connection, vectors, context)
+        and, when given, their vectors in context (see `StoredPassage.context_vectors`), in
+        codes of `code_bits`."""
+        store_sentence_vectors(self.connection, vectors, context, self.code_bits)
 
     def remove_document(self, document_id: str) -> list[int]:
         """Delete a document with its passages; returns the removed passage ids."""
@@ -260,10 +264,11 @@ class Catalog:
 
     def titled_passages(self) -> list[tuple[int, str, str]]:
         """(passage id, its document's title, passage text) of every passage."""
-        return self.connection.execute(
-            f"SELECT p.id, d.title, {PASSAGE_TEXT} FROM passages p "
+        rows = self.connection.execute(
+            "SELECT p.id, d.title, d.text, p.start, p.end FROM passages p "
             "JOIN documents d ON d.id = p.document_id"
-        ).fetchall()
+        )
+        return [(i, title, document_text(text)[start:end]) for i, title, text, start, end in rows]
 
     def counts(self) -> tuple[int, int]:
         db = self.connection
@@ -283,7 +288,7 @@ class Catalog:
             id=row[0],
             path=row[1],
             title=row[2],
-            text=row[3],
+            text=document_text(row[3]),
             language=row[4],
             metadata=json.loads(row[5]),
             page_starts=tuple(json.loads(row[6])),
@@ -292,8 +297,7 @@ class Catalog:
 
     def document_passages(self, document_id: str) -> list[Passage]:
         rows = self.connection.execute(
-            f"SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, {PASSAGE_TEXT}, "
-            "p.sentences FROM passages p JOIN documents d ON d.id = p.document_id "
+            f"SELECT {PASSAGE_COLUMNS} FROM passages p JOIN documents d ON d.id = p.document_id "
             "WHERE p.document_id=? ORDER BY p.ordinal",
             (document_id,),
         )

@@ -11,14 +11,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from qa.dates.values import date_bounds
+from qa.store.passages import document_text
 
 #: Most passages one `overlapping` call narrows to (under SQLite's limit on parameters).
 MAX_PASSAGES = 500
 _SELECT = (
     "SELECT s.document_id, s.start, s.end, s.passage_id, s.mention_start, s.mention_end, "
     "s.value_start, s.value_end, s.precision, s.first_day, s.last_day, d.title, d.language, "
-    "d.metadata, substr(d.text, s.start + 1, s.end - s.start), "
-    "substr(d.text, s.mention_start + 1, s.mention_end - s.mention_start) "
+    "d.metadata, d.text "
     "FROM sentence_dates s JOIN documents d ON d.id = s.document_id"
 )
 
@@ -142,4 +142,7 @@ class SentenceDates:
 
 
 def _dated(row) -> DatedSentence:
-    return DatedSentence(*row[:13], json.loads(row[13]), row[14], row[15])
+    """A row of `_SELECT`: the sentence and its mention cut out of the document's text."""
+    text = document_text(row[14])
+    sentence, mention = text[row[1] : row[2]], text[row[4] : row[5]]
+    return DatedSentence(*row[:13], json.loads(row[13]), sentence, mention)

@@ -4,21 +4,25 @@ sentence vectors."""
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from qa.core.types import Hit, Passage, Sentence
 from qa.store.codes import unpack_context, unpack_rows
 
-#: A passage's text, read from its document's (a passage is the span [start, end) of it;
-#: SQLite counts characters as Python does): the text is stored once.
-PASSAGE_TEXT = "substr(d.text, p.start + 1, p.end - p.start)"
+#: A passage's columns, its document's stored text in place of its own: a passage is the span
+#: [start, end) of its document's text (stored once, there, compressed: `document_text`), cut
+#: out in Python (`passage_from_row`). Not in SQL through a function of ours: SQLite would
+#: then call into Python while holding the connection that every request thread shares, and
+#: a thread holding the GIL while it waits for that connection would never let it return.
+PASSAGE_COLUMNS = "p.id, p.document_id, p.ordinal, p.start, p.end, p.page, d.text, p.sentences"
 #: Passages by id (`Catalog._rows_for_ids` fills `{marks}`) with their document's fields, and
 #: `{vectors}` read through `{joins}`: `stored_passage` reads its rows.
 PASSAGES_SQL = (
-    f"SELECT p.id, p.document_id, p.ordinal, p.start, p.end, p.page, {PASSAGE_TEXT}, "
-    "p.sentences, d.title, d.language, d.metadata{vectors} "
+    f"SELECT {PASSAGE_COLUMNS}, d.title, d.language, d.metadata{{vectors}} "
     "FROM passages p JOIN documents d ON d.id = p.document_id {joins}WHERE p.id IN ({{marks}})"
 )
 #: A passage's sentence vectors, alone and in context: `PASSAGES_SQL`'s vectors and joins.
@@ -27,6 +31,19 @@ VECTOR_COLUMNS = (
     "LEFT JOIN sentence_vectors v ON v.id = p.vectors "
     "LEFT JOIN sentence_vectors c ON c.id = p.vectors + 1 ",
 )
+
+
+def stored_text(text: str) -> bytes:
+    """A document's text as the catalog stores it: UTF-8, compressed with zlib (a BBC
+    article's text in about half its bytes: docs/benchmarks.md#where-the-bytes-go)."""
+    return zlib.compress(text.encode("utf-8"), 6)
+
+
+@lru_cache(maxsize=32)
+def document_text(stored: bytes) -> str:
+    """A document's text from what `stored_text` made of it. Remembered for the last few
+    documents: a query's rows read a document once for each of its passages or dates."""
+    return zlib.decompress(stored).decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -63,8 +80,10 @@ class StoredPassage:
 
 
 def passage_from_row(row) -> Passage:
-    """A passage from its id, document id, ordinal, start, end, page, text and sentence spans."""
-    passage_id, document_id, ordinal, start, end, page, text, sentence_spans = row
+    """A passage from `PASSAGE_COLUMNS`: its id, document id, ordinal, start, end, page, its
+    document's stored text and its sentence spans."""
+    passage_id, document_id, ordinal, start, end, page, stored, sentence_spans = row
+    text = document_text(stored)[start:end]
     sentences = tuple(
         Sentence(s, e, text[s - start : e - start]) for s, e in json.loads(sentence_spans)
     )
@@ -76,11 +95,7 @@ def stored_passage(row, vectors: bool) -> StoredPassage:
     passage = passage_from_row(row[:8])
     count = len(passage.sentences)
     own, context = row[11:13] if vectors else (None, None)
+    own = unpack_rows(own, count)
     return StoredPassage(
-        passage,
-        row[8],
-        row[9],
-        json.loads(row[10]),
-        unpack_rows(own, count),
-        unpack_context(context, own, count),
+        passage, row[8], row[9], json.loads(row[10]), own, unpack_context(context, own, count)
     )

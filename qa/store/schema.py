@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS documents (
     date_start TEXT,
     date_end TEXT,
     metadata TEXT NOT NULL,
-    text TEXT NOT NULL,
+    -- Its text, UTF-8 compressed with zlib (qa/store/passages.py `stored_text`, read back by
+    -- `document_text`): its passages and dated sentences are spans of it.
+    text BLOB NOT NULL,
     page_starts TEXT NOT NULL,
     content_hash TEXT NOT NULL
 );
@@ -62,7 +64,7 @@ CREATE INDEX IF NOT EXISTS passages_by_document ON passages(document_id, ordinal
 -- appended in the order they are stored (ids counting up), so that their pages fill: one
 -- row of about 4 KB a passage, under the passages' scattered ids, left a seventh of their
 -- pages empty. The first row holds each sentence's own vector, one after the other, as
--- int8 codes after one float32 scale a vector (qa/store/codes.py `pack_rows`); the second
+-- 8-bit or 6-bit codes after one float32 scale a vector (qa/store/codes.py `pack_rows`); the second
 -- each sentence embedded with the sentence before it in the passage, stored the same way
 -- (NULL when not embedded): the first sentence has none before it and keeps its own
 -- vector, which is then not stored twice (codes.py `pack_context`).

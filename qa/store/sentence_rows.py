@@ -1,5 +1,5 @@
-"""The catalog's `sentence_vectors` table: each passage's sentence vectors as two rows of int8
-codes (`qa.store.codes`), its own and in context, the first of which its passage row points
+"""The catalog's `sentence_vectors` table: each passage's sentence vectors as two rows of 8-bit
+or 6-bit codes (`qa.store.codes`), its own and in context, the first of which its passage row points
 to. Rows are appended with ids that count up, so that their pages fill
 (docs/benchmarks.md#where-the-bytes-go), and go with their passage when its document is
 removed.
@@ -22,9 +22,10 @@ def store_sentence_vectors(
     db: sqlite3.Connection,
     vectors: dict[int, np.ndarray],
     context: dict[int, np.ndarray] | None = None,
+    bits: int = 8,
 ) -> None:
     """Store, for each passage id, the vectors of its sentences (one row each, in order) and,
-    when given, their vectors in context, in place of any it had."""
+    when given, their vectors in context, in place of any it had, in codes of `bits`."""
     context = context or {}
     remove_sentence_vectors(db, vectors)
     (last,) = db.execute("SELECT coalesce(max(id), 0) FROM sentence_vectors").fetchone()
@@ -32,8 +33,8 @@ def store_sentence_vectors(
     rows = []
     for passage_id, matrix in vectors.items():
         first = firsts[passage_id]
-        rows.append((first, pack_rows(matrix)))
-        rows.append((first + 1, pack_context(matrix, context.get(passage_id))))
+        rows.append((first, pack_rows(matrix, bits)))
+        rows.append((first + 1, pack_context(matrix, context.get(passage_id), bits)))
     db.executemany("INSERT INTO sentence_vectors VALUES (?, ?)", rows)
     db.executemany(
         "UPDATE passages SET vectors = ? WHERE id = ?",
