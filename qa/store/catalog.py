@@ -296,12 +296,20 @@ class Catalog:
         )
 
     def document_passages(self, document_id: str) -> list[Passage]:
+        # The document's stored text read once, not once a passage (a long report has
+        # hundreds): each passage is cut out of it.
+        found = self.connection.execute(
+            "SELECT text FROM documents WHERE id=?", (document_id,)
+        ).fetchone()
+        if found is None:
+            return []
+        (stored,) = found
         rows = self.connection.execute(
-            f"SELECT {PASSAGE_COLUMNS} FROM passages p JOIN documents d ON d.id = p.document_id "
+            f"SELECT {PASSAGE_COLUMNS.replace('d.text', 'NULL')} FROM passages p "
             "WHERE p.document_id=? ORDER BY p.ordinal",
             (document_id,),
         )
-        return [passage_from_row(row) for row in rows]
+        return [passage_from_row((*row[:6], stored, row[7])) for row in rows]
 
     def _rows_for_ids(self, sql: str, ids: Iterable[int], before: list = ()) -> Iterator[tuple]:
         """Rows of `sql`, whose `{marks}` is an IN list, for these ids (500 a query, under
