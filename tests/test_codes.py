@@ -1,16 +1,20 @@
 """Sentence vectors as the catalog stores them (`qa.store.codes`): 8-bit or 6-bit codes with
-a scale a row, each blob saying its bits."""
+a scale a row, each blob saying its bits; in 8 bits, predicted from the passage's other rows
+and deflated, losing nothing more than the plain codes do."""
 
 import numpy as np
 import pytest
 
 from qa.store.codes import (
     CODE_MAX,
+    PREDICTED,
     pack_context,
     pack_rows,
+    pack_sentences,
     stored_length,
     unpack_context,
     unpack_rows,
+    unpack_sentences,
 )
 
 
@@ -83,3 +87,75 @@ def test_a_context_whose_first_row_differs_is_stored_whole(own_bits, context_bit
     assert len(blob) == stored_length(4, 67, context_bits)
     back = unpack_context(blob, unpack_rows(pack_rows(own, own_bits), 4), 4)
     np.testing.assert_array_equal(back, unpack_rows(pack_rows(context, context_bits), 4))
+
+
+def passage_rows(rows: int, dimension: int, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Own and context vectors as a model makes them: in a narrow cone (a shared direction
+    and each sentence's own part), each context between its sentence and the one before."""
+    rng = np.random.default_rng(seed)
+    own = 2.0 * rng.normal(size=dimension) + rng.normal(size=(rows, dimension))
+    context = own.copy()
+    context[1:] = (own[1:] + own[:-1]) / 2 + 0.3 * rng.normal(size=(rows - 1, dimension))
+    unit = [m / np.linalg.norm(m, axis=1, keepdims=True) for m in (own, context)]
+    return unit[0].astype(np.float32), unit[1].astype(np.float32)
+
+
+def plain(own, context, rows):
+    """What plain 8-bit codes give back: what predicted codes must give back exactly."""
+    stored_own = unpack_rows(pack_rows(own, 8), rows)
+    return stored_own, unpack_context(pack_context(own, context, 8), stored_own, rows)
+
+
+@pytest.mark.parametrize("dimension", [384, 67, 3])
+@pytest.mark.parametrize("rows", [1, 2, 3, 7, 25])
+@pytest.mark.parametrize("context_kind", ["first is own", "first differs", "none"])
+def test_predicted_codes_give_back_the_plain_codes_exactly(rows, dimension, context_kind):
+    own, context = passage_rows(rows, dimension)
+    if context_kind == "first differs":
+        context[0] = passage_rows(1, dimension, seed=9)[0][0]
+    elif context_kind == "none":
+        context = None
+    blobs = pack_sentences(own, context)
+    back = unpack_sentences(*blobs, rows)
+    expected = plain(own, context, rows)
+    np.testing.assert_array_equal(back[0], expected[0])
+    assert back[0].dtype == np.float32
+    if context is None:
+        assert blobs[1] is None and back[1] is None
+    else:
+        np.testing.assert_array_equal(back[1], expected[1])
+        assert back[1].dtype == np.float32
+
+
+def test_predicted_codes_of_a_passage_take_a_sixth_fewer_bytes():
+    own, context = passage_rows(7, 384)
+    predicted = pack_sentences(own, context)
+    assert all(blob[0] >> 4 == PREDICTED for blob in predicted)
+    plain_bytes = len(pack_rows(own, 8)) + len(pack_context(own, context, 8))
+    assert sum(map(len, predicted)) < 0.85 * plain_bytes
+
+
+def test_rows_that_share_nothing_are_never_stored_larger_than_plain():
+    # Independent rows: each predicted by rows it shares nothing with, the residuals are
+    # wider than the codes (3,276 bytes against 2,717), so the plain codes are kept.
+    own, context = unit_rows(7, 384, seed=1), unit_rows(7, 384, seed=2)
+    blobs = pack_sentences(own, context)
+    assert [b[0] >> 4 for b in blobs] == [8, 8]
+    assert blobs == (pack_rows(own, 8), pack_context(own, context, 8))
+    for got, expected in zip(unpack_sentences(*blobs, 7), plain(own, context, 7), strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_residuals_beyond_a_byte_come_back():
+    # One row far from its passage's others: some residuals need a ninth bit.
+    own, context = passage_rows(7, 384)
+    own[6] = -own[5]
+    blobs = pack_sentences(own, context)
+    assert blobs[0][0] >> 4 == PREDICTED and blobs[0][0] & 2  # the high bytes' plane
+    for got, expected in zip(unpack_sentences(*blobs, 7), plain(own, context, 7), strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_six_bits_stay_plain_codes():
+    own, context = passage_rows(4, 67)
+    assert pack_sentences(own, context, 6) == (pack_rows(own, 6), pack_context(own, context, 6))

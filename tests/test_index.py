@@ -19,7 +19,7 @@ from qa.core.errors import IndexMismatchError, IndexMissingError
 from qa.index.build import build_index
 from qa.index.versions import FORMAT_VERSION, current_version, open_index
 from qa.service.assistant import Assistant
-from qa.store.codes import CODE_MAX, pack_rows, stored_length, unpack_rows
+from qa.store.codes import CODE_MAX, PREDICTED, pack_rows, unpack_rows
 from qa.text.terms import terms
 
 
@@ -556,7 +556,9 @@ def test_sentence_vectors_are_stored_in_codes_with_a_scale_a_row(tmp_path, bits)
     (blob,) = catalog.connection.execute(
         "SELECT v.codes FROM sentence_vectors v JOIN passages p ON v.id = p.vectors"
     ).fetchone()
-    assert len(blob) == 1 + 6 * (384 * bits // 8 + 4)
+    plain = 1 + 6 * (384 * bits // 8 + 4)
+    # 6 bits: plain codes; 8 bits: predicted if that is smaller (these rows share nothing).
+    assert len(blob) == plain if bits == 6 else len(blob) <= plain
     stored = catalog.passages([passage.id])[passage.id]
     half_step = 2 * CODE_MAX[bits]
     bound = np.abs(rows).max(axis=1, keepdims=True) / half_step + 1e-7
@@ -608,9 +610,9 @@ def test_a_first_sentence_vector_is_stored_once(make_settings, fake_embedder):
     (own,), (context,), *rest = index.catalog.connection.execute(
         "SELECT codes FROM sentence_vectors ORDER BY id"
     ).fetchall()
-    dimension = fake_embedder.dimension
-    assert not rest and len(own) == stored_length(3, dimension)
-    assert len(context) == stored_length(2, dimension)  # two of three rows
+    # 8-bit codes are stored predicted (qa/store/codes.py): the header's flag 1 says the
+    # context's first row is left out.
+    assert not rest and own[0] == PREDICTED << 4 and context[0] == PREDICTED << 4 | 1
     (entry,) = index.catalog.passages(index.vectors.ids().tolist()).values()
     np.testing.assert_array_equal(entry.context_vectors[0], entry.sentence_vectors[0])
     assert len(entry.context_vectors) == 3
@@ -632,25 +634,31 @@ def _lexical_merge_does_work(path) -> bool:
 
 
 def test_a_full_build_leaves_the_lexical_index_merged(tmp_path, make_settings, fake_embedder):
-    """FTS5 writes a segment at almost every document (passage ids are hashes, so rarely in
-    order): stored as they come, forty documents leave segments to merge; a full build merges
-    them, and searches find the same passages."""
+    """FTS5 writes a segment at each commit, and at each row id lower than the last: row ids
+    are slots, counting up, so forty documents stored in one transaction leave one segment,
+    and stored one commit each, segments to merge; a full build merges them, and searches
+    find the same passages."""
     from qa.core.types import Document
     from qa.index.chunking import chunk_document
     from qa.store import Catalog
 
     texts = [f"Report {n} says the strike of {n} workers ended." for n in range(40)]
-    catalog = Catalog(tmp_path / "catalog.sqlite", readonly=False)
-    for n, text in enumerate(texts):
-        document = Document(id=f"d{n}", path=f"d{n}.txt", title="T", text=text, language="en")
-        passages = chunk_document(document, FakeEmbedder(), 64, 0)
-        catalog.add_document(document, passages, [terms(p.text, "en") for p in passages])
-    catalog.commit()
+    for commits in ("one", "each"):
+        path = tmp_path / f"{commits}.sqlite"
+        catalog = Catalog(path, readonly=False)
+        for n, text in enumerate(texts):
+            document = Document(id=f"d{n}", path=f"d{n}.txt", title="T", text=text, language="en")
+            passages = chunk_document(document, FakeEmbedder(), 64, 0)
+            catalog.add_document(document, passages, [terms(p.text, "en") for p in passages])
+            if commits == "each":
+                catalog.commit()
+        catalog.commit()
+        assert _lexical_merge_does_work(path) == (commits == "each")
     unmerged = catalog.lexical_search(["strike", "report"], 100)
-    assert _lexical_merge_does_work(tmp_path / "catalog.sqlite")
+    assert len(unmerged) == 40
     catalog.merge_lexical_segments()
     catalog.commit()
-    assert not _lexical_merge_does_work(tmp_path / "catalog.sqlite")
+    assert not _lexical_merge_does_work(path)
     assert catalog.lexical_search(["strike", "report"], 100) == unmerged
     catalog.close()
 
@@ -659,6 +667,34 @@ def test_a_full_build_leaves_the_lexical_index_merged(tmp_path, make_settings, f
         write(settings.corpus, f"d{n}.txt", text)
     build_index(settings, fake_embedder)
     assert not _lexical_merge_does_work(settings.index / "catalog.sqlite")
+
+
+def test_lexical_ties_come_by_passage_id_whatever_order_passages_were_stored_in(tmp_path):
+    """Slots count up as passages are stored, so a build that stores them in another order
+    numbers them otherwise: equal scores still come back in one order, by passage id, and a
+    removed passage's slot is never found again."""
+    from qa.core.types import Document
+    from qa.index.chunking import chunk_document
+    from qa.store import Catalog
+
+    documents = [
+        Document(id=f"d{n}", path=f"d{n}.txt", title="T", text=text, language="en")
+        for n, text in enumerate(["The strike ended."] * 5 + ["A strike, a march, a strike."])
+    ]
+    found = []
+    for name, order in (("forward", documents), ("backward", documents[::-1])):
+        catalog = Catalog(tmp_path / f"{name}.sqlite", readonly=False)
+        for document in order:
+            passages = chunk_document(document, FakeEmbedder(), 64, 0)
+            catalog.add_document(document, passages, [terms(p.text, "en") for p in passages])
+        catalog.remove_document("d2")
+        catalog.commit()
+        found.append(catalog.lexical_search(["strike"], 10))
+        catalog.close()
+    assert found[0] == found[1] and len(found[0]) == 5
+    ids = [passage_id for passage_id, _ in found[0]]
+    assert ids[1:] == sorted(ids[1:])  # the four equal scores, by id, after the best
+    assert found[0][0][1] > found[0][1][1] == found[0][4][1]
 
 
 def test_a_build_stores_sentence_vectors_in_the_bits_the_settings_ask(make_settings, fake_embedder):
@@ -672,7 +708,7 @@ def test_a_build_stores_sentence_vectors_in_the_bits_the_settings_ask(make_setti
     build_index(six, fake_embedder)
     index = open_index(six)
     blobs = index.catalog.connection.execute("SELECT codes FROM sentence_vectors").fetchall()
-    assert sorted({blob[0] >> 4 for (blob,) in blobs}) == [6, 8]
+    assert sorted({blob[0] >> 4 for (blob,) in blobs}) == [6, PREDICTED]  # 8 bits, predicted
     for entry in index.catalog.passages(index.vectors.ids().tolist()).values():
         texts = [sentence.text for sentence in entry.passage.sentences]
         exact = fake_embedder.vectors(texts)

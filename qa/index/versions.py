@@ -32,7 +32,7 @@ from qa.store.state import served_version
 from qa.store.vocabulary import has_term_with_prefix
 from qa.text.languages import DEFAULT_LANGUAGE
 
-FORMAT_VERSION = 14
+FORMAT_VERSION = 15
 CATALOG_FILE = "catalog.sqlite"
 MANIFEST_FILE = "manifest.json"
 #: The pointer of formats before 11 (a version folder each, its own catalog inside): read

@@ -22,6 +22,7 @@ from qa.core.types import Document, Passage
 from qa.dates.values import date_bounds
 from qa.store.dates import SentenceDates
 from qa.store.filters import SearchFilters, filter_clause, match_expression
+from qa.store.lexical_rows import forget_terms, index_terms, next_slot, passage_ids
 from qa.store.passages import (
     PASSAGE_COLUMNS,
     PASSAGES_SQL,
@@ -156,8 +157,9 @@ class Catalog:
                 document.content_hash,
             ),
         )
+        first = next_slot(db)
         db.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     p.id,
@@ -170,14 +172,12 @@ class Catalog:
                     len(t),
                     zlib.compress(" ".join(t).encode()),
                     None,  # sentence vectors, set once embedded
+                    first + n,
                 )
-                for p, t in zip(passages, passage_terms, strict=True)
+                for n, (p, t) in enumerate(zip(passages, passage_terms, strict=True))
             ],
         )
-        db.executemany(
-            "INSERT INTO passage_terms(rowid, terms) VALUES (?, ?)",
-            [(p.id, " ".join(t)) for p, t in zip(passages, passage_terms, strict=True)],
-        )
+        index_terms(db, [(first + n, " ".join(t)) for n, t in enumerate(passage_terms)])
         self._count_terms((set(t) for t in passage_terms), +1)
 
     def set_sentence_vectors(
@@ -195,11 +195,9 @@ class Catalog:
             row[0]
             for row in db.execute("SELECT id FROM passages WHERE document_id=?", (document_id,))
         ]
-        stored = self.passage_terms(ids)
+        stored = forget_terms(db, ids)
         self._count_terms((set(text.split()) for text in stored.values()), -1)
         remove_sentence_vectors(db, ids)
-        forget = "INSERT INTO passage_terms(passage_terms, rowid, terms) VALUES ('delete', ?, ?)"
-        db.executemany(forget, list(stored.items()))  # contentless: told what it indexed
         db.execute("DELETE FROM passages WHERE document_id=?", (document_id,))
         db.execute("DELETE FROM documents WHERE id=?", (document_id,))
         return ids
@@ -339,13 +337,14 @@ class Catalog:
         where = ["passage_terms MATCH ?"]
         params: list = [match]
         if filters is not None and not filters.is_empty():
-            sql += f" JOIN passages p ON p.id = t.rowid {_FILTER_COLUMNS}"
+            sql += f" JOIN passages p ON p.slot = t.rowid {_FILTER_COLUMNS}"
             clause, values = filter_clause(filters)
             where.append(clause)
             params.extend(values)
         sql += " WHERE " + " AND ".join(where) + " ORDER BY score DESC LIMIT ?"
         params.append(limit)
-        return [(int(row[0]), float(row[1])) for row in self.connection.execute(sql, params)]
+        scored = [(int(row[0]), float(row[1])) for row in self.connection.execute(sql, params)]
+        return passage_ids(self.connection, scored)  # row ids are slots
 
     def passage_languages(self, ids: Iterable[int]) -> dict[int, str]:
         """The language of the document of each of these passages."""

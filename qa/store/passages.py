@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 
 from qa.core.types import Hit, Passage, Sentence
-from qa.store.codes import unpack_context, unpack_rows
+from qa.store.codes import unpack_sentences
 
 #: A passage's columns, its document's stored text in place of its own: a passage is the span
 #: [start, end) of its document's text (stored once, there, compressed: `document_text`), cut
@@ -95,7 +95,5 @@ def stored_passage(row, vectors: bool) -> StoredPassage:
     passage = passage_from_row(row[:8])
     count = len(passage.sentences)
     own, context = row[11:13] if vectors else (None, None)
-    own = unpack_rows(own, count)
-    return StoredPassage(
-        passage, row[8], row[9], json.loads(row[10]), own, unpack_context(context, own, count)
-    )
+    own, context = unpack_sentences(own, context, count)
+    return StoredPassage(passage, row[8], row[9], json.loads(row[10]), own, context)

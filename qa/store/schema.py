@@ -57,7 +57,13 @@ CREATE TABLE IF NOT EXISTS passages (
     terms BLOB NOT NULL,
     -- The first of its two rows of sentence_vectors (NULL when not embedded): its
     -- sentences' own vectors; the next row holds them in context.
-    vectors INTEGER
+    vectors INTEGER,
+    -- Its row id in the lexical index (qa/store/lexical_rows.py): passages are numbered as
+    -- they are stored, counting up, not by their ids (hashes), so that FTS5's posting lists
+    -- hold small gaps between row ids. Unique: its index (made with the table, so that
+    -- opening a catalog of an earlier format to rebuild it makes no index it cannot hold)
+    -- takes a search's slots back to passages.
+    slot INTEGER NOT NULL UNIQUE
 );
 CREATE INDEX IF NOT EXISTS passages_by_document ON passages(document_id, ordinal);
 -- Each passage's sentence vectors as two rows, in a table of their own whose rows are
@@ -73,7 +79,9 @@ CREATE TABLE IF NOT EXISTS sentence_vectors (
     codes BLOB
 );
 -- The lexical index, contentless: each passage's terms are in its passages row, compressed
--- (FTS5's own copy of them took 731 bytes a passage, the compressed one about 360).
+-- (FTS5's own copy of them took 731 bytes a passage, the compressed one about 360). Its row
+-- ids are the passages' slots: FTS5 stores the gap between two row ids of a posting list,
+-- which between two hashes took 7 bytes (1,346 bytes a BBC passage in all, 481 by slot).
 CREATE VIRTUAL TABLE IF NOT EXISTS passage_terms
     USING fts5(terms, content='', tokenize='unicode61');
 -- Passages holding each term, kept up to date document by document: a question's rarity
@@ -144,6 +152,7 @@ MERGE_PAGES = 1000
 def merge_lexical_segments(db: sqlite3.Connection, pages: int = MERGE_PAGES) -> None:
     """Merge the lexical index's segments where a level holds four or more (about `pages`
     pages written at most). FTS5 writes a segment whenever a row id is lower than the last,
-    so at almost every document (ids are hashes): a new archive could end with fifteen, each
-    one more b-tree a search looks its terms up in."""
+    so at almost every document when its row ids were the passages' ids (hashes): a new
+    archive could end with fifteen, each one more b-tree a search looks its terms up in. Row
+    ids are slots now, counting up, and a build's inserts come in order."""
     db.execute("INSERT INTO passage_terms(passage_terms, rank) VALUES ('merge', ?)", (pages,))

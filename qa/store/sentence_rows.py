@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from qa.store.codes import pack_context, pack_rows
+from qa.store.codes import pack_sentences
 
 #: Passage ids in one statement (under SQLite's limit on parameters).
 BATCH = 500
@@ -33,8 +33,8 @@ def store_sentence_vectors(
     rows = []
     for passage_id, matrix in vectors.items():
         first = firsts[passage_id]
-        rows.append((first, pack_rows(matrix, bits)))
-        rows.append((first + 1, pack_context(matrix, context.get(passage_id), bits)))
+        own, in_context = pack_sentences(matrix, context.get(passage_id), bits)
+        rows.extend([(first, own), (first + 1, in_context)])
     db.executemany("INSERT INTO sentence_vectors VALUES (?, ?)", rows)
     db.executemany(
         "UPDATE passages SET vectors = ? WHERE id = ?",

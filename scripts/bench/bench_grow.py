@@ -3,7 +3,11 @@ model and a user's settings, then one more article added; what the second build 
 against the bytes of the index in service.
 
     python scripts/bench/bench_grow.py --json            # the default model embeds
-    python scripts/bench/bench_grow.py --hashing --json  # the hashing stand-in: same bytes
+    python scripts/bench/bench_grow.py --hashing --json  # the hashing stand-in: fewer bytes
+
+The hashing stand-in gives as many vectors as the model, but sparse ones: stored predicted
+(index format 15, `qa.store.codes`) they take fewer bytes than the model's, so the bytes a
+passage that count are the model's.
 
 The bytes written are this process's (`/proc/self/io` write_bytes) during the second
 build; the index's bytes are those the version in service reads (the shared catalog and
