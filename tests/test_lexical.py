@@ -96,10 +96,10 @@ def test_every_hit_reports_the_bm25_that_fts5_ranks_it_with(strike_archive):
 def test_a_term_repeated_back_to_back_counts_as_often_as_fts5_counts_it(
     make_settings, fake_embedder
 ):
-    """ "Strike! Strike!" stores "strike strike": FTS5 counts each."""
+    """ "Strike! Strike!" stores "strike strike": FTS5 counts each, in a run of any length."""
     settings = make_settings()
     texts = [
-        "Strike! Strike! Strike! The roads closed.",
+        "Strike! Strike! Strike! Strike! The roads closed. Strike, strike.",
         "A strike closed the roads of the town for a week.",
         "The harvest doubled in the highlands.",
         "The river flooded the lower town in March.",

@@ -11,6 +11,9 @@ Two idf variants are used, each where it was measured:
 from __future__ import annotations
 
 import math
+from collections import Counter
+
+from ahocorasick_rs import AhoCorasick
 
 from qa.text.terms import stop_words, terms, words
 
@@ -49,23 +52,26 @@ def bm25_scores(
     """BM25 of each passage (its terms joined by single spaces) for query terms with these
     idf weights; passages that hold none of the terms are left out."""
     average_length = average_length or 1.0
-    # Terms are \w+ tokens joined by single spaces. Each gets spaces of its own (two between
-    # terms), so that " term " counts a term repeated back to back ("strike strike") once
-    # for each time, as FTS5 does: count() does not overlap matches, and with one space
-    # between them the second would share the first's.
-    needles = {term: f" {term} " for term in weights}
+    if not weights:
+        return {}
+    # Terms are \w+ tokens joined by single spaces: " term " finds a term. Matches may
+    # overlap, so a term repeated back to back ("strike strike", the second sharing the
+    # first's space) counts each time, as FTS5 counts it. One pass over a passage's terms
+    # finds every query term (Aho-Corasick), not one pass a term.
+    ordered = list(weights)
+    finder = AhoCorasick([f" {term} " for term in ordered])
+    idf = [weights[term] for term in ordered]
     scores: dict[int, float] = {}
     for passage_id, text in passage_terms.items():
-        padded = f" {text.replace(' ', '  ')} "
-        length = text.count(" ") + 1 if text else 0
-        norm = length_norm(length, average_length)
+        found = finder.find_matches_as_indexes(f" {text} ", overlapping=True)
+        if not found:
+            continue
+        frequencies = Counter(index for index, _, _ in found)
+        norm = length_norm(text.count(" ") + 1, average_length)
         score = 0.0
-        for term, needle in needles.items():
-            frequency = padded.count(needle)
-            if frequency:
-                score += term_score(weights[term], frequency, norm)
-        if score:
-            scores[passage_id] = score
+        for index in sorted(frequencies):  # in the weights' order, as FTS5 sums them
+            score += term_score(idf[index], frequencies[index], norm)
+        scores[passage_id] = score
     return scores
 
 
