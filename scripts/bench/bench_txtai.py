@@ -181,14 +181,19 @@ class Phases:
     def timing(self) -> Iterator[None]:
         import qa.index.build as build
         import qa.index.embedding as embedding
+        import qa.index.preparing as preparing
         from qa.store import Catalog, VectorStore
+        from qa.store.dates import SentenceDates
 
+        # Each where the build calls it from: a document is read, chunked and dated by
+        # qa.index.preparing (on a cluster's workers too), and stored by qa.index.build.
         patched = [
             (build, "scan_corpus", "scan the corpus (list, hash)"),
-            (build, "load_document", "read documents"),
-            (build, "chunk_document", "chunk (of which tokenizer: below)"),
-            (build, "terms", "FTS terms"),
-            (build, "add_document_dates", "dates (find, write)"),
+            (preparing, "load_document", "read documents"),
+            (preparing, "chunk_document", "chunk (of which tokenizer: below)"),
+            (preparing, "terms", "FTS terms"),
+            (preparing, "document_date_rows", "dates (find, write)"),
+            (SentenceDates, "add", "dates (find, write)"),
             (Catalog, "add_document", "catalog + FTS writes"),
             (Catalog, "commit", "catalog commit"),
             (Catalog, "set_sentence_vectors", "sentence vector writes (SQLite)"),
