@@ -22,7 +22,13 @@ from qa.core.types import Document, Passage
 from qa.dates.values import date_bounds
 from qa.store.dates import SentenceDates
 from qa.store.filters import SearchFilters, filter_clause, match_expression
-from qa.store.lexical_rows import forget_terms, index_terms, next_slot, passage_ids
+from qa.store.lexical_rows import (
+    forget_terms,
+    index_terms,
+    next_slot,
+    passage_ids,
+    rows_for_ids,
+)
 from qa.store.passages import (
     PASSAGE_COLUMNS,
     PASSAGES_SQL,
@@ -310,13 +316,8 @@ class Catalog:
         return [passage_from_row((*row[:6], stored, row[7])) for row in rows]
 
     def _rows_for_ids(self, sql: str, ids: Iterable[int], before: list = ()) -> Iterator[tuple]:
-        """Rows of `sql`, whose `{marks}` is an IN list, for these ids (500 a query, under
-        SQLite's limit on parameters); `before`: the values of the parameters before it."""
-        ids = [int(i) for i in ids]
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            yield from self.connection.execute(sql.format(marks=marks), [*before, *chunk])
+        """`qa.store.lexical_rows.rows_for_ids` on the catalog's connection."""
+        return rows_for_ids(self.connection, sql, ids, before)
 
     def passages(self, ids: Iterable[int], vectors: bool = True) -> dict[int, StoredPassage]:
         """The passages with these ids (unknown ids are left out), with their sentence

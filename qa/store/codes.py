@@ -31,12 +31,8 @@ def pack_rows(matrix: np.ndarray | None, bits: int = 8) -> bytes | None:
     """A matrix as its header byte, its rows' float32 scales, then its codes in `bits`."""
     if matrix is None:
         return None
-    largest = CODE_MAX[bits]
-    matrix = np.asarray(matrix, dtype=np.float32).reshape(len(matrix), -1)
-    scales = np.abs(matrix).max(axis=1) / largest
-    scales[scales == 0] = 1.0
-    codes = np.rint(matrix / scales[:, None]).clip(-largest, largest)
-    head = scales.astype(np.float32).tobytes()
+    scales, codes = _codes(matrix, bits)
+    head = scales.tobytes()
     if bits == 8:
         return bytes([bits << 4]) + head + codes.astype(np.int8).tobytes()
     flat = (codes.reshape(-1) + _OFFSET).astype(np.uint32)
@@ -153,12 +149,14 @@ def unpack_sentences(
     return own, np.vstack([own[:1], context]) if omitted else context
 
 
-def _codes(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's float32 scale and its int32 codes in [-127, 127], as `pack_rows` makes them."""
+def _codes(matrix: np.ndarray, bits: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's float32 scale (its largest magnitude over the codes' largest) and its int32
+    codes in [-CODE_MAX[bits], CODE_MAX[bits]]."""
+    largest = CODE_MAX[bits]
     matrix = np.asarray(matrix, dtype=np.float32).reshape(len(matrix), -1)
-    scales = np.abs(matrix).max(axis=1) / CODE_MAX[8]
+    scales = np.abs(matrix).max(axis=1) / largest
     scales[scales == 0] = 1.0
-    codes = np.rint(matrix / scales[:, None]).clip(-CODE_MAX[8], CODE_MAX[8])
+    codes = np.rint(matrix / scales[:, None]).clip(-largest, largest)
     return scales.astype(np.float32), codes.astype(np.int32)
 
 

@@ -12,10 +12,22 @@ from __future__ import annotations
 
 import sqlite3
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
-#: Row ids (slots) looked up in one query: under SQLite's limit on parameters.
+#: Ids in one IN list: under SQLite's limit on parameters.
 _CHUNK = 500
+
+
+def rows_for_ids(
+    db: sqlite3.Connection, sql: str, ids: Iterable[int], before: Sequence = ()
+) -> Iterator[tuple]:
+    """Rows of `sql`, whose `{marks}` is an IN list, for these ids (`_CHUNK` a query);
+    `before`: the values of the parameters before it."""
+    ids = [int(i) for i in ids]
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        yield from db.execute(sql.format(marks=marks), [*before, *chunk])
 
 
 def next_slot(db: sqlite3.Connection) -> int:
@@ -32,16 +44,13 @@ def index_terms(db: sqlite3.Connection, rows: Sequence[tuple[int, str]]) -> None
 def forget_terms(db: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str]:
     """Take these passages out of the lexical index (contentless, it is told what it indexed
     for each); returns each one's terms, joined by single spaces, by passage id."""
-    ids = [int(i) for i in ids]
     found: dict[int, str] = {}
     forgotten: list[tuple[int, str]] = []
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        sql = f"SELECT id, slot, terms FROM passages WHERE id IN ({','.join('?' * len(chunk))})"
-        for passage_id, slot, stored in db.execute(sql, chunk):
-            terms = zlib.decompress(stored).decode()
-            found[passage_id] = terms
-            forgotten.append((slot, terms))
+    sql = "SELECT id, slot, terms FROM passages WHERE id IN ({marks})"
+    for passage_id, slot, stored in rows_for_ids(db, sql, ids):
+        terms = zlib.decompress(stored).decode()
+        found[passage_id] = terms
+        forgotten.append((slot, terms))
     forget = "INSERT INTO passage_terms(passage_terms, rowid, terms) VALUES ('delete', ?, ?)"
     db.executemany(forget, forgotten)
     return found
@@ -50,11 +59,7 @@ def forget_terms(db: sqlite3.Connection, ids: Iterable[int]) -> dict[int, str]:
 def passage_ids(db: sqlite3.Connection, scored: list[tuple[int, float]]) -> list[tuple[int, float]]:
     """(slot, score) pairs as (passage id, score), best first and, between equal scores, by
     passage id: the order does not depend on the order passages were stored in."""
-    ids: dict[int, int] = {}
-    slots = [slot for slot, _ in scored]
-    for start in range(0, len(slots), _CHUNK):
-        chunk = slots[start : start + _CHUNK]
-        sql = f"SELECT slot, id FROM passages WHERE slot IN ({','.join('?' * len(chunk))})"
-        ids.update(db.execute(sql, chunk))
+    sql = "SELECT slot, id FROM passages WHERE slot IN ({marks})"
+    ids = dict(rows_for_ids(db, sql, [slot for slot, _ in scored]))
     found = [(ids[slot], score) for slot, score in scored if slot in ids]
     return sorted(found, key=lambda pair: (-pair[1], pair[0]))
