@@ -27,7 +27,7 @@ and the others.
 
     python scripts/tuning/cross_read.py            # about 15 minutes on 2 threads
 
-Needs scikit-learn (not a dependency of the project: `pip install scikit-learn`).
+Its logistic regressions are scikit-learn's, which comes with sentence-transformers.
 """
 
 from __future__ import annotations
