@@ -39,3 +39,24 @@ def test_every_step_of_a_build_is_timed(make_settings, fake_embedder, monkeypatc
     ):
         assert phases.seconds.get(step, 0.0) > 0.0, step
     sys.modules.pop("bench_txtai", None)
+
+
+def test_the_floor_is_the_passage_pass_over_txtais_index_call(monkeypatch, capsys):
+    """The comparison prints the least a build could reach against txtai: the raw encode of
+    the passages alone, and with each sentence alone, over txtai's index call."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.syspath_prepend(str(BENCH.parent))
+    import bench_common
+    import bench_txtai
+
+    report = bench_common.Reporter(as_json=False)
+    numbers = {"txtai": {"index_seconds": 17.5}}
+    bench_txtai.floor(report, numbers, {"passages": 44.0, "sentences": 32.5})
+    assert numbers["passage_pass_floor_ratio"] == 2.514
+    assert numbers["passage_and_sentence_floor_ratio"] == 4.371
+    printed = capsys.readouterr().out
+    assert "44.0 s, over txtai's index call, 17.5 s: 2.51" in printed
+    assert "with each sentence alone, 76.5 s: 4.37" in printed
+    without_raw = {"txtai": {"index_seconds": 17.5}}
+    bench_txtai.floor(report, without_raw, {})
+    assert "passage_pass_floor_ratio" not in without_raw
