@@ -25,7 +25,7 @@ def test_rows_for_more_ids_than_a_statement_carries_come_back_whole():
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, kind TEXT)")
     db.executemany("INSERT INTO t VALUES (?, ?)", [(i, "ab"[i % 2]) for i in range(MANY + 50)])
-    wanted = range(0, MANY, 1)
+    wanted = range(MANY)
     rows = list(rows_for_ids(db, "SELECT id FROM t WHERE id IN ({marks})", wanted))
     assert sorted(r[0] for r in rows) == list(wanted)
     sql = "SELECT id FROM t WHERE kind = ? AND id IN ({marks})"
