@@ -22,12 +22,12 @@ from qa.core.types import Document, Passage
 from qa.dates.values import date_bounds
 from qa.store.dates import SentenceDates
 from qa.store.filters import SearchFilters, filter_clause, match_expression
+from qa.store.in_lists import rows_for_ids
 from qa.store.lexical_rows import (
     forget_terms,
     index_terms,
     next_slot,
     passage_ids,
-    rows_for_ids,
 )
 from qa.store.passages import (
     PASSAGE_COLUMNS,
@@ -316,7 +316,7 @@ class Catalog:
         return [passage_from_row((*row[:6], stored, row[7])) for row in rows]
 
     def _rows_for_ids(self, sql: str, ids: Iterable[int], before: list = ()) -> Iterator[tuple]:
-        """`qa.store.lexical_rows.rows_for_ids` on the catalog's connection."""
+        """`qa.store.in_lists.rows_for_ids` on the catalog's connection."""
         return rows_for_ids(self.connection, sql, ids, before)
 
     def passages(self, ids: Iterable[int], vectors: bool = True) -> dict[int, StoredPassage]:

@@ -12,22 +12,9 @@ from __future__ import annotations
 
 import sqlite3
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
-#: Ids in one IN list: under SQLite's limit on parameters.
-_CHUNK = 500
-
-
-def rows_for_ids(
-    db: sqlite3.Connection, sql: str, ids: Iterable[int], before: Sequence = ()
-) -> Iterator[tuple]:
-    """Rows of `sql`, whose `{marks}` is an IN list, for these ids (`_CHUNK` a query);
-    `before`: the values of the parameters before it."""
-    ids = [int(i) for i in ids]
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
-        yield from db.execute(sql.format(marks=marks), [*before, *chunk])
+from qa.store.in_lists import rows_for_ids
 
 
 def next_slot(db: sqlite3.Connection) -> int:

@@ -13,9 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from qa.store.codes import pack_sentences
-
-#: Passage ids in one statement (under SQLite's limit on parameters).
-BATCH = 500
+from qa.store.in_lists import id_chunks
 
 
 def store_sentence_vectors(
@@ -44,10 +42,7 @@ def store_sentence_vectors(
 
 def remove_sentence_vectors(db: sqlite3.Connection, passage_ids: Iterable[int]) -> None:
     """Delete the sentence vectors of these passages (of those that have some)."""
-    ids = [int(i) for i in passage_ids]
-    for start in range(0, len(ids), BATCH):
-        chunk = ids[start : start + BATCH]
-        marks = ",".join("?" * len(chunk))
+    for marks, chunk in id_chunks(passage_ids):
         for row in ("vectors", "vectors + 1"):  # its own vectors, then in context
             db.execute(
                 "DELETE FROM sentence_vectors WHERE id IN "
