@@ -96,9 +96,9 @@ class Reader:
             joined.append(asked + [self.end] + read[1:])
         rows = []
         for (question, passage), states in zip(pairs, self.states(joined), strict=True):
-            length = len(self.ids(QUERY_PREFIX, question))
-            together_q, together_p = states[1 : length - 1], states[length + 1 : -1]
-            alone_q = self.alone[(QUERY_PREFIX, question)][1:-1]
+            asked = self.alone[(QUERY_PREFIX, question)]  # its tokens, specials included
+            together_q, together_p = states[1 : len(asked) - 1], states[len(asked) + 1 : -1]
+            alone_q = asked[1:-1]
             alone_p = self.alone[(PASSAGE_PREFIX, passage)][1:-1]
             li0 = (unit(alone_q) @ unit(alone_p).T).max(1)
             li1 = (unit(together_q) @ unit(together_p).T).max(1)
@@ -175,98 +175,99 @@ def log_odds(p: np.ndarray) -> np.ndarray:
 def main() -> None:
     from sklearn.metrics import roc_auc_score
 
-    settings_folder = tempfile.TemporaryDirectory(prefix="qa-cross-read-")
-    folder = Path(settings_folder.name)
-    settings = Settings(corpus=REPOSITORY / "corpus", index=folder / "index", progress=False)
-    assistant = Assistant(settings)
-    assistant.build(full=True)
-    encoder = embedder_for(settings).onnx_passage_encoder()
-    if encoder is None:
-        sys.exit("the default model's ONNX encoder is not available here")
-    reader = Reader(encoder)
+    with tempfile.TemporaryDirectory(prefix="qa-cross-read-") as scratch:
+        folder = Path(scratch)
+        settings = Settings(corpus=REPOSITORY / "corpus", index=folder / "index", progress=False)
+        assistant = Assistant(settings)
+        assistant.build(full=True)
+        encoder = embedder_for(settings).onnx_passage_encoder()
+        if encoder is None:
+            sys.exit("the default model's ONNX encoder is not available here")
+        reader = Reader(encoder)
 
-    pairs, about = xquad_pairs()
-    answers, articles, kinds = about["answers"], about["article"], about["kind"]
-    print(f"XQuAD: {len(pairs)} pairs", flush=True)
-    features = reader.features(pairs)
-    held_out = np.zeros(len(pairs))
-    for fold in range(4):
-        test = articles % 4 == fold
-        held_out[test] = (
-            head().fit(features[~test], answers[~test]).predict_proba(features[test])[:, 1]
-        )
-    print("AUC held out by article, the answering paragraph against the other (en, es, es->en)")
-    for kind in ("same article", "another article"):
-        for name, scores in (("cos0 (vectors)", features[:, 0]), ("head", held_out)):
-            shown = []
-            for language in ("en", "es", "es->en"):
-                chosen = ((kinds == "answers") | (kinds == kind)) & (about["languages"] == language)
-                shown.append(f"{roc_auc_score(answers[chosen], scores[chosen]):.3f}")
-            print(f"  {kind:16s} {name:15s} " + " / ".join(shown))
-    fitted = head().fit(features, answers)
-    print(
-        "head's weights (standardised):",
-        {k: float(v) for k, v in zip(FEATURES, fitted[-1].coef_[0].round(2), strict=True)},
-    )
-
-    asked = []
-    for file, part, kind in SETS:
-        for question, _ in questions(file, part):
-            answer = assistant.ask(question)
-            asked.append(
-                (
-                    f"{file} ({part.strip('-') or 'all'})",
-                    kind,
-                    "heldout" in file,
-                    [hit.text for hit in answer.hits[:3]],
-                    answer.confidence,
-                    answer.verdict,
-                    question,
-                )
+        pairs, about = xquad_pairs()
+        answers, articles, kinds = about["answers"], about["article"], about["kind"]
+        print(f"XQuAD: {len(pairs)} pairs", flush=True)
+        features = reader.features(pairs)
+        held_out = np.zeros(len(pairs))
+        for fold in range(4):
+            test = articles % 4 == fold
+            held_out[test] = (
+                head().fit(features[~test], answers[~test]).predict_proba(features[test])[:, 1]
             )
-    project_pairs = [(row[6], text) for row in asked for text in row[3]]
-    scores = fitted.predict_proba(reader.features(project_pairs))[:, 1]
-    best, at = [], 0
-    for row in asked:
-        best.append(scores[at : at + len(row[3])].max() if row[3] else 0.0)
-        at += len(row[3])
-    best = np.array(best)
-
-    print(
-        "\n| set | kind | questions | median | "
-        + " | ".join(f"< {t}" for t in THRESHOLDS)
-        + " | refused today |"
-    )
-    print("|" + "---|" * (len(THRESHOLDS) + 5))
-    by_set = defaultdict(list)
-    for row, score in zip(asked, best, strict=True):
-        by_set[(row[0], row[1])].append((score, row[5] == "not_in_archive"))
-    for (name, kind), rows in by_set.items():
-        values = np.array([r[0] for r in rows])
+        print("AUC held out by article, the answering paragraph against the other (en, es, es->en)")
+        for kind in ("same article", "another article"):
+            for name, scores in (("cos0 (vectors)", features[:, 0]), ("head", held_out)):
+                shown = []
+                for language in ("en", "es", "es->en"):
+                    chosen = ((kinds == "answers") | (kinds == kind)) & (
+                        about["languages"] == language
+                    )
+                    shown.append(f"{roc_auc_score(answers[chosen], scores[chosen]):.3f}")
+                print(f"  {kind:16s} {name:15s} " + " / ".join(shown))
+        fitted = head().fit(features, answers)
         print(
-            f"| {name} | {kind} | {len(rows)} | {np.median(values):.3f} | "
-            + " | ".join(f"{np.mean(values < t):.2f}" for t in THRESHOLDS)
-            + f" | {np.mean([r[1] for r in rows]):.2f} |"
+            "head's weights (standardised):",
+            {k: float(v) for k, v in zip(FEATURES, fitted[-1].coef_[0].round(2), strict=True)},
         )
 
-    kinds_asked = np.array([row[1] for row in asked])
-    held = np.array([row[2] for row in asked])
-    confidence = np.array([row[4] for row in asked])
-    print("\nAUC, answerable against off-topic / against near-topic")
-    for label, chosen in (("held-out sets", held), ("the others", ~held)):
-        for name, values in (
-            ("head", best),
-            ("confidence in force", confidence),
-            ("both (log-odds summed)", log_odds(confidence) + log_odds(best)),
-        ):
-            shown = []
-            for other in ("off-topic", "near-topic"):
-                mask = chosen & ((kinds_asked == "answerable") | (kinds_asked == other))
-                shown.append(
-                    f"{roc_auc_score(kinds_asked[mask] == 'answerable', values[mask]):.3f}"
+        asked = []
+        for file, part, kind in SETS:
+            for question, _ in questions(file, part):
+                answer = assistant.ask(question)
+                asked.append(
+                    (
+                        f"{file} ({part.strip('-') or 'all'})",
+                        kind,
+                        "heldout" in file,
+                        [hit.text for hit in answer.hits[:3]],
+                        answer.confidence,
+                        answer.verdict,
+                        question,
+                    )
                 )
-            print(f"  {label:14s} {name:24s} " + " / ".join(shown))
-    settings_folder.cleanup()
+        project_pairs = [(row[6], text) for row in asked for text in row[3]]
+        scores = fitted.predict_proba(reader.features(project_pairs))[:, 1]
+        best, at = [], 0
+        for row in asked:
+            best.append(scores[at : at + len(row[3])].max() if row[3] else 0.0)
+            at += len(row[3])
+        best = np.array(best)
+
+        print(
+            "\n| set | kind | questions | median | "
+            + " | ".join(f"< {t}" for t in THRESHOLDS)
+            + " | refused today |"
+        )
+        print("|" + "---|" * (len(THRESHOLDS) + 5))
+        by_set = defaultdict(list)
+        for row, score in zip(asked, best, strict=True):
+            by_set[(row[0], row[1])].append((score, row[5] == "not_in_archive"))
+        for (name, kind), rows in by_set.items():
+            values = np.array([r[0] for r in rows])
+            print(
+                f"| {name} | {kind} | {len(rows)} | {np.median(values):.3f} | "
+                + " | ".join(f"{np.mean(values < t):.2f}" for t in THRESHOLDS)
+                + f" | {np.mean([r[1] for r in rows]):.2f} |"
+            )
+
+        kinds_asked = np.array([row[1] for row in asked])
+        held = np.array([row[2] for row in asked])
+        confidence = np.array([row[4] for row in asked])
+        print("\nAUC, answerable against off-topic / against near-topic")
+        for label, chosen in (("held-out sets", held), ("the others", ~held)):
+            for name, values in (
+                ("head", best),
+                ("confidence in force", confidence),
+                ("both (log-odds summed)", log_odds(confidence) + log_odds(best)),
+            ):
+                shown = []
+                for other in ("off-topic", "near-topic"):
+                    mask = chosen & ((kinds_asked == "answerable") | (kinds_asked == other))
+                    shown.append(
+                        f"{roc_auc_score(kinds_asked[mask] == 'answerable', values[mask]):.3f}"
+                    )
+                print(f"  {label:14s} {name:24s} " + " / ".join(shown))
 
 
 if __name__ == "__main__":
