@@ -279,13 +279,12 @@ class Answerer:
             content_words=float(len(held.names) + len(held.words)),
         )
         calibration = self.calibration
+        across = calibration.refusal_background_lift_across
         rule = (
             lifts,
             held,
             least,
-            math.inf
-            if calibration.refusal_background_lift_across is None
-            else calibration.refusal_background_lift_across,
+            math.inf if across is None else across,
             calibration.refusal_unknown_name_lift,
         )
         signals["words_unheld"] = float(barely_on_topic(*rule))

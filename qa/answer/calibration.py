@@ -44,9 +44,13 @@ How they were fitted:
   same in any archive (`qa.answer.verdict`), fitted on the project's sets over seven archives
   (the bundled archive, the article alone, peru-es, a BBC subset, XQuAD en and es whole and
   halved), each archive weighing the same; checked with each family of archives left out and
-  on the held-out sets, never fitted on. `answered_probability` stays 0 ('uncertain' never
-  given): at 0.5 the held-out sets missed the bars (docs/evaluation.md#verdicts-and-a-
-  calibrated-confidence).
+  on the held-out sets, never fitted on. `answered_probability` stays 0 (no answer is
+  'uncertain' for its confidence alone): at 0.5 the held-out sets missed the bars
+  (docs/evaluation.md#verdicts-and-a-calibrated-confidence), and no least confidence meets
+  them (`scripts/tuning/verdict_bars.py --sweep`).
+- The two caps (`quantity_lacking_chance`, `words_unheld_chance`): the share right, by the
+  rule of succession, of the answers each 'uncertain' rule marks on the sets the judge is
+  fitted on (`scripts/tuning/fit_verdicts.py`).
 """
 
 from __future__ import annotations
@@ -236,8 +240,9 @@ CALIBRATIONS: dict[str, Calibration] = {
         judge_intercept=-1.271,
         quantity_lacking_chance=QUANTITY_LACKING_CHANCE,
         words_unheld_chance=WORDS_UNHELD_CHANCE,
-        # 'uncertain' is not given: at 0.5, the held-out sets did not meet the bars
-        # (docs/evaluation.md#verdicts-and-a-calibrated-confidence).
+        # No answer is 'uncertain' for its confidence alone: at 0.5 the held-out sets did not
+        # meet the bars, and no least confidence meets them (docs/evaluation.md#no-least-
+        # confidence-meets-both-bars-6-december-2026).
         answered_probability=0.0,
     ),
 }
