@@ -14,7 +14,13 @@ from fake_embedder import BackgroundFakeEmbedder
 
 from qa.answer.answerer import NO_ANSWER, ScoredSentence, _rerank
 from qa.answer.calibration import Calibration, fitted_calibration
-from qa.answer.features import SentenceFeatures, answer_kind, holds_kind
+from qa.answer.features import (
+    SentenceFeatures,
+    answer_kind,
+    asks_quantity,
+    holds_kind,
+    holds_number,
+)
 from qa.answer.followup import leans_on_history, resolve
 from qa.core.types import Hit, Sentence
 from qa.service.assistant import Assistant
@@ -112,6 +118,70 @@ def test_a_quantity_is_not_a_year_or_the_day_of_a_date():
     assert not holds_kind("Unions joined the strike.", "number", none)
     assert not holds_kind("Three unions joined.", "number", frozenset({"three"}))
     assert not holds_kind("They met in January.", "time", frozenset({"january"}))
+
+
+def test_a_question_asks_for_a_quantity_by_its_opening_words():
+    for question in (
+        "How many paintings does the museum hold?",
+        "And how much did the new roof cost?",
+        "How old was the director?",
+        "In how many towns did the strike begin?",
+        "¿Cuántos mineros hubo?",
+        "¿A cuántos años lo condenaron?",
+        "¿Qué porcentaje votó a favor?",
+    ):
+        assert asks_quantity(question), question
+    for question in (
+        "How long did the strike last?",  # a date may answer it ("until January")
+        "What is the population of Lima?",  # a quantity, but not by its opening words
+        "Who knows how many came?",
+        "When did the museum open?",
+    ):
+        assert not asks_quantity(question), question
+
+
+def test_a_number_is_any_the_question_does_not_name():
+    none = frozenset()
+    assert holds_number("The dinner was attended by 2000 guests.", none)  # reads like a year
+    assert holds_number("Three unions joined.", none)
+    assert holds_number("Llegaron doce delegados.", none)
+    assert not holds_number("Unions from every region joined the strike.", none)
+    assert not holds_number("It began on December 15.", frozenset({"december", "15"}))
+    assert not holds_number("Three unions joined.", frozenset({"three"}))
+
+
+def test_how_many_answered_without_a_number_is_uncertain(make_settings, fake_embedder, tmp_path):
+    """'How many ...?' finds a sentence that names its subject but holds no number: shown as
+    the closest the archive comes ('uncertain'), with a confidence no higher than the share of
+    such answers found right; with the number in the archive, it is an answer."""
+    from qa.answer.calibration import QUANTITY_LACKING_CHANCE
+
+    calibration = _calibration(refusal_threshold=-1.0, **WORDS_ONLY)
+    lacking = "Paintings by local teachers hang in the museum of the town."
+    counted = "The museum of the town holds about 4,000 paintings by local teachers."
+    question = "How many paintings by local teachers does the museum of the town hold?"
+    answers = {}
+    for name, text in (("lacking", lacking), ("counted", counted)):
+        answers[name] = _archive(
+            make_settings,
+            fake_embedder,
+            {"museum.txt": (text + "\n", {"title": "The museum", "language": "en"})},
+            calibration,
+            corpus=tmp_path / name / "corpus",
+            index=tmp_path / name / "index",
+        )
+    without = answers["lacking"].ask(question)
+    assert without.sentences[0].text == lacking and not without.abstained
+    assert without.signals["quantity_lacking"] == 1.0
+    assert without.verdict == "uncertain"
+    assert without.confidence <= QUANTITY_LACKING_CHANCE
+    given = answers["counted"].ask(question)
+    assert given.sentences[0].text == counted
+    assert given.signals["quantity_lacking"] == 0.0
+    assert given.verdict == "answered"
+    # A question that asks for no quantity is not read for one.
+    whose = answers["lacking"].ask("Whose paintings hang in the museum of the town?")
+    assert "quantity_lacking" not in whose.signals and whose.verdict == "answered"
 
 
 def test_first_sentence_answers_and_is_cited(archive):

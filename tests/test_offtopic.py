@@ -115,3 +115,41 @@ def test_no_answer_opens_with_a_heading(default_model_archive):
         if citation.text.startswith("# How to add documents to this archive")
     ]
     assert headed, "a guide's passage is cited with its heading"
+
+
+def test_how_many_without_a_number_is_the_closest_the_archive_comes(default_model_archive):
+    """The article says that regions declared a state of insurgency, not how many did: the
+    sentence is shown as 'uncertain', never as the answer, in English and Spanish; the
+    assembly's 200 delegates are an answer."""
+    from qa.answer.calibration import QUANTITY_LACKING_CHANCE
+
+    for question in (
+        "How many regions declared a state of insurgency?",
+        "¿Cuántas regiones se declararon en insurgencia?",
+    ):
+        answer = default_model_archive.ask(question)
+        assert answer.verdict == "uncertain", question
+        assert "insurgency" in answer.sentences[0].text
+        assert answer.confidence <= QUANTITY_LACKING_CHANCE
+    counted = default_model_archive.ask(
+        "How many national delegates convened in the Extraordinary National Assembly?"
+    )
+    assert counted.verdict == "answered" and "200" in counted.answer
+
+
+def test_a_question_the_archive_holds_no_word_of_is_at_most_uncertain(default_model_archive):
+    """'How do I descale my coffee machine?' shares no word with the archive, and the guides'
+    sentences match only its "how do I" form (0.35 above everyday text): the closest the
+    archive comes, never an answer. A paraphrase that holds no word of the archive either, but
+    is far closer to its sentence, is answered."""
+    from qa.answer.calibration import WORDS_UNHELD_CHANCE
+
+    unheld = default_model_archive.ask("How do I descale my coffee machine?")
+    assert unheld.verdict in ("uncertain", "not_in_archive")
+    assert unheld.signals["known_share"] == 0.0
+    if unheld.verdict == "uncertain":
+        assert unheld.signals["words_unheld"] == 1.0
+        assert unheld.confidence <= WORDS_UNHELD_CHANCE
+    paraphrase = default_model_archive.ask("What day was the nationwide walkout set for?")
+    assert paraphrase.signals["known_share"] == 0.0
+    assert paraphrase.verdict == "answered" and paraphrase.signals["words_unheld"] == 0.0

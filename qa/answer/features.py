@@ -34,6 +34,13 @@ ANSWER_KINDS: tuple[tuple[str, str], ...] = (
     (r"\b(who|whom|whose|quien|quienes)\b", "name"),
     (r"\b(where|donde|adonde)\b", "place"),
 )
+#: A question that opens by asking for a count, an amount, an age or a share (accent-folded;
+#: one word may come first: "And how many", "¿A cuántos"). Not "how long", "how far" or "how
+#: big": a date, a place or a comparison may answer those.
+_QUANTITY_QUESTION = re.compile(
+    r"^(?:\w+ )?(how many|how much|how old|what percentage|what proportion|cuantos|cuantas|"
+    r"cuanto|cuanta|que porcentaje|que proporcion|que edad)\b"
+)
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})s?\b")
 _DIGIT = re.compile(r"\d")
 _CAPITALISED = re.compile(r"\b[A-ZÁÉÍÓÚÑÜ][\w'’-]+")
@@ -105,6 +112,23 @@ def answer_kind(question: str) -> str | None:
         if re.search(pattern, folded):
             return kind
     return None
+
+
+def asks_quantity(question: str) -> bool:
+    """Whether a question opens by asking for a quantity ("How many ...?", "¿Cuántos ...?"): an
+    answer to it holds a number (`holds_number`), or it does not answer."""
+    return _QUANTITY_QUESTION.search(" ".join(words(question))) is not None
+
+
+def holds_number(text: str, question_words: frozenset[str]) -> bool:
+    """Whether `text` holds a number the question does not name: digits (a year, a day, a count:
+    "attended by 2000 guests" reads like a year) or a number word. Looser than
+    `holds_kind(text, "number", ...)`, which takes years and days out to rank sentences: a
+    sentence without any number surely states no quantity."""
+    return any(
+        (word.isdigit() or word in NUMBER_WORDS) and word not in question_words
+        for word in words(text)
+    )
 
 
 def question_profile(

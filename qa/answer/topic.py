@@ -17,7 +17,10 @@ the archive itself can tell, before any sentence is offered as its answer.
   and a stem whose spelling only drifts between the two ("Congreso", "Congress") is met by its
   first letters. The share of the question's other content words that the archive holds is
   measured too (`TopicWords.known_share`, in `Answer.signals`); it does not decide, because
-  words other than names rarely survive a paraphrase or a translation.
+  words other than names rarely survive a paraphrase or a translation. A question none of
+  whose words the archive holds at all, that rises less far in its own language than one
+  with an unknown name must, is answered as the closest the archive comes, not refused
+  (`barely_on_topic`).
 """
 
 from __future__ import annotations
@@ -69,6 +72,11 @@ class TopicWords:
     @property
     def unknown_names(self) -> tuple[str, ...]:
         return tuple(name for name in self.names if name not in self.known)
+
+    @property
+    def none_known(self) -> bool:
+        """Whether the question has content words and the archive holds none of them."""
+        return bool(self.names or self.words) and not self.known
 
 
 def topic_words(question: str, language: str, languages: list[str]) -> tuple[list, list]:
@@ -177,12 +185,34 @@ def candidate_lifts(
 
 
 def off_topic(
-    lifts: TopicLift, held: TopicWords, least: float, least_across: float, unknown_name: float
+    lifts: TopicLift,
+    held: TopicWords,
+    least: float,
+    least_across: float,
+    unknown_name: float,
+    unheld_words: bool = False,
 ) -> bool:
     """Whether no candidate rises far enough above everyday text: `least` in the question's
     language, `least_across` in another, both `unknown_name` more for a question that names
-    something the archive does not hold."""
+    something the archive does not hold. With `unheld_words`, a question none of whose words
+    the archive holds must rise as far in its own language too (`barely_on_topic`)."""
     margin = unknown_name if held.unknown_names else 0.0
-    within = lifts.same is not None and lifts.same >= least + margin
+    within_margin = unknown_name if unheld_words and held.none_known else margin
+    within = lifts.same is not None and lifts.same >= least + within_margin
     across = lifts.across is not None and lifts.across >= least_across + margin
     return not (within or across)
+
+
+def barely_on_topic(
+    lifts: TopicLift, held: TopicWords, least: float, least_across: float, unknown_name: float
+) -> bool:
+    """Whether a question none of whose words the archive holds clears the off-topic check
+    only by less than an unknown name's margin in its own language: "How do I get rid of ants
+    in the kitchen?" over guides on adding documents, whose sentences rise 0.29 above
+    everyday text by the question's form alone. A paraphrase may share no word with the
+    archive too ("¿A quiénes se invitó a unirse desde los cuarteles?", 0.31), so this is not
+    a refusal: the answer is the closest the archive comes. Across languages no word is
+    shared anyway, and the least lift there is the plain one."""
+    return not off_topic(lifts, held, least, least_across, unknown_name) and off_topic(
+        lifts, held, least, least_across, unknown_name, unheld_words=True
+    )

@@ -4,7 +4,14 @@ right, from signals that mean the same in any archive.
 - **not_in_archive**: the rules that refuse (the off-topic check of `qa.answer.topic`, the
   confidence threshold of `qa.answer.calibration`) refuse.
 - **answered** or **uncertain**: otherwise, by the answer's `confidence` against the
-  calibration's `answered_probability`.
+  calibration's `answered_probability`; and `uncertain` whatever the confidence when the
+  question asks for a quantity ("How many ...?", `qa.answer.features.asks_quantity`) and the
+  answer's first two sentences hold none: they may name the question's subject, but they do
+  not say what it asks. Their confidence is then at most the calibration's
+  `quantity_lacking_chance`, the share of such answers found right. The same when no word
+  of the question is in the archive and the question clears the off-topic check only by
+  less than an unknown name's margin in its own language (`qa.answer.topic.barely_on_topic`),
+  at most `words_unheld_chance`.
 - **confidence**: a logistic judge (`Calibration.judge_weights`) over the best sentence's
   signals, measured against references no single archive moves (everyday text, the
   off-topic check's least lifts, the question's own terms), fitted on the project's question
@@ -58,13 +65,29 @@ def probability(signals: dict[str, float], calibration: Calibration) -> float:
     weights = calibration.judge_weights
     if weights is None:
         # No judge fitted for this model (all-MiniLM-L6-v2): the raw score, clipped.
-        return min(1.0, max(0.0, signals.get("score", 0.0)))
-    features = judge_features(signals, calibration)
-    logit = calibration.judge_intercept + sum(w * features[name] for name, w in weights.items())
-    return 1.0 / (1.0 + math.exp(-max(-700.0, min(700.0, logit))))
+        chance = min(1.0, max(0.0, signals.get("score", 0.0)))
+    else:
+        features = judge_features(signals, calibration)
+        logit = calibration.judge_intercept + sum(w * features[name] for name, w in weights.items())
+        chance = 1.0 / (1.0 + math.exp(-max(-700.0, min(700.0, logit))))
+    if signals.get("quantity_lacking"):
+        # The question asks how many, and the sentences hold no quantity.
+        chance = min(chance, calibration.quantity_lacking_chance)
+    if signals.get("words_unheld"):
+        # No word of the question in the archive, and only a weak likeness to it.
+        chance = min(chance, calibration.words_unheld_chance)
+    return chance
 
 
-def verdict(refused: bool, chance: float, calibration: Calibration) -> Verdict:
+def verdict(
+    refused: bool, chance: float, calibration: Calibration, signals: dict[str, float] | None = None
+) -> Verdict:
+    """`not_in_archive` when the refusal rules refuse; else `uncertain` when the sentences lack
+    the quantity the question asks for (`signals["quantity_lacking"]`), or the archive holds
+    none of its words and barely clears the off-topic check (`signals["words_unheld"]`),
+    whatever the chance, or the chance is below `answered_probability`; else `answered`."""
     if refused:
         return "not_in_archive"
+    if signals and (signals.get("quantity_lacking") or signals.get("words_unheld")):
+        return "uncertain"
     return "answered" if chance >= calibration.answered_probability else "uncertain"

