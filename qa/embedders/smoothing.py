@@ -15,6 +15,7 @@ division is one Mul before each product's input, shared by the products that rea
 from __future__ import annotations
 
 import logging
+import platform
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -131,28 +132,79 @@ def smoothed_int8(
     texts: tuple[str, ...] = CALIBRATION,
     migration: float = MIGRATION,
     excluded: list[str] | None = None,
+    unsigned: bool | None = None,
 ) -> bytes:
     """`graph` (float32, its matrix products' weights as initializers) with each product's
     input smoothed by ranges measured on `texts` (`migration` of each channel's range moved
     into the weights) and every product in int8 (a weight scale per output channel) but the
     nodes named in `excluded`, which stay float32 unsmoothed. `feeds` turns a calibration text
-    into the graph's inputs."""
+    into the graph's inputs; `unsigned` as `int8_per_channel` takes it."""
     import onnx
 
     network = onnx.load_from_string(graph)
     readers = _weighted_products(network, set(excluded or ()))
     ranges = _input_ranges(network, list(readers), feeds, texts)
     _smooth(network, readers, ranges, migration)
-    return int8_per_channel(network, excluded)
+    return int8_per_channel(network, excluded, unsigned)
 
 
-def int8_per_channel(network, excluded: list[str] | None = None) -> bytes:
+#: x86 CPU features (as Linux names them) whose int8 dot products add u8 x s8 products in 32
+#: bits: VNNI (AVX-512 or AVX) and AMX.
+WIDE_INT8_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+_X86 = frozenset({"x86_64", "amd64", "i386", "i686", "x86"})
+
+
+def cpu_flags() -> frozenset[str] | None:
+    """This CPU's feature flags from /proc/cpuinfo; None where they cannot be read."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        return None
+    return None
+
+
+def signed_weights_saturate(
+    machine: str | None = None, flags: frozenset[str] | None = None
+) -> bool:
+    """Whether ONNX Runtime's products of u8 inputs by s8 weights may saturate here.
+
+    On an x86 CPU without VNNI it multiplies them with VPMADDUBSW, which adds each pair of
+    products in 16 bits and saturates when both are large; smoothed inputs fill their 8 bits,
+    so they often are. Its u8 x u8 kernel widens to 16 bits first and cannot saturate, so
+    there `int8_per_channel` quantises weights to u8 unless told otherwise. Measured on an AVX2
+    CPU without VNNI (`scripts/bench/bench_int8.py`, 96 BBC paragraphs), the int8 passage
+    graph's vectors reached a cosine with float32's of 0.99959 (least 0.99939) with s8 weights
+    and 0.99980 (least 0.99973) with u8, as s8 does with VNNI
+    (docs/benchmarks.md#int8-on-a-cpu-without-vnni). Where the flags cannot be read on x86,
+    True, the choice that is exact everywhere; elsewhere (ARM's dot products widen) False."""
+    machine = (machine if machine is not None else platform.machine()).lower()
+    if machine not in _X86:
+        return False
+    flags = flags if flags is not None else cpu_flags()
+    return flags is None or not (flags & WIDE_INT8_FLAGS)
+
+
+def weights_tag() -> str:
+    """Part of a quantised graph's cache key: a graph of u8 weights is another graph."""
+    return "-u8" if signed_weights_saturate() else ""
+
+
+def int8_per_channel(
+    network, excluded: list[str] | None = None, unsigned: bool | None = None
+) -> bytes:
     """`network` (an ONNX ModelProto) with every matrix product but the nodes named in
     `excluded` in int8: ONNX Runtime's dynamic quantisation, a weight scale per output
-    channel, its advice kept off the console."""
+    channel (weights in s8, or in u8 where this CPU's s8 products would saturate:
+    `signed_weights_saturate`; `unsigned` True or False chooses, for a benchmark), its advice
+    kept off the console."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    if unsigned is None:
+        unsigned = signed_weights_saturate()
     with tempfile.TemporaryDirectory(prefix="qa-int8-") as folder:
         source, target = Path(folder) / "float32.onnx", Path(folder) / "int8.onnx"
         onnx.save(network, source)
@@ -160,7 +212,7 @@ def int8_per_channel(network, excluded: list[str] | None = None) -> bytes:
             quantize_dynamic(
                 source,
                 target,
-                weight_type=QuantType.QInt8,
+                weight_type=QuantType.QUInt8 if unsigned else QuantType.QInt8,
                 per_channel=True,
                 nodes_to_exclude=excluded or [],
                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
