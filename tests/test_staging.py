@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from qa.core.config import Settings
+from qa.embedders import smoothing
 from qa.index.chunking import ChunkingParameters
 from qa.index.embedding import EmbeddedGroup
 from qa.index.staging import Staging, vector_identity
@@ -45,6 +46,8 @@ def test_a_staged_document_comes_back_whole_under_its_new_ids(tmp_path):
     assert int8 != identity and "int8_graph" in int8 and "int8_graph" not in identity
     sentences = Settings(passage_precision="int8", sentence_precision="int8")
     assert vector_identity(sentences, ChunkingParameters(200, 1, True)) != int8
+    # ... and those of its u8 weights (where this CPU's s8 products saturate) apart from s8's.
+    assert ('"int8_weights": "u8"' in int8) == smoothing.signed_weights_saturate()
 
 
 def test_a_finished_build_keeps_only_the_staged_vectors_it_used(tmp_path):

@@ -22,6 +22,7 @@ import numpy as np
 from qa.core.config import Settings
 from qa.embedders import model_identity
 from qa.embedders.e5_onnx import SMOOTHING_VERSION
+from qa.embedders.smoothing import weights_tag
 from qa.index.chunking import ChunkingParameters
 from qa.index.embedding import EmbeddedGroup
 
@@ -33,10 +34,13 @@ def vector_identity(settings: Settings, params: ChunkingParameters) -> str:
     """What, besides a document's text, decides its vectors."""
     backend, model = model_identity(settings)
     # The int8 passage graph changed once (smoothed with passage ranges, version 1): vectors
-    # staged by the graph before are not this one's. float32's identity is as it was.
+    # staged by the graph before are not this one's. float32's identity is as it was; so is
+    # int8's where the weights are s8 (u8 where this CPU's s8 products saturate).
     graph = {}
     if "int8" in (settings.passage_precision, settings.sentence_precision):
         graph = {"int8_graph": SMOOTHING_VERSION, "sentence_precision": settings.sentence_precision}
+        if weights_tag():
+            graph["int8_weights"] = "u8"
     return json.dumps(
         {
             **graph,
